@@ -1,0 +1,10 @@
+//! locomamba: train vision-guided quadruped locomotion policies with PPO, fusing proprioception and
+//! depth with a Transformer (LocoTransformer) or Mamba (LocoMamba).
+//!
+//! The crate is split by concern: [`recipe`] declares experiments, [`migrate`] converts the Python
+//! project's configs, [`run`] runs them, [`check`] reports what this build can do.
+
+pub mod check;
+pub mod migrate;
+pub mod recipe;
+pub mod run;

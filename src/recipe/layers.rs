@@ -1,0 +1,239 @@
+//! Fusion-layer specs, written positionally (`[n_heads, dim_feedforward]`) or by name
+//! (`{ n_heads = 1, dim_feedforward = 256 }`).
+//!
+//! Deserialisation is hand-written so that an error inside a layer keeps its exact key path
+//! (`sequence.layers[1][0]`) and says how many values were expected.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One Transformer encoder layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransformerLayer {
+    /// Attention heads; `encoder.visual_dim` must be divisible by it.
+    pub n_heads: usize,
+    /// Width of the feed-forward block.
+    pub dim_feedforward: usize,
+}
+
+impl Default for TransformerLayer {
+    fn default() -> Self {
+        Self {
+            n_heads: 1,
+            dim_feedforward: 256,
+        }
+    }
+}
+
+/// One Mamba-1 block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MambaLayer {
+    /// Model width; must equal `encoder.visual_dim`. `None` (named form without `d_model`) means
+    /// "the token width", filled in when the recipe is resolved.
+    pub d_model: Option<usize>,
+    /// SSM state size per channel.
+    pub d_state: usize,
+    /// Width of the depthwise causal convolution.
+    pub d_conv: usize,
+    /// Inner width multiplier: `d_inner = expand * d_model`.
+    pub expand: usize,
+}
+
+impl Default for MambaLayer {
+    fn default() -> Self {
+        Self {
+            d_model: None,
+            d_state: 16,
+            d_conv: 4,
+            expand: 2,
+        }
+    }
+}
+
+impl MambaLayer {
+    /// The model width, after resolution.
+    pub fn d_model(&self) -> usize {
+        self.d_model
+            .expect("recipe resolution fills in mamba d_model")
+    }
+}
+
+/// Reads a layer written as a list of integers or as a table of named integers.
+struct LayerVisitor {
+    names: &'static [&'static str],
+    what: &'static str,
+    defaults: Vec<Option<usize>>,
+}
+
+impl<'de> Visitor<'de> for LayerVisitor {
+    type Value = Vec<Option<usize>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "a {} layer: a list [{}] or a table with those keys",
+            self.what,
+            self.names.join(", ")
+        )
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::with_capacity(self.names.len());
+        while let Some(v) = seq.next_element::<usize>()? {
+            values.push(Some(v));
+        }
+        if values.len() != self.names.len() {
+            return Err(de::Error::custom(format!(
+                "expected {} integers [{}], found {}",
+                self.names.len(),
+                self.names.join(", "),
+                values.len()
+            )));
+        }
+        Ok(values)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = self.defaults.clone();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(index) = self.names.iter().position(|n| *n == key) else {
+                return Err(de::Error::unknown_field(&key, self.names));
+            };
+            values[index] = Some(map.next_value::<usize>()?);
+        }
+        Ok(values)
+    }
+}
+
+const TRANSFORMER_NAMES: &[&str] = &["n_heads", "dim_feedforward"];
+const MAMBA_NAMES: &[&str] = &["d_model", "d_state", "d_conv", "expand"];
+
+impl<'de> Deserialize<'de> for TransformerLayer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let def = TransformerLayer::default();
+        let v = d.deserialize_any(LayerVisitor {
+            names: TRANSFORMER_NAMES,
+            what: "transformer",
+            defaults: vec![Some(def.n_heads), Some(def.dim_feedforward)],
+        })?;
+        Ok(TransformerLayer {
+            n_heads: v[0].unwrap_or(def.n_heads),
+            dim_feedforward: v[1].unwrap_or(def.dim_feedforward),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for MambaLayer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let def = MambaLayer::default();
+        let v = d.deserialize_any(LayerVisitor {
+            names: MAMBA_NAMES,
+            what: "mamba",
+            defaults: vec![
+                def.d_model,
+                Some(def.d_state),
+                Some(def.d_conv),
+                Some(def.expand),
+            ],
+        })?;
+        Ok(MambaLayer {
+            d_model: v[0],
+            d_state: v[1].unwrap_or(def.d_state),
+            d_conv: v[2].unwrap_or(def.d_conv),
+            expand: v[3].unwrap_or(def.expand),
+        })
+    }
+}
+
+fn serialize_list<S: Serializer>(s: S, values: &[usize]) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(Some(values.len()))?;
+    for v in values {
+        seq.serialize_element(v)?;
+    }
+    seq.end()
+}
+
+impl Serialize for TransformerLayer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_list(s, &[self.n_heads, self.dim_feedforward])
+    }
+}
+
+impl Serialize for MambaLayer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.d_model {
+            Some(d_model) => serialize_list(s, &[d_model, self.d_state, self.d_conv, self.expand]),
+            None => {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(Some(3))?;
+                map.serialize_entry("d_state", &self.d_state)?;
+                map.serialize_entry("d_conv", &self.d_conv)?;
+                map.serialize_entry("expand", &self.expand)?;
+                map.end()
+            }
+        }
+    }
+}
+
+fn layer_schema(names: &[&str], description: &str, required: &[&str]) -> Schema {
+    let properties: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                serde_json::json!({ "type": "integer", "minimum": 1 }),
+            )
+        })
+        .collect();
+    json_schema!({
+        "description": description,
+        "oneOf": [
+            {
+                "type": "array",
+                "items": { "type": "integer", "minimum": 1 },
+                "minItems": names.len(),
+                "maxItems": names.len()
+            },
+            {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false
+            }
+        ]
+    })
+}
+
+impl JsonSchema for TransformerLayer {
+    fn schema_name() -> Cow<'static, str> {
+        "TransformerLayer".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        layer_schema(
+            TRANSFORMER_NAMES,
+            "A Transformer layer: [n_heads, dim_feedforward] or a table with those keys (defaults 1, 256).",
+            &[],
+        )
+    }
+}
+
+impl JsonSchema for MambaLayer {
+    fn schema_name() -> Cow<'static, str> {
+        "MambaLayer".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        layer_schema(
+            MAMBA_NAMES,
+            "A Mamba layer: [d_model, d_state, d_conv, expand] or a table with those keys \
+             (d_model defaults to encoder.visual_dim, then 16, 4, 2).",
+            &[],
+        )
+    }
+}

@@ -1,0 +1,316 @@
+//! Layered loading: built-in defaults <- recipe file <- `LOCOMAMBA_<SECTION>__<KEY>` environment
+//! variables <- sweep point <- `--set key=value`, merged with figment, then deserialised into the
+//! typed [`Recipe`] with exact key paths in errors, resolved and validated.
+//!
+//! Every layer is a named figment provider, so an error names the layer that supplied the bad key
+//! (a file, `environment variable LOCOMAMBA_PPO__CLIP`, `--set ppo.clip=x`, a sweep point).
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::Serialized;
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde_json::Value;
+
+use super::error::RecipeError;
+use super::types::{Recipe, SequenceConfig};
+use super::{validate, version};
+use crate::migrate::{self, MigrationReport};
+
+/// Prefix of the environment variables that override recipe keys.
+pub const ENV_PREFIX: &str = "LOCOMAMBA_";
+
+/// A recipe file read from disk, already upgraded to the current format (and converted, when it was
+/// a legacy Python config), ready to be layered with overrides.
+#[derive(Debug, Clone)]
+pub struct RecipeSource {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The file's content as a value tree, in the current format.
+    pub value: Value,
+    /// Present when the file was a legacy JSON config converted in memory.
+    pub migration: Option<MigrationReport>,
+}
+
+/// Overrides applied on top of the file: environment variables and `--set` arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `(name, value)` pairs; only names `LOCOMAMBA_<SECTION>__<KEY>` are used.
+    pub env: Vec<(String, String)>,
+    /// `key=value` arguments, applied last, in order.
+    pub sets: Vec<String>,
+}
+
+impl Overrides {
+    /// Overrides from this process's environment and the given `--set` arguments.
+    pub fn from_process(sets: &[String]) -> Self {
+        Self {
+            env: std::env::vars().collect(),
+            sets: sets.to_vec(),
+        }
+    }
+}
+
+/// One named layer of values.
+struct Layer {
+    origin: String,
+    value: Value,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(&self.value).data()
+    }
+}
+
+/// Reads and parses a recipe (TOML or JSON by extension), converting a legacy Python config and
+/// upgrading older format versions.
+pub fn read_source(path: &Path) -> Result<RecipeSource, RecipeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RecipeError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let value = parse_text(path, &text)?;
+    let (value, migration) = if migrate::is_legacy(&value) {
+        let converted = migrate::convert(&value, path, &migrate::MigrateOptions::default())?;
+        (converted.value, Some(converted.report))
+    } else {
+        (value, None)
+    };
+    let value = version::upgrade(path, value)?;
+    Ok(RecipeSource {
+        file: path.to_path_buf(),
+        value,
+        migration,
+    })
+}
+
+/// Parses recipe text as TOML or JSON, chosen by the file's extension.
+pub fn parse_text(path: &Path, text: &str) -> Result<Value, RecipeError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "toml" => {
+            let table: toml::Table = toml::from_str(text).map_err(|e| {
+                let offset = e.span().map(|s| s.start).unwrap_or(0);
+                let (line, column) = line_column(text, offset);
+                RecipeError::Syntax {
+                    file: path.to_path_buf(),
+                    format: "TOML",
+                    line,
+                    column,
+                    message: e.message().trim().to_string(),
+                }
+            })?;
+            serde_json::to_value(table).map_err(|e| RecipeError::Syntax {
+                file: path.to_path_buf(),
+                format: "TOML",
+                line: 1,
+                column: 1,
+                message: e.to_string(),
+            })
+        }
+        "json" => serde_json::from_str(text).map_err(|e| RecipeError::Syntax {
+            file: path.to_path_buf(),
+            format: "JSON",
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }),
+        other => Err(RecipeError::Extension {
+            file: path.to_path_buf(),
+            found: other.to_string(),
+        }),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Reads, layers, resolves and validates a recipe with the given overrides.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Recipe, RecipeError> {
+    read_source(path)?.resolve(overrides, &[])
+}
+
+impl RecipeSource {
+    /// Builds the validated recipe from this file plus overrides and (for sweeps) one grid point
+    /// given as `(dotted key, value)` pairs.
+    pub fn resolve(
+        &self,
+        overrides: &Overrides,
+        point: &[(String, Value)],
+    ) -> Result<Recipe, RecipeError> {
+        let layers = self.layers(overrides, point)?;
+        let figment = layers
+            .iter()
+            .fold(Figment::new(), |fig, layer| fig.merge(layer));
+        let merged: Value = figment.extract().map_err(|e| RecipeError::Invalid {
+            origin: self.file.display().to_string(),
+            path: e.path.join("."),
+            message: e.kind.to_string(),
+        })?;
+        let recipe: Recipe = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let path = e.path().to_string();
+            RecipeError::Invalid {
+                origin: origin_of(&figment, &path),
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        let recipe = recipe.resolved();
+        if let Some(v) = validate::violations(&recipe).into_iter().next() {
+            return Err(RecipeError::Semantic {
+                origin: origin_of(&figment, &v.path),
+                path: v.path,
+                found: v.found,
+                expected: v.expected,
+            });
+        }
+        Ok(recipe)
+    }
+
+    fn layers(
+        &self,
+        overrides: &Overrides,
+        point: &[(String, Value)],
+    ) -> Result<Vec<Layer>, RecipeError> {
+        let defaults =
+            serde_json::to_value(Recipe::default()).expect("default recipe serialises to JSON");
+        let mut layers = vec![
+            Layer {
+                origin: "built-in defaults".into(),
+                value: defaults,
+            },
+            Layer {
+                origin: self.file.display().to_string(),
+                value: self.value.clone(),
+            },
+        ];
+        let mut env: Vec<_> = overrides
+            .env
+            .iter()
+            .filter_map(|(name, value)| env_key(name).map(|key| (name, key, value)))
+            .collect();
+        env.sort();
+        for (name, key, value) in env {
+            layers.push(Layer {
+                origin: format!("environment variable {name}"),
+                value: nest(&key, parse_scalar(value)),
+            });
+        }
+        for (key, value) in point {
+            layers.push(Layer {
+                origin: format!("sweep point {key}={value} of {}", self.file.display()),
+                value: nest(key, value.clone()),
+            });
+        }
+        for arg in &overrides.sets {
+            let (key, value) = parse_set(arg)?;
+            layers.push(Layer {
+                origin: format!("--set {arg}"),
+                value: nest(&key, value),
+            });
+        }
+        carry_model_switches(&mut layers);
+        Ok(layers)
+    }
+}
+
+/// The recipe key of an environment variable `LOCOMAMBA_<SECTION>__<KEY>`, if it is one.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    rest.contains("__")
+        .then(|| rest.to_ascii_lowercase().replace("__", "."))
+}
+
+/// Parses a `--set` argument `a.b=value`; the value is read as figment reads environment values
+/// (numbers, booleans, `[lists]`, `{tables}`), else as a string.
+pub fn parse_set(arg: &str) -> Result<(String, Value), RecipeError> {
+    let (key, value) = arg.split_once('=').ok_or_else(|| RecipeError::SetSyntax {
+        arg: arg.to_string(),
+    })?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(|s| s.is_empty()) {
+        return Err(RecipeError::SetSyntax {
+            arg: arg.to_string(),
+        });
+    }
+    Ok((key.to_string(), parse_scalar(value.trim())))
+}
+
+fn parse_scalar(text: &str) -> Value {
+    let parsed: figment::value::Value = text
+        .parse()
+        .unwrap_or_else(|_| figment::value::Value::from(text.to_string()));
+    serde_json::to_value(parsed).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// `("a.b", v)` -> `{"a": {"b": v}}`.
+fn nest(key: &str, value: Value) -> Value {
+    key.rsplit('.').fold(value, |inner, segment| {
+        let mut map = serde_json::Map::new();
+        map.insert(segment.to_string(), inner);
+        Value::Object(map)
+    })
+}
+
+/// When a layer switches `sequence.model` without giving `sequence.layers`, the layers written for
+/// the previous model do not apply: replace them with the new model's default layer, keeping the
+/// depth. (Sweeping `"sequence.model" = ["transformer", "mamba"]` relies on this.)
+fn carry_model_switches(layers: &mut [Layer]) {
+    let mut model: Option<String> = None;
+    let mut depth = SequenceConfig::default().depth();
+    for layer in layers.iter_mut() {
+        let Some(sequence) = layer
+            .value
+            .get_mut("sequence")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let new_model = sequence
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(new_model) = new_model {
+            let switched = model.as_ref().is_some_and(|m| *m != new_model);
+            if switched && !sequence.contains_key("layers") {
+                let default_layer = Value::Object(serde_json::Map::new());
+                sequence.insert("layers".into(), Value::Array(vec![default_layer; depth]));
+            }
+            model = Some(new_model);
+        }
+        if let Some(list) = sequence.get("layers").and_then(Value::as_array) {
+            depth = list.len().max(1);
+        }
+    }
+}
+
+/// Names the layer that supplied `path` (or its closest parent), for error messages.
+fn origin_of(figment: &Figment, path: &str) -> String {
+    let plain = path.split('[').next().unwrap_or(path).to_string();
+    let mut key = plain.as_str();
+    loop {
+        if !key.is_empty()
+            && let Some(meta) = figment.find_metadata(key)
+        {
+            return meta.name.to_string();
+        }
+        match key.rsplit_once('.') {
+            Some((parent, _)) => key = parent,
+            None => return "recipe".into(),
+        }
+    }
+}

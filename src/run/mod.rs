@@ -1,0 +1,3 @@
+//! Running experiments: sweeps, logging and checkpoints.
+
+pub mod atomic;

@@ -1,0 +1,175 @@
+//! Shipped recipes load; layers apply in order (defaults <- file <- env <- sweep point <- --set);
+//! sweeps expand into validated variants.
+
+use std::path::{Path, PathBuf};
+
+use locomamba::recipe::{self, Overrides, SequenceConfig, SequenceModel, Task};
+
+const SHIPPED: &[&str] = &[
+    "recipes/mamba_thin.toml",
+    "recipes/transformer_thin.toml",
+    "recipes/mamba_thin_vision_only.toml",
+    "recipes/transformer_thin_vision_only.toml",
+    "recipes/quick.toml",
+];
+
+fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn shipped_recipes_load_validate_and_point_at_the_schema() {
+    for file in SHIPPED {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("#:schema ../schemas/recipe.schema.json\n"),
+            "{file} must start with the schema directive"
+        );
+        let source = recipe::read_source(&path).unwrap_or_else(|e| panic!("{e}"));
+        let variants = recipe::variants(&source, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!variants.is_empty());
+    }
+}
+
+#[test]
+fn paper_recipes_match_the_original_setup() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mamba = recipe::load(&dir.join("recipes/mamba_thin.toml"), &Overrides::default()).unwrap();
+    assert_eq!(mamba.env.task, Task::ThinObstacles);
+    assert_eq!(mamba.sequence.model(), SequenceModel::Mamba);
+    assert_eq!(mamba.sequence.depth(), 2);
+    let tf = recipe::load(&dir.join("recipes/transformer_thin.toml"), &Overrides::default()).unwrap();
+    assert_eq!(tf.sequence.model(), SequenceModel::Transformer);
+    assert_eq!(tf.env.horizon, 1000);
+    assert_eq!(tf.env.action_repeat, 16);
+    assert_eq!(tf.env.time_step_s, 0.0025);
+}
+
+#[test]
+fn json_and_toml_recipes_are_the_same_model() {
+    let (_d1, toml_path) = tmp_recipe("version = 1\n[ppo]\nclip = 0.1\n[sequence]\nmodel = \"mamba\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("r.json");
+    std::fs::write(&json_path, r#"{"version": 1, "ppo": {"clip": 0.1}, "sequence": {"model": "mamba"}}"#).unwrap();
+    let a = recipe::load(&toml_path, &Overrides::default()).unwrap();
+    let b = recipe::load(&json_path, &Overrides::default()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let (_d, path) = tmp_recipe("[ppo]\nclip = 0.1\nepochs = 5\nentropy_coef = 0.01\n");
+    let none = recipe::load(&path, &Overrides::default()).unwrap();
+    assert_eq!((none.ppo.clip, none.ppo.epochs, none.ppo.discount), (0.1, 5, 0.99));
+    let env = Overrides {
+        env: vec![
+            ("LOCOMAMBA_PPO__EPOCHS".into(), "7".into()),
+            ("LOCOMAMBA_PPO__ENTROPY_COEF".into(), "0.02".into()),
+            ("LOCOMAMBA_UNRELATED".into(), "ignored: no section separator".into()),
+            ("OTHER__THING".into(), "ignored: other prefix".into()),
+        ],
+        sets: vec!["ppo.entropy_coef=0.03".into()],
+    };
+    let r = recipe::load(&path, &env).unwrap();
+    assert_eq!(r.ppo.clip, 0.1, "file beats defaults");
+    assert_eq!(r.ppo.epochs, 7, "environment beats file");
+    assert_eq!(r.ppo.entropy_coef, 0.03, "--set beats environment");
+}
+
+#[test]
+fn set_accepts_lists_and_strings() {
+    let (_d, path) = tmp_recipe("version = 1\n");
+    let r = recipe::load(
+        &path,
+        &Overrides { env: vec![], sets: vec!["experiment.seeds=[3, 4]".into(), "env.task=flat".into()] },
+    )
+    .unwrap();
+    assert_eq!(r.experiment.seeds, vec![3, 4]);
+    assert_eq!(r.env.task, Task::Flat);
+}
+
+#[test]
+fn switching_the_model_by_override_keeps_the_depth() {
+    let (_d, path) = tmp_recipe(
+        "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[2, 128], [2, 128], [2, 128]]\n",
+    );
+    let r = recipe::load(&path, &Overrides { env: vec![], sets: vec!["sequence.model=mamba".into()] }).unwrap();
+    match r.sequence {
+        SequenceConfig::Mamba { layers, bidirectional } => {
+            assert_eq!(layers.len(), 3);
+            assert!(!bidirectional);
+            for l in layers {
+                assert_eq!((l.d_model, l.d_state, l.d_conv, l.expand), (Some(64), 16, 4, 2));
+            }
+        }
+        other => panic!("expected mamba, got {other:?}"),
+    }
+    // Setting the same model keeps the written layers.
+    let r = recipe::load(&path, &Overrides { env: vec![], sets: vec!["sequence.model=transformer".into()] }).unwrap();
+    assert_eq!(r.sequence.depth(), 3);
+    if let SequenceConfig::Transformer { layers } = r.sequence {
+        assert_eq!(layers[0].dim_feedforward, 128);
+    }
+}
+
+#[test]
+fn named_and_positional_layers_agree() {
+    let (_d1, a) = tmp_recipe("[sequence]\nmodel = \"mamba\"\nlayers = [[256, 16, 4, 2]]\n");
+    let (_d2, b) = tmp_recipe(
+        "[sequence]\nmodel = \"mamba\"\nlayers = [{ d_model = 256, d_state = 16, d_conv = 4, expand = 2 }]\n",
+    );
+    let (_d3, c) = tmp_recipe("[sequence]\nmodel = \"mamba\"\nlayers = [{ d_state = 16 }]\n");
+    let ra = recipe::load(&a, &Overrides::default()).unwrap();
+    assert_eq!(ra, recipe::load(&b, &Overrides::default()).unwrap());
+    assert_eq!(ra, recipe::load(&c, &Overrides::default()).unwrap());
+}
+
+#[test]
+fn resolved_recipe_round_trips_through_toml() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/mamba_thin.toml");
+    let r = recipe::load(&path, &Overrides::default()).unwrap();
+    let (_d, again) = tmp_recipe(&r.to_toml());
+    assert_eq!(recipe::load(&again, &Overrides::default()).unwrap(), r);
+}
+
+#[test]
+fn sweep_expands_grid_with_names_and_validates_each_point() {
+    let (_d, path) = tmp_recipe(
+        "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[1, 64]]\n\
+         [sweep]\n\"sequence.model\" = [\"transformer\", \"mamba\"]\n\"ppo.policy_lr\" = [1e-4, 3e-4]\n",
+    );
+    let source = recipe::read_source(&path).unwrap();
+    let variants = recipe::variants(&source, &Overrides::default()).unwrap();
+    let names: Vec<_> = variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "policy_lr-0.0001_model-transformer",
+            "policy_lr-0.0001_model-mamba",
+            "policy_lr-0.0003_model-transformer",
+            "policy_lr-0.0003_model-mamba"
+        ]
+    );
+    assert_eq!(variants[1].recipe.sequence.model(), SequenceModel::Mamba);
+    assert_eq!(variants[2].recipe.ppo.policy_lr, 3e-4);
+    assert!(variants.iter().all(|v| v.recipe.sweep.is_empty()));
+    // Every variant differs from the base only in the swept keys.
+    let base = source.resolve(&Overrides::default(), &[]).unwrap();
+    for v in &variants {
+        assert_eq!(v.recipe.env, base.env);
+        assert_eq!(v.recipe.encoder, base.encoder);
+        assert_eq!(v.recipe.experiment, base.experiment);
+    }
+}
+
+#[test]
+fn set_on_a_swept_key_is_refused() {
+    let (_d, path) = tmp_recipe("[sweep]\n\"ppo.clip\" = [0.1, 0.2]\n");
+    let source = recipe::read_source(&path).unwrap();
+    let err = recipe::variants(&source, &Overrides { env: vec![], sets: vec!["ppo.clip=0.3".into()] }).unwrap_err();
+    assert!(err.to_string().contains("overrides a swept key"), "{err}");
+}
