@@ -63,64 +63,96 @@ impl MambaLayer {
     }
 }
 
-/// Reads a layer written as a list of integers or as a table of named integers.
-struct LayerVisitor {
-    names: &'static [&'static str],
-    what: &'static str,
-    defaults: Vec<Option<usize>>,
+/// A layer as written, before the model is known: a list of integers or a table of named integers.
+/// Parsing it keeps exact paths for element errors (`sequence.layers[1][0]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawLayer {
+    /// `[a, b, ...]`.
+    Positional(Vec<usize>),
+    /// `{ name = value, ... }`, in written order.
+    Named(Vec<(String, usize)>),
 }
 
-impl<'de> Visitor<'de> for LayerVisitor {
-    type Value = Vec<Option<usize>>;
+struct RawLayerVisitor;
+
+impl<'de> Visitor<'de> for RawLayerVisitor {
+    type Value = RawLayer;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "a {} layer: a list [{}] or a table with those keys",
-            self.what,
-            self.names.join(", ")
-        )
+        f.write_str("a layer: a list of integers or a table of named integers")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut values = Vec::with_capacity(self.names.len());
+        let mut values = Vec::new();
         while let Some(v) = seq.next_element::<usize>()? {
-            values.push(Some(v));
+            values.push(v);
         }
-        if values.len() != self.names.len() {
-            return Err(de::Error::custom(format!(
-                "expected {} integers [{}], found {}",
-                self.names.len(),
-                self.names.join(", "),
-                values.len()
-            )));
-        }
-        Ok(values)
+        Ok(RawLayer::Positional(values))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values = self.defaults.clone();
+        let mut values = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            let Some(index) = self.names.iter().position(|n| *n == key) else {
-                return Err(de::Error::unknown_field(&key, self.names));
-            };
-            values[index] = Some(map.next_value::<usize>()?);
+            let value = map.next_value::<usize>()?;
+            values.push((key, value));
         }
-        Ok(values)
+        Ok(RawLayer::Named(values))
+    }
+}
+
+impl<'de> Deserialize<'de> for RawLayer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawLayerVisitor)
+    }
+}
+
+impl RawLayer {
+    /// The values in `names` order, `defaults` where a named table omits one; the error says what
+    /// was expected.
+    fn values(
+        &self,
+        names: &[&str],
+        defaults: &[Option<usize>],
+    ) -> Result<Vec<Option<usize>>, String> {
+        match self {
+            RawLayer::Positional(values) if values.len() == names.len() => {
+                Ok(values.iter().map(|v| Some(*v)).collect())
+            }
+            RawLayer::Positional(values) => Err(format!(
+                "expected {} integers [{}], found {}",
+                names.len(),
+                names.join(", "),
+                values.len()
+            )),
+            RawLayer::Named(pairs) => {
+                let mut out = defaults.to_vec();
+                for (key, value) in pairs {
+                    let Some(i) = names.iter().position(|n| n == key) else {
+                        return Err(format!(
+                            "unknown layer key `{key}`, expected one of {}",
+                            names.join(", ")
+                        ));
+                    };
+                    out[i] = Some(*value);
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
 const TRANSFORMER_NAMES: &[&str] = &["n_heads", "dim_feedforward"];
 const MAMBA_NAMES: &[&str] = &["d_model", "d_state", "d_conv", "expand"];
 
-impl<'de> Deserialize<'de> for TransformerLayer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl TryFrom<&RawLayer> for TransformerLayer {
+    type Error = String;
+
+    fn try_from(raw: &RawLayer) -> Result<Self, String> {
         let def = TransformerLayer::default();
-        let v = d.deserialize_any(LayerVisitor {
-            names: TRANSFORMER_NAMES,
-            what: "transformer",
-            defaults: vec![Some(def.n_heads), Some(def.dim_feedforward)],
-        })?;
+        let v = raw.values(
+            TRANSFORMER_NAMES,
+            &[Some(def.n_heads), Some(def.dim_feedforward)],
+        )?;
         Ok(TransformerLayer {
             n_heads: v[0].unwrap_or(def.n_heads),
             dim_feedforward: v[1].unwrap_or(def.dim_feedforward),
@@ -128,25 +160,38 @@ impl<'de> Deserialize<'de> for TransformerLayer {
     }
 }
 
-impl<'de> Deserialize<'de> for MambaLayer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl TryFrom<&RawLayer> for MambaLayer {
+    type Error = String;
+
+    fn try_from(raw: &RawLayer) -> Result<Self, String> {
         let def = MambaLayer::default();
-        let v = d.deserialize_any(LayerVisitor {
-            names: MAMBA_NAMES,
-            what: "mamba",
-            defaults: vec![
+        let v = raw.values(
+            MAMBA_NAMES,
+            &[
                 def.d_model,
                 Some(def.d_state),
                 Some(def.d_conv),
                 Some(def.expand),
             ],
-        })?;
+        )?;
         Ok(MambaLayer {
             d_model: v[0],
             d_state: v[1].unwrap_or(def.d_state),
             d_conv: v[2].unwrap_or(def.d_conv),
             expand: v[3].unwrap_or(def.expand),
         })
+    }
+}
+
+impl<'de> Deserialize<'de> for TransformerLayer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        TransformerLayer::try_from(&RawLayer::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for MambaLayer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        MambaLayer::try_from(&RawLayer::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 

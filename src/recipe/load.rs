@@ -162,11 +162,12 @@ impl RecipeSource {
             message: e.kind.to_string(),
         })?;
         let recipe: Recipe = serde_path_to_error::deserialize(merged).map_err(|e| {
-            let path = e.path().to_string();
+            let (path, message) =
+                join_relative_path(e.path().to_string(), e.into_inner().to_string());
             RecipeError::Invalid {
                 origin: origin_of(&figment, &path),
                 path,
-                message: e.into_inner().to_string(),
+                message,
             }
         })?;
         let recipe = recipe.resolved();
@@ -296,6 +297,20 @@ fn carry_model_switches(layers: &mut [Layer]) {
             depth = list.len().max(1);
         }
     }
+}
+
+/// A type's own error may start with a path relative to where it was raised (`@layers[1]: ...`);
+/// join it onto the key path so the message names the exact key.
+fn join_relative_path(path: String, message: String) -> (String, String) {
+    let Some((rel, rest)) = message.strip_prefix('@').and_then(|m| m.split_once(": ")) else {
+        return (path, message);
+    };
+    let joined = if rel.starts_with('[') || path == "." || path.is_empty() {
+        format!("{path}{rel}")
+    } else {
+        format!("{path}.{rel}")
+    };
+    (joined, rest.to_string())
 }
 
 /// Names the layer that supplied `path` (or its closest parent), for error messages.

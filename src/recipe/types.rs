@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::layers::{MambaLayer, TransformerLayer};
+use super::layers::{MambaLayer, RawLayer, TransformerLayer};
 
 /// Format version written by this runner; older versions are upgraded by `recipe::version`.
 pub const CURRENT_VERSION: u32 = 1;
@@ -39,6 +39,8 @@ pub struct Recipe {
     /// Grid of overrides: each key is a dotted recipe path, each value the list of values to try.
     /// The runner trains every combination for every seed, e.g.
     /// `"sequence.model" = ["transformer", "mamba"]`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("default" = {}))]
     pub sweep: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
@@ -328,7 +330,7 @@ impl SequenceModel {
 ///
 /// Layers are written positionally (`[n_heads, dim_feedforward]`, `[d_model, d_state, d_conv, expand]`)
 /// or by name. Omitting `layers` gives the model's default two-layer stack.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SequenceConfig {
     /// Post-LayerNorm Transformer encoder layers with ReLU feed-forward, as PyTorch's default.
@@ -370,6 +372,61 @@ impl SequenceConfig {
         match self {
             SequenceConfig::Transformer { layers } => layers.len(),
             SequenceConfig::Mamba { layers, .. } => layers.len(),
+        }
+    }
+}
+
+/// `[sequence]` as written, before the model tag picks the layer type. Deserialising through this
+/// untagged form keeps exact key paths in errors (serde's tagged enums buffer and lose them).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSequence {
+    model: SequenceModel,
+    #[serde(default)]
+    layers: Option<Vec<RawLayer>>,
+    #[serde(default)]
+    bidirectional: Option<bool>,
+}
+
+/// Converts raw layers, prefixing an error with its relative path (`@layers[1]: ...`); the loader
+/// joins that onto the section's key path.
+fn convert_layers<'a, L: TryFrom<&'a RawLayer, Error = String>>(
+    raw: &'a Option<Vec<RawLayer>>,
+    default: fn() -> Vec<L>,
+) -> Result<Vec<L>, String> {
+    match raw {
+        None => Ok(default()),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, l)| L::try_from(l).map_err(|m| format!("@layers[{i}]: {m}")))
+            .collect(),
+    }
+}
+
+impl<'de> Deserialize<'de> for SequenceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = RawSequence::deserialize(d)?;
+        match raw.model {
+            SequenceModel::Transformer => {
+                if raw.bidirectional.is_some() {
+                    return Err(D::Error::custom(
+                        "@bidirectional: found a setting for the transformer, expected it only with model = \"mamba\"",
+                    ));
+                }
+                let layers = convert_layers(&raw.layers, default_transformer_layers)
+                    .map_err(D::Error::custom)?;
+                Ok(SequenceConfig::Transformer { layers })
+            }
+            SequenceModel::Mamba => {
+                let layers =
+                    convert_layers(&raw.layers, default_mamba_layers).map_err(D::Error::custom)?;
+                Ok(SequenceConfig::Mamba {
+                    layers,
+                    bidirectional: raw.bidirectional.unwrap_or(false),
+                })
+            }
         }
     }
 }
