@@ -2,9 +2,10 @@
 //! depth with a Transformer (LocoTransformer) or Mamba (LocoMamba).
 //!
 //! The crate is split by concern: [`recipe`] declares experiments, [`migrate`] converts the Python
-//! project's configs, [`run`] runs them, [`check`] reports what this build can do.
+//! project's configs, [`ppo`] trains, [`run`] runs experiments, [`check`] reports what this build can do.
 
 pub mod check;
 pub mod migrate;
+pub mod ppo;
 pub mod recipe;
 pub mod run;

@@ -1,3 +1,4 @@
 //! Running experiments: sweeps, logging and checkpoints.
 
 pub mod atomic;
+pub mod tensorboard;

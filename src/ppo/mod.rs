@@ -1,0 +1,4 @@
+//! PPO: advantage estimation ([`gae`]) and observation normalisation ([`normalizer`]).
+
+pub mod gae;
+pub mod normalizer;
