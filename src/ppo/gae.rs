@@ -54,7 +54,7 @@ pub fn gae(
     let mut advantages = vec![0.0; n];
     let mut running = vec![0.0f32; envs];
     for t in (0..steps).rev() {
-        for e in 0..envs {
+        for (e, carry_e) in running.iter_mut().enumerate() {
             let i = t * envs + e;
             let episode_ended = input.terminated[i] || input.truncated[i];
             let next_value = if input.terminated[i] {
@@ -71,9 +71,9 @@ pub fn gae(
                 input.last_values[e]
             };
             let delta = input.rewards[i] + discount * next_value - input.values[i];
-            let carry = if episode_ended { 0.0 } else { running[e] };
-            running[e] = delta + discount * lambda * carry;
-            advantages[i] = running[e];
+            let carry = if episode_ended { 0.0 } else { *carry_e };
+            *carry_e = delta + discount * lambda * carry;
+            advantages[i] = *carry_e;
         }
     }
     let returns = advantages

@@ -1,4 +1,7 @@
-//! Running experiments: sweeps, logging and checkpoints.
+//! Running experiments: output layout, metrics, TensorBoard, summaries, atomic writes.
 
 pub mod atomic;
+pub mod layout;
+pub mod metrics;
+pub mod summary;
 pub mod tensorboard;

@@ -100,7 +100,8 @@ struct Fields<'a> {
 
 enum Payload<'a> {
     Varint(u64),
-    Fixed64(u64),
+    /// A 64-bit field (wall time); its value is not needed.
+    Fixed64,
     Bytes(&'a [u8]),
     Fixed32(u32),
 }
@@ -138,7 +139,10 @@ impl<'a> Fields<'a> {
         let key = self.varint()?;
         let payload = match key & 7 {
             0 => Payload::Varint(self.varint()?),
-            1 => Payload::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
+            1 => {
+                self.take(8)?;
+                Payload::Fixed64
+            }
             2 => {
                 let n = self.varint()? as usize;
                 Payload::Bytes(self.take(n)?)

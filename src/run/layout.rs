@@ -1,0 +1,54 @@
+//! Where a run's files live: `<output_dir>/<experiment>/<variant>/seed-<n>/`.
+
+use std::path::{Path, PathBuf};
+
+/// Paths of one run (one variant, one seed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    /// `<output_dir>/<experiment>/<variant>/seed-<n>`.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// The run folder of `variant` and `seed` under an experiment folder.
+    pub fn new(experiment_dir: &Path, variant: &str, seed: u64) -> Self {
+        Self {
+            root: experiment_dir.join(variant).join(format!("seed-{seed}")),
+        }
+    }
+
+    /// The fully resolved recipe of this run.
+    pub fn recipe(&self) -> PathBuf {
+        self.root.join("recipe.toml")
+    }
+
+    /// Per-update scalars as CSV.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+
+    /// Final numbers; its presence marks the run finished.
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+
+    /// TensorBoard event files.
+    pub fn tensorboard(&self) -> PathBuf {
+        self.root.join("tb")
+    }
+
+    /// Checkpoint folder.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// True when the run finished (it has a summary).
+    pub fn finished(&self) -> bool {
+        self.summary().is_file()
+    }
+}
+
+/// `<output_dir>/<experiment>`.
+pub fn experiment_dir(output_dir: &str, experiment: &str) -> PathBuf {
+    Path::new(output_dir).join(experiment)
+}
