@@ -5,3 +5,4 @@ pub mod layout;
 pub mod metrics;
 pub mod summary;
 pub mod tensorboard;
+pub mod weights;
