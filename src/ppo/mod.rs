@@ -1,4 +1,5 @@
 //! PPO: advantage estimation ([`gae`]) and observation normalisation ([`normalizer`]).
 
 pub mod gae;
+pub mod loss;
 pub mod normalizer;

@@ -66,7 +66,10 @@ pub fn named_tensors<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Vec<f32>
     c.tensors
         .into_iter()
         .map(|(n, s, b)| {
-            let v = b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            let v = b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
             (n, s, v)
         })
         .collect()
@@ -79,21 +82,35 @@ pub fn to_safetensors<M: Module>(module: &M) -> Result<Vec<u8>, WeightsError> {
     let mut seen = HashMap::new();
     for (name, _, _) in &c.tensors {
         if seen.insert(name.clone(), ()).is_some() {
-            return Err(WeightsError::Format { path: "<memory>".into(), message: format!("two parameters are both named {name}") });
+            return Err(WeightsError::Format {
+                path: "<memory>".into(),
+                message: format!("two parameters are both named {name}"),
+            });
         }
     }
     let views: Vec<(String, TensorView<'_>)> = c
         .tensors
         .iter()
-        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches data")))
+        .map(|(name, shape, bytes)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches data"),
+            )
+        })
         .collect();
-    safetensors::serialize(views, None).map_err(|e| WeightsError::Format { path: "<memory>".into(), message: e.to_string() })
+    safetensors::serialize(views, None).map_err(|e| WeightsError::Format {
+        path: "<memory>".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Writes `module`'s weights to a safetensors file atomically.
 pub fn save<M: Module>(module: &M, path: &Path) -> Result<(), WeightsError> {
     let bytes = to_safetensors(module)?;
-    super::atomic::write_atomic(path, &bytes).map_err(|source| WeightsError::Io { path: path.display().to_string(), source })
+    super::atomic::write_atomic(path, &bytes).map_err(|source| WeightsError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 struct Load {
@@ -119,7 +136,10 @@ impl ModuleMapper for Load {
         };
         let current = param.val();
         if current.dims().as_slice() != shape.as_slice() {
-            self.errors.push(format!("tensor {name} has shape {shape:?}, the module expects {:?}", current.dims()));
+            self.errors.push(format!(
+                "tensor {name} has shape {shape:?}, the module expects {:?}",
+                current.dims()
+            ));
             return param;
         }
         let device = current.device();
@@ -132,8 +152,14 @@ impl ModuleMapper for Load {
 /// Loads weights saved by [`save`] into `module` (same architecture), keeping parameter ids.
 pub fn load<M: Module>(module: M, path: &Path) -> Result<M, WeightsError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io { path: name.clone(), source })?;
-    from_safetensors(module, &bytes).map_err(|message| WeightsError::Format { path: name, message })
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    from_safetensors(module, &bytes).map_err(|message| WeightsError::Format {
+        path: name,
+        message,
+    })
 }
 
 /// Loads weights from safetensors bytes into `module`.
@@ -144,13 +170,27 @@ pub fn from_safetensors<M: Module>(module: M, bytes: &[u8]) -> Result<M, String>
         if view.dtype() != Dtype::F32 {
             return Err(format!("tensor {name} is {:?}, expected F32", view.dtype()));
         }
-        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
         tensors.insert(name, (view.shape().to_vec(), values));
     }
-    let mut loader = Load { path: Vec::new(), tensors, errors: Vec::new() };
+    let mut loader = Load {
+        path: Vec::new(),
+        tensors,
+        errors: Vec::new(),
+    };
     let module = module.map(&mut loader);
     if let Some(extra) = loader.tensors.keys().next() {
-        loader.errors.push(format!("tensor {extra} is not a parameter of the module"));
+        loader
+            .errors
+            .push(format!("tensor {extra} is not a parameter of the module"));
     }
-    if loader.errors.is_empty() { Ok(module) } else { Err(loader.errors.join("; ")) }
+    if loader.errors.is_empty() {
+        Ok(module)
+    } else {
+        Err(loader.errors.join("; "))
+    }
 }
