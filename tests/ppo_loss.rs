@@ -4,7 +4,7 @@ use burn::tensor::{Device, Tensor};
 use locomamba::ppo::loss;
 
 fn dev() -> Device {
-    burn::backend::FlexDevice::default().into()
+    burn::backend::FlexDevice.into()
 }
 
 fn t(v: &[f32]) -> Tensor<1> {

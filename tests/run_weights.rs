@@ -12,7 +12,7 @@ struct Net {
 }
 
 fn device() -> Device {
-    burn::backend::FlexDevice::default().into()
+    burn::backend::FlexDevice.into()
 }
 
 fn net(out: usize) -> Net {
