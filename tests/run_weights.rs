@@ -55,6 +55,14 @@ fn round_trip_restores_outputs_and_names_tensors_by_path() {
         "fresh nets differ (random init)"
     );
     assert_eq!(forward(&b), forward(&a));
+    assert_eq!(
+        b.first.weight.id, a.first.weight.id,
+        "parameter ids are restored"
+    );
+    assert_eq!(
+        b.second.bias.as_ref().unwrap().id,
+        a.second.bias.as_ref().unwrap().id
+    );
 }
 
 #[test]

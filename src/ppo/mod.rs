@@ -1,5 +1,7 @@
 //! PPO: advantage estimation ([`gae`]) and observation normalisation ([`normalizer`]).
 
 pub mod gae;
+pub mod grad_clip;
+pub mod storage;
 pub mod loss;
 pub mod normalizer;

@@ -1,5 +1,6 @@
 //! Module weights as safetensors, named by their path in the module tree (`policy.head.0.weight`),
-//! so checkpoints open in other tools (Python `safetensors`, PyTorch).
+//! so checkpoints open in other tools (Python `safetensors`, PyTorch). Parameter ids travel in the
+//! file's metadata so optimiser state saved beside the weights matches them again on resume.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,7 +35,12 @@ pub enum WeightsError {
 struct Collect {
     path: Vec<String>,
     tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
+    ids: HashMap<String, String>,
 }
+
+/// Safetensors metadata key holding `{name: param id}` so optimiser state (keyed by parameter id)
+/// still matches after a resume.
+const PARAM_IDS: &str = "locomamba.param_ids";
 
 impl ModuleVisitor for Collect {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
@@ -55,7 +61,9 @@ impl ModuleVisitor for Collect {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        self.tensors.push((self.path.join("."), dims, bytes));
+        let name = self.path.join(".");
+        self.ids.insert(name.clone(), param.id.val().to_string());
+        self.tensors.push((name, dims, bytes));
     }
 }
 
@@ -98,7 +106,9 @@ pub fn to_safetensors<M: Module>(module: &M) -> Result<Vec<u8>, WeightsError> {
             )
         })
         .collect();
-    safetensors::serialize(views, None).map_err(|e| WeightsError::Format {
+    let ids = serde_json::to_string(&c.ids).expect("ids serialise");
+    let metadata = HashMap::from([(PARAM_IDS.to_string(), ids)]);
+    safetensors::serialize(views, Some(metadata)).map_err(|e| WeightsError::Format {
         path: "<memory>".into(),
         message: e.to_string(),
     })
@@ -116,6 +126,7 @@ pub fn save<M: Module>(module: &M, path: &Path) -> Result<(), WeightsError> {
 struct Load {
     path: Vec<String>,
     tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    ids: HashMap<String, u64>,
     errors: Vec<String>,
 }
 
@@ -144,6 +155,10 @@ impl ModuleMapper for Load {
         }
         let device = current.device();
         let (id, _, mapper): (ParamId, _, _) = param.consume();
+        let id = self
+            .ids
+            .get(&name)
+            .map_or(id, |saved| ParamId::from(*saved));
         let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
         Param::from_mapped_value(id, tensor, mapper)
     }
@@ -164,6 +179,18 @@ pub fn load<M: Module>(module: M, path: &Path) -> Result<M, WeightsError> {
 
 /// Loads weights from safetensors bytes into `module`.
 pub fn from_safetensors<M: Module>(module: M, bytes: &[u8]) -> Result<M, String> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let ids: HashMap<String, u64> = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(PARAM_IDS))
+        .map(|text| serde_json::from_str::<HashMap<String, String>>(text))
+        .transpose()
+        .map_err(|e| format!("bad {PARAM_IDS} metadata: {e}"))?
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| v.parse().ok().map(|v| (k, v)))
+        .collect();
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
@@ -180,6 +207,7 @@ pub fn from_safetensors<M: Module>(module: M, bytes: &[u8]) -> Result<M, String>
     let mut loader = Load {
         path: Vec::new(),
         tensors,
+        ids,
         errors: Vec::new(),
     };
     let module = module.map(&mut loader);

@@ -1,0 +1,85 @@
+//! The rollout buffer: what PPO stores per transition, laid out `[step][env]` so row `t * envs + e`
+//! is env `e` at step `t`.
+
+/// One rollout's transitions.
+#[derive(Debug, Clone, Default)]
+pub struct Rollout {
+    /// Number of envs (row width).
+    pub envs: usize,
+    /// Floats per proprioceptive observation.
+    pub proprio_dim: usize,
+    /// Floats per depth observation (frames x height x width).
+    pub depth_len: usize,
+    /// Floats per action.
+    pub action_dim: usize,
+    /// Normalised proprioception the action was chosen from, `[n * proprio_dim]`.
+    pub proprio: Vec<f32>,
+    /// Depth stack the action was chosen from, `[n * depth_len]`.
+    pub depth: Vec<f32>,
+    /// Raw (pre-tanh) sampled actions, `[n * action_dim]`.
+    pub actions: Vec<f32>,
+    /// Log-probability of the sampled action under the acting policy.
+    pub log_probs: Vec<f32>,
+    /// Value estimate of the observation.
+    pub values: Vec<f32>,
+    /// Reward after the action.
+    pub rewards: Vec<f32>,
+    /// The action ended the episode by a fall.
+    pub terminated: Vec<bool>,
+    /// The action ended the episode at the time limit.
+    pub truncated: Vec<bool>,
+    /// Value of the terminal observation where `truncated` (0 elsewhere).
+    pub terminal_values: Vec<f32>,
+}
+
+impl Rollout {
+    /// An empty buffer for the given sizes with room for `steps` steps.
+    pub fn new(envs: usize, steps: usize, proprio_dim: usize, depth_len: usize, action_dim: usize) -> Self {
+        let n = envs * steps;
+        Self {
+            envs,
+            proprio_dim,
+            depth_len,
+            action_dim,
+            proprio: Vec::with_capacity(n * proprio_dim),
+            depth: Vec::with_capacity(n * depth_len),
+            actions: Vec::with_capacity(n * action_dim),
+            log_probs: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            rewards: Vec::with_capacity(n),
+            terminated: Vec::with_capacity(n),
+            truncated: Vec::with_capacity(n),
+            terminal_values: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of transitions stored.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Copies the rows `indices` of a `[n * width]` buffer into one contiguous `[indices * width]`.
+    pub fn gather(buffer: &[f32], width: usize, indices: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(indices.len() * width);
+        for &i in indices {
+            out.extend_from_slice(&buffer[i * width..(i + 1) * width]);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_copies_rows_in_order() {
+        let buf = [0.0, 1.0, 10.0, 11.0, 20.0, 21.0];
+        assert_eq!(Rollout::gather(&buf, 2, &[2, 0]), vec![20.0, 21.0, 0.0, 1.0]);
+    }
+}
