@@ -5,6 +5,7 @@
 //! project's configs, [`ppo`] trains, [`run`] runs experiments, [`check`] reports what this build can do.
 
 pub mod check;
+pub mod kernels;
 pub mod migrate;
 pub mod ppo;
 pub mod recipe;
