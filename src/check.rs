@@ -42,7 +42,7 @@ pub fn run() -> CheckReport {
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda_status() -> (String, bool) {
+pub(crate) fn cuda_status() -> (String, bool) {
     (
         "not compiled in (this binary was built without `--features cuda`); the CPU backend is used"
             .into(),
@@ -51,7 +51,7 @@ fn cuda_status() -> (String, bool) {
 }
 
 #[cfg(feature = "cuda")]
-fn cuda_status() -> (String, bool) {
+pub(crate) fn cuda_status() -> (String, bool) {
     let visible = std::path::Path::new("/dev/nvidiactl").exists();
     if visible {
         ("compiled in; an NVIDIA device node is present".into(), true)

@@ -2,6 +2,6 @@
 
 pub mod gae;
 pub mod grad_clip;
-pub mod storage;
 pub mod loss;
 pub mod normalizer;
+pub mod storage;

@@ -34,7 +34,13 @@ pub struct Rollout {
 
 impl Rollout {
     /// An empty buffer for the given sizes with room for `steps` steps.
-    pub fn new(envs: usize, steps: usize, proprio_dim: usize, depth_len: usize, action_dim: usize) -> Self {
+    pub fn new(
+        envs: usize,
+        steps: usize,
+        proprio_dim: usize,
+        depth_len: usize,
+        action_dim: usize,
+    ) -> Self {
         let n = envs * steps;
         Self {
             envs,
@@ -80,6 +86,9 @@ mod tests {
     #[test]
     fn gather_copies_rows_in_order() {
         let buf = [0.0, 1.0, 10.0, 11.0, 20.0, 21.0];
-        assert_eq!(Rollout::gather(&buf, 2, &[2, 0]), vec![20.0, 21.0, 0.0, 1.0]);
+        assert_eq!(
+            Rollout::gather(&buf, 2, &[2, 0]),
+            vec![20.0, 21.0, 0.0, 1.0]
+        );
     }
 }
