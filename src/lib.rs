@@ -8,3 +8,4 @@ pub mod check;
 pub mod migrate;
 pub mod recipe;
 pub mod run;
+pub mod sim;
