@@ -225,7 +225,10 @@ impl Env {
             *s = STAND_POSE[k % 3];
         }
         self.robot.set_targets(&mut self.world, &stand, true);
-        self.world.detect_collisions(&(), &());
+        // One settling sub-step builds the scene-query structures for the first depth frame.
+        // (`PhysicsWorld::detect_collisions` would do it without advancing time, but in rapier
+        // 0.36.1 it leaves the multibody frozen afterwards.)
+        self.world.step();
         let imu = self.read_imu();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
@@ -466,14 +469,15 @@ impl Env {
         &self.world
     }
 
-    /// The physics world, mutable (tests place objects; call [`Env::refresh_queries`] after).
+    /// The physics world, mutable (tests place objects; call [`Env::settle`] after).
     pub fn world_mut(&mut self) -> &mut PhysicsWorld {
         &mut self.world
     }
 
-    /// Updates the scene-query structures after editing the world.
-    pub fn refresh_queries(&mut self) {
-        self.world.detect_collisions(&(), &());
+    /// Advances physics by one sub-step without a policy step, which also refreshes the
+    /// scene-query structures after editing the world.
+    pub fn settle(&mut self) {
+        self.world.step();
     }
 
     /// The robot's handles.
