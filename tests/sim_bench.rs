@@ -11,5 +11,10 @@ fn bench_all_tasks() {
     let report = bench_env(&c, &Task::ALL, 4, 300).unwrap();
     println!("{report}");
     assert_eq!(report.rows.len(), Task::ALL.len());
-    assert!(report.rows.iter().all(|r| r.single_steps_per_s > 0.0 && r.depth_ms > 0.0));
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| r.single_steps_per_s > 0.0 && r.depth_ms > 0.0)
+    );
 }

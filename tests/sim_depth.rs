@@ -1,13 +1,18 @@
 //! The depth camera reads known distances and the far clip on an empty view.
 
 use locomamba::recipe::{DepthTransform, EnvConfig, Task};
-use locomamba::sim::depth::{denormalise, CAMERA_FORWARD};
-use locomamba::sim::robot::{TAG_OBSTACLE, WORLD_GROUP};
 use locomamba::sim::Env;
+use locomamba::sim::depth::{CAMERA_FORWARD, denormalise};
+use locomamba::sim::robot::{TAG_OBSTACLE, WORLD_GROUP};
 use rapier3d::prelude::*;
 
 fn cfg() -> EnvConfig {
-    EnvConfig { task: Task::Flat, domain_randomization: false, start_xy_range: 0.0, ..EnvConfig::default() }
+    EnvConfig {
+        task: Task::Flat,
+        domain_randomization: false,
+        start_xy_range: 0.0,
+        ..EnvConfig::default()
+    }
 }
 
 #[test]
@@ -31,7 +36,12 @@ fn wall_at_known_distance_reads_that_distance() {
     let mut m = vec![0.0; w * h];
     env.render_metric(&mut m);
     // Centre of the image: average the 4 central pixels (even size), correct for the camera pitch.
-    let centre = [(h / 2 - 1) * w + w / 2 - 1, (h / 2 - 1) * w + w / 2, (h / 2) * w + w / 2 - 1, (h / 2) * w + w / 2];
+    let centre = [
+        (h / 2 - 1) * w + w / 2 - 1,
+        (h / 2 - 1) * w + w / 2,
+        (h / 2) * w + w / 2 - 1,
+        (h / 2) * w + w / 2,
+    ];
     let d: f32 = centre.iter().map(|&k| m[k]).sum::<f32>() / 4.0;
     let fwd = pose.rotation * Vector::X;
     let expected = (cam.x + dist - cam2.x) / fwd.x;
@@ -64,9 +74,18 @@ fn png_is_written() {
     env.render_metric(&mut m);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("d.png");
-    locomamba::sim::write_depth_png(&p, &m, c.depth.width, c.depth.height, c.depth.near, c.depth.far).unwrap();
+    locomamba::sim::write_depth_png(
+        &p,
+        &m,
+        c.depth.width,
+        c.depth.height,
+        c.depth.near,
+        c.depth.far,
+    )
+    .unwrap();
     let bytes = std::fs::read(&p).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
-    let err = locomamba::sim::write_depth_png(&p, &m[1..], c.depth.width, c.depth.height, 0.3, 10.0);
+    let err =
+        locomamba::sim::write_depth_png(&p, &m[1..], c.depth.width, c.depth.height, 0.3, 10.0);
     assert!(err.unwrap_err().to_string().contains("pixels"));
 }

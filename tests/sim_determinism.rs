@@ -6,11 +6,19 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn cfg() -> EnvConfig {
-    EnvConfig { task: Task::ThinObstacles, num_envs: 2, horizon: 60, ..EnvConfig::default() }
+    EnvConfig {
+        task: Task::ThinObstacles,
+        num_envs: 2,
+        horizon: 60,
+        ..EnvConfig::default()
+    }
 }
 
 fn run(threads: usize, steps: usize) -> (Vec<f32>, Vec<f32>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let c = cfg();
         let mut v = VecEnv::new(&c, 42).unwrap();
@@ -19,7 +27,8 @@ fn run(threads: usize, steps: usize) -> (Vec<f32>, Vec<f32>) {
         let mut proprio = Vec::new();
         let mut rewards = Vec::new();
         for _ in 0..steps {
-            acts.iter_mut().for_each(|a| *a = rng.random_range(-2.0..2.0));
+            acts.iter_mut()
+                .for_each(|a| *a = rng.random_range(-2.0..2.0));
             let out = v.step(&acts);
             rewards.extend_from_slice(&out.reward);
             proprio.extend_from_slice(v.proprio());
@@ -34,8 +43,16 @@ fn run(threads: usize, steps: usize) -> (Vec<f32>, Vec<f32>) {
 fn one_and_two_threads_agree_bitwise() {
     let a = run(1, 100);
     let b = run(2, 100);
-    assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.to_bits() == y.to_bits()));
-    assert!(a.1.iter().zip(&b.1).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(
+        a.0.iter()
+            .zip(&b.0)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
+    assert!(
+        a.1.iter()
+            .zip(&b.1)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
     assert!(a.0.iter().any(|&x| x != a.0[0]), "observations vary");
 }
 
@@ -44,7 +61,9 @@ fn snapshot_restore_continues_identically() {
     let c = cfg();
     let mut v = VecEnv::new(&c, 9).unwrap();
     let ad = v.spec().action_dim;
-    let acts: Vec<f32> = (0..c.num_envs * ad).map(|k| (k as f32 * 0.37).sin()).collect();
+    let acts: Vec<f32> = (0..c.num_envs * ad)
+        .map(|k| (k as f32 * 0.37).sin())
+        .collect();
     for _ in 0..70 {
         v.step(&acts);
     }

@@ -49,5 +49,9 @@ fn collapses_with_motors_off() {
             break;
         }
     }
-    assert!(ended, "limp robot did not terminate; height {}", env.trunk_pose().translation.z);
+    assert!(
+        ended,
+        "limp robot did not terminate; height {}",
+        env.trunk_pose().translation.z
+    );
 }

@@ -7,7 +7,11 @@ use locomamba::sim::{Env, VecEnv};
 use rapier3d::prelude::*;
 
 fn cfg(task: Task) -> EnvConfig {
-    EnvConfig { task, domain_randomization: false, ..EnvConfig::default() }
+    EnvConfig {
+        task,
+        domain_randomization: false,
+        ..EnvConfig::default()
+    }
 }
 
 #[test]
@@ -17,10 +21,19 @@ fn every_task_builds_with_obstacles_in_the_arena() {
         let env = Env::new(&c, 11, 1.0).unwrap();
         let start = env.trunk_pose().translation;
         for o in &env.scene().obstacles {
-            assert!(o[0] >= FIELD_X[0] - 0.01 && o[0] <= FIELD_X[1] + 0.01, "{task:?} x {o:?}");
-            assert!(o[1] - o[3] >= FIELD_Y[0] - 0.2 && o[1] + o[3] <= FIELD_Y[1] + 0.2, "{task:?} y {o:?}");
+            assert!(
+                o[0] >= FIELD_X[0] - 0.01 && o[0] <= FIELD_X[1] + 0.01,
+                "{task:?} x {o:?}"
+            );
+            assert!(
+                o[1] - o[3] >= FIELD_Y[0] - 0.2 && o[1] + o[3] <= FIELD_Y[1] + 0.2,
+                "{task:?} y {o:?}"
+            );
             let dx = (o[0] - start.x).abs() - o[2];
-            assert!(dx > 0.5, "{task:?}: obstacle {o:?} too close to the start {start:?}");
+            assert!(
+                dx > 0.5,
+                "{task:?}: obstacle {o:?} too close to the start {start:?}"
+            );
         }
         match task {
             Task::ThinObstacles | Task::MovingObstacles | Task::Spheres => {
@@ -46,15 +59,27 @@ fn moving_obstacles_move() {
     let c = cfg(Task::MovingObstacles);
     let mut env = Env::new(&c, 4, 1.0).unwrap();
     let pos = |e: &Env| -> Vec<Vector> {
-        e.scene().moving.iter().map(|m| e.world().bodies[m.body].translation()).collect()
+        e.scene()
+            .moving
+            .iter()
+            .map(|m| e.world().bodies[m.body].translation())
+            .collect()
     };
     let before = pos(&env);
     for _ in 0..10 {
         env.step(&[0.0; 6]);
     }
     let after = pos(&env);
-    let moved = before.iter().zip(&after).filter(|(a, b)| (**a - **b).length() > 1e-3).count();
-    assert!(moved > before.len() / 2, "only {moved} of {} moved", before.len());
+    let moved = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| (**a - **b).length() > 1e-3)
+        .count();
+    assert!(
+        moved > before.len() / 2,
+        "only {moved} of {} moved",
+        before.len()
+    );
     for (a, b) in before.iter().zip(&after) {
         assert!((*a - *b).length() <= 10.0 * 0.02 + 1e-4);
     }
@@ -62,14 +87,19 @@ fn moving_obstacles_move() {
 
 #[test]
 fn pushing_into_an_obstacle_counts_collisions() {
-    let c = EnvConfig { start_xy_range: 0.0, ..cfg(Task::Flat) };
+    let c = EnvConfig {
+        start_xy_range: 0.0,
+        ..cfg(Task::Flat)
+    };
     let mut env = Env::new(&c, 1, 1.0).unwrap();
     let box_body = env.world_mut().insert_body(
         RigidBodyBuilder::kinematic_position_based().translation(Vector::new(0.6, 0.0, 0.5)),
     );
     env.world_mut().insert_collider(
         ColliderBuilder::cuboid(0.1, 0.5, 0.5)
-            .collision_groups(InteractionGroups::all().with_memberships(locomamba::sim::robot::WORLD_GROUP))
+            .collision_groups(
+                InteractionGroups::all().with_memberships(locomamba::sim::robot::WORLD_GROUP),
+            )
             .user_data(locomamba::sim::robot::TAG_OBSTACLE),
         Some(box_body),
     );
@@ -84,7 +114,11 @@ fn pushing_into_an_obstacle_counts_collisions() {
 
 #[test]
 fn finished_envs_reset_and_keep_terminal_obs() {
-    let c = EnvConfig { num_envs: 2, horizon: 5, ..cfg(Task::Flat) };
+    let c = EnvConfig {
+        num_envs: 2,
+        horizon: 5,
+        ..cfg(Task::Flat)
+    };
     let mut v = VecEnv::new(&c, 3).unwrap();
     let spec = v.spec();
     assert_eq!(spec.proprio_dim, 84);
@@ -102,5 +136,8 @@ fn finished_envs_reset_and_keep_terminal_obs() {
     let sum: f32 = out.finished[0].reward_terms.sum();
     assert!((sum * c.reward.scale - out.finished[0].episode_return).abs() < 1e-3);
     assert_eq!(v.env(0).steps(), 0);
-    assert_ne!(&out.terminal_proprio[..spec.proprio_dim], &v.proprio()[..spec.proprio_dim]);
+    assert_ne!(
+        &out.terminal_proprio[..spec.proprio_dim],
+        &v.proprio()[..spec.proprio_dim]
+    );
 }

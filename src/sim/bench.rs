@@ -1,9 +1,9 @@
 //! Env throughput benchmark (`runner bench env`).
 
 use crate::recipe::{EnvConfig, Task};
+use crate::sim::SimError;
 use crate::sim::env::Env;
 use crate::sim::vec_env::VecEnv;
-use crate::sim::SimError;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
@@ -95,11 +95,22 @@ pub fn bench_env(
         let mut acts = vec![0.0f32; num_envs * ad];
         let t0 = Instant::now();
         for _ in 0..steps {
-            acts.iter_mut().for_each(|x| *x = rng.random_range(-1.0..1.0));
+            acts.iter_mut()
+                .for_each(|x| *x = rng.random_range(-1.0..1.0));
             v.step(&acts);
         }
         let vec_rate = (steps * num_envs) as f64 / t0.elapsed().as_secs_f64();
-        rows.push(BenchRow { task, single_steps_per_s: single, vec_steps_per_s: vec_rate, depth_ms });
+        rows.push(BenchRow {
+            task,
+            single_steps_per_s: single,
+            vec_steps_per_s: vec_rate,
+            depth_ms,
+        });
     }
-    Ok(BenchReport { num_envs, threads: rayon::current_num_threads(), steps, rows })
+    Ok(BenchReport {
+        num_envs,
+        threads: rayon::current_num_threads(),
+        steps,
+        rows,
+    })
 }

@@ -36,7 +36,13 @@ impl Camera {
                 dirs.push(d);
             }
         }
-        Camera { dirs, fwd, near: cfg.near, far: cfg.far, transform: cfg.transform }
+        Camera {
+            dirs,
+            fwd,
+            near: cfg.near,
+            far: cfg.far,
+            transform: cfg.transform,
+        }
     }
 
     /// Metric z-depth (along the optical axis) of every pixel, clipped to [near, far].

@@ -7,11 +7,11 @@
 //! Joint order: legs FR, FL, RR, RL; per leg abduction, hip, knee.
 
 use crate::recipe::{EnvConfig, Task};
+use crate::sim::SimError;
 use crate::sim::depth::Camera;
 use crate::sim::reward::RewardTerms;
 use crate::sim::robot::{Robot, RobotParams, STAND_POSE, TAG_OBSTACLE, TORQUE_LIMIT};
 use crate::sim::terrain::{self, Scene};
-use crate::sim::SimError;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
@@ -68,11 +68,7 @@ pub struct StepResult {
 
 /// Number of policy outputs for a config.
 pub fn action_dim(cfg: &EnvConfig) -> usize {
-    if cfg.diagonal_act {
-        6
-    } else {
-        12
-    }
+    if cfg.diagonal_act { 6 } else { 12 }
 }
 
 /// Proprioception length for a config.
@@ -256,7 +252,8 @@ impl Env {
 
     fn render_frame(&mut self) {
         let pose = *self.world.bodies[self.robot.trunk].position();
-        self.camera.render_metric(&self.world, &pose, &mut self.frame);
+        self.camera
+            .render_metric(&self.world, &pose, &mut self.frame);
         if self.cfg.domain_randomization {
             let n = self.frame.len();
             let drops = ((n as f32) * DEPTH_DROPOUT).round() as usize;
@@ -334,7 +331,8 @@ impl Env {
         for sub in 0..self.cfg.action_repeat {
             let active = if sub < latency { &prev } else { &targets };
             if sub == 0 || sub == latency {
-                self.robot.set_targets(&mut self.world, active, self.motors_on);
+                self.robot
+                    .set_targets(&mut self.world, active, self.motors_on);
             }
             if moving {
                 let frac = 1.0 / self.cfg.action_repeat as f32;
@@ -407,7 +405,8 @@ impl Env {
         self.q_hist[0] = q;
         self.write_proprio();
         let n = self.frame.len();
-        self.depth_stack.copy_within(0..n * (self.cfg.depth.frames - 1), n);
+        self.depth_stack
+            .copy_within(0..n * (self.cfg.depth.frames - 1), n);
         self.render_frame();
         self.depth_stack[..n].copy_from_slice(&self.frame);
         StepResult {
@@ -421,7 +420,11 @@ impl Env {
     fn touching_obstacle(&self) -> bool {
         self.robot.body_colliders.iter().any(|&c| {
             self.world.contact_pairs_with(c).any(|pair| {
-                let other = if pair.collider1 == c { pair.collider2 } else { pair.collider1 };
+                let other = if pair.collider1 == c {
+                    pair.collider2
+                } else {
+                    pair.collider1
+                };
                 pair.has_any_active_contact()
                     && self.world.colliders.get(other).map(|o| o.user_data) == Some(TAG_OBSTACLE)
             })

@@ -10,7 +10,7 @@ pub mod robot;
 pub mod terrain;
 pub mod vec_env;
 
-pub use bench::{bench_env, BenchReport};
+pub use bench::{BenchReport, bench_env};
 pub use env::{Env, EpisodeStats};
 pub use error::SimError;
 pub use png_out::write_depth_png;

@@ -31,7 +31,10 @@ pub fn write_depth_png(
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
     enc.set_color(png::ColorType::Grayscale);
     enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header().map_err(|e| SimError::Image(e.to_string()))?;
-    w.write_image_data(&px).map_err(|e| SimError::Image(e.to_string()))?;
+    let mut w = enc
+        .write_header()
+        .map_err(|e| SimError::Image(e.to_string()))?;
+    w.write_image_data(&px)
+        .map_err(|e| SimError::Image(e.to_string()))?;
     Ok(())
 }

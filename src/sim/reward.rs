@@ -23,8 +23,15 @@ pub struct RewardTerms {
 
 impl RewardTerms {
     /// Names of the terms, in the order of [`RewardTerms::iter`].
-    pub const NAMES: [&'static str; 7] =
-        ["forward", "z_velocity", "lateral", "energy", "alive", "fall", "sphere"];
+    pub const NAMES: [&'static str; 7] = [
+        "forward",
+        "z_velocity",
+        "lateral",
+        "energy",
+        "alive",
+        "fall",
+        "sphere",
+    ];
 
     /// `(name, value)` pairs for logging.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> {
@@ -62,7 +69,12 @@ mod tests {
     use super::*;
     #[test]
     fn sum_matches_iter() {
-        let t = RewardTerms { forward: 1.0, fall: -2.0, sphere: 0.5, ..Default::default() };
+        let t = RewardTerms {
+            forward: 1.0,
+            fall: -2.0,
+            sphere: 0.5,
+            ..Default::default()
+        };
         assert_eq!(t.sum(), -0.5);
         assert_eq!(t.iter().count(), 7);
     }

@@ -10,7 +10,12 @@ pub const TRUNK_SIZE: [f32; 3] = [0.267, 0.194, 0.114];
 /// Trunk mass in kg.
 pub const TRUNK_MASS: f32 = 4.713;
 /// Hip (abduction joint) positions in the trunk frame, per leg.
-pub const HIP_POS: [[f32; 2]; 4] = [[0.183, -0.047], [0.183, 0.047], [-0.183, -0.047], [-0.183, 0.047]];
+pub const HIP_POS: [[f32; 2]; 4] = [
+    [0.183, -0.047],
+    [0.183, 0.047],
+    [-0.183, -0.047],
+    [-0.183, 0.047],
+];
 /// Lateral offset hip-to-thigh (sign follows the side).
 pub const THIGH_OFFSET: f32 = 0.085;
 /// Thigh and calf length in metres.
@@ -129,13 +134,15 @@ impl Robot {
                 .additional_mass_properties(mass_props(TRUNK_MASS, half, &params)),
         );
         let mut body_colliders = Vec::new();
-        body_colliders.push(world.insert_collider(
-            ColliderBuilder::cuboid(half.x, half.y, half.z)
-                .density(0.0)
-                .collision_groups(robot_groups())
-                .user_data(TAG_ROBOT_BODY),
-            Some(trunk),
-        ));
+        body_colliders.push(
+            world.insert_collider(
+                ColliderBuilder::cuboid(half.x, half.y, half.z)
+                    .density(0.0)
+                    .collision_groups(robot_groups())
+                    .user_data(TAG_ROBOT_BODY),
+                Some(trunk),
+            ),
+        );
         let mut links = Vec::with_capacity(12);
         let mut joints = Vec::with_capacity(12);
         let mut axes = Vec::with_capacity(12);
@@ -226,10 +233,12 @@ impl Robot {
 
     fn set_initial_pose(&self, world: &mut PhysicsWorld) {
         for (k, h) in self.joints.iter().enumerate() {
-            if let Some((mb, link)) = world.multibody_joints.get_mut(*h) {
-                if let Some(l) = mb.link_mut(link) {
-                    l.joint.apply_displacement(&[STAND_POSE[k % 3]]);
-                }
+            let link = world
+                .multibody_joints
+                .get_mut(*h)
+                .and_then(|(mb, id)| mb.link_mut(id));
+            if let Some(l) = link {
+                l.joint.apply_displacement(&[STAND_POSE[k % 3]]);
             }
         }
         if let Some((mb, _)) = world.multibody_joints.get_mut(self.joints[0]) {
@@ -242,18 +251,24 @@ impl Robot {
     pub fn set_targets(&self, world: &mut PhysicsWorld, targets: &[f32; 12], motors_on: bool) {
         let p = &self.params;
         let (kp, kd, fmax) = if motors_on {
-            (p.kp, p.kd + p.joint_friction, TORQUE_LIMIT * p.motor_strength)
+            (
+                p.kp,
+                p.kd + p.joint_friction,
+                TORQUE_LIMIT * p.motor_strength,
+            )
         } else {
             (0.0, p.joint_friction, 0.0)
         };
         for (k, h) in self.joints.iter().enumerate() {
-            if let Some((mb, link)) = world.multibody_joints.get_mut(*h) {
-                if let Some(l) = mb.link_mut(link) {
-                    l.joint
-                        .data
-                        .set_motor_position(JointAxis::AngX, targets[k], kp, kd)
-                        .set_motor_max_force(JointAxis::AngX, fmax);
-                }
+            let link = world
+                .multibody_joints
+                .get_mut(*h)
+                .and_then(|(mb, id)| mb.link_mut(id));
+            if let Some(l) = link {
+                l.joint
+                    .data
+                    .set_motor_position(JointAxis::AngX, targets[k], kp, kd)
+                    .set_motor_max_force(JointAxis::AngX, fmax);
             }
         }
     }
@@ -261,7 +276,11 @@ impl Robot {
     /// Joint angles and velocities, measured from the link bodies' relative motion.
     pub fn joint_state(&self, world: &PhysicsWorld, q: &mut [f32; 12], qd: &mut [f32; 12]) {
         for k in 0..12 {
-            let parent = if k % 3 == 0 { self.trunk } else { self.links[k - 1] };
+            let parent = if k % 3 == 0 {
+                self.trunk
+            } else {
+                self.links[k - 1]
+            };
             let pb = &world.bodies[parent];
             let cb = &world.bodies[self.links[k]];
             let rel = pb.rotation().inverse() * *cb.rotation();

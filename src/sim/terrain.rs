@@ -1,9 +1,7 @@
 //! Procedural task scenes: ground, corridor walls, obstacles, spheres, the mountain.
 
 use crate::recipe::Task;
-use crate::sim::robot::{
-    SPHERE_GROUP, TAG_GROUND, TAG_OBSTACLE, TAG_SPHERE, WORLD_GROUP,
-};
+use crate::sim::robot::{SPHERE_GROUP, TAG_GROUND, TAG_OBSTACLE, TAG_SPHERE, WORLD_GROUP};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
@@ -142,7 +140,12 @@ pub fn build(
         return Ok(scene);
     }
     for s in [-1.0f32, 1.0] {
-        add_box(world, [15.0, s * (WALL_Y + 0.05), 0.7], [17.5, 0.05, 0.7], TAG_OBSTACLE);
+        add_box(
+            world,
+            [15.0, s * (WALL_Y + 0.05), 0.7],
+            [17.5, 0.05, 0.7],
+            TAG_OBSTACLE,
+        );
     }
     let count = |n: usize| ((n as f32) * density.max(0.0)).round() as usize;
     let hb = [THIN_BOX[0] * 0.5, THIN_BOX[1] * 0.5, THIN_BOX[2] * 0.5];
@@ -185,7 +188,10 @@ pub fn build(
                     .user_data(TAG_OBSTACLE),
                 Some(body),
             );
-            scene.moving.push(MovingObstacle { body, step: [0.0, 0.0] });
+            scene.moving.push(MovingObstacle {
+                body,
+                step: [0.0, 0.0],
+            });
         } else {
             add_box(world, [p[0], p[1], hb[2]], hb, TAG_OBSTACLE);
         }
@@ -208,7 +214,10 @@ pub fn build(
                     .user_data(TAG_SPHERE),
                 None,
             );
-            scene.spheres.push(Sphere { pos, collider: Some(c) });
+            scene.spheres.push(Sphere {
+                pos,
+                collider: Some(c),
+            });
         }
     }
     Ok(scene)

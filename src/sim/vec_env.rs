@@ -1,9 +1,9 @@
 //! N environments stepped in parallel with rayon into flat observation buffers.
 
 use crate::recipe::EnvConfig;
+use crate::sim::SimError;
 use crate::sim::env::{self, Env, EpisodeStats, StepResult};
 use crate::sim::reward::RewardTerms;
-use crate::sim::SimError;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,11 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// Seed of episode `episode` of env `index` under run seed `seed`.
 pub fn episode_seed(seed: u64, index: usize, episode: u64) -> u64 {
-    splitmix(splitmix(seed) ^ splitmix(index as u64).rotate_left(17) ^ episode.wrapping_mul(0xA24B_AED4_963E_E407))
+    splitmix(
+        splitmix(seed)
+            ^ splitmix(index as u64).rotate_left(17)
+            ^ episode.wrapping_mul(0xA24B_AED4_963E_E407),
+    )
 }
 
 struct Slot {
@@ -113,7 +117,11 @@ impl VecEnv {
             seed,
             density: cfg.obstacle_density,
             envs: (0..cfg.num_envs)
-                .map(|_| EnvSnapshot { episode: 0, density: cfg.obstacle_density, actions: vec![] })
+                .map(|_| EnvSnapshot {
+                    episode: 0,
+                    density: cfg.obstacle_density,
+                    actions: vec![],
+                })
                 .collect(),
         };
         Self::restore(cfg, &snap)
@@ -141,7 +149,9 @@ impl VecEnv {
             action_dim: env::action_dim(cfg),
         };
         for (i, s) in snapshot.envs.iter().enumerate() {
-            if s.actions.len() % spec.action_dim != 0 || s.actions.len() / spec.action_dim >= cfg.horizon {
+            if s.actions.len() % spec.action_dim != 0
+                || s.actions.len() / spec.action_dim >= cfg.horizon
+            {
                 return Err(SimError::SnapshotMismatch(format!(
                     "env {i}: {} actions do not fit action_dim {} and horizon {}",
                     s.actions.len(),
@@ -253,7 +263,8 @@ impl VecEnv {
             self.out.truncated[i] = s.result.truncated;
             self.out.reward_terms[i] = s.result.terms;
             if let Some(st) = s.done.take() {
-                self.out.terminal_proprio[i * pd..(i + 1) * pd].copy_from_slice(&s.terminal_proprio);
+                self.out.terminal_proprio[i * pd..(i + 1) * pd]
+                    .copy_from_slice(&s.terminal_proprio);
                 self.out.terminal_depth[i * dd..(i + 1) * dd].copy_from_slice(&s.terminal_depth);
                 self.out.finished.push(st);
             }
