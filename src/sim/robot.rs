@@ -147,7 +147,7 @@ impl Robot {
         let mut joints = Vec::with_capacity(12);
         let mut axes = Vec::with_capacity(12);
         let max_force = TORQUE_LIMIT * params.motor_strength;
-        for (leg, hp) in HIP_POS.iter().enumerate() {
+        for hp in HIP_POS.iter() {
             let side = if hp[1] < 0.0 { -1.0 } else { 1.0 };
             // Link frames at zero configuration (all joint angles 0, legs straight down).
             let offsets = [
@@ -216,7 +216,6 @@ impl Robot {
                 joints.push(h);
                 axes.push(leg_axes[j]);
                 parent = body;
-                let _ = leg;
             }
         }
         let robot = Robot {
