@@ -40,4 +40,23 @@ fn main() {
         }
     }
     println!("random-action falls in 1000 steps: {ends}");
+    let c = EnvConfig {
+        task: Task::ThinObstacles,
+        domain_randomization: false,
+        ..EnvConfig::default()
+    };
+    let mut env = Env::new(&c, 5, 1.0).expect("env");
+    let t0 = std::time::Instant::now();
+    for _ in 0..1600 {
+        env.settle();
+    }
+    println!(
+        "physics sub-step alone: {:.1} us",
+        t0.elapsed().as_secs_f64() * 1e6 / 1600.0
+    );
+    let t0 = std::time::Instant::now();
+    for _ in 0..100 {
+        env.reset(9, 1.0).expect("reset");
+    }
+    println!("reset: {:.3} ms", t0.elapsed().as_secs_f64() * 1e3 / 100.0);
 }
