@@ -10,3 +10,4 @@ pub mod migrate;
 pub mod ppo;
 pub mod recipe;
 pub mod run;
+pub mod sim;

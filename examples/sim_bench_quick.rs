@@ -1,0 +1,8 @@
+//! Quick env throughput check: `cargo run --release --example sim_bench_quick`.
+use locomamba::recipe::{EnvConfig, Task};
+fn main() {
+    let c = EnvConfig::default();
+    let r =
+        locomamba::sim::bench_env(&c, &[Task::Flat, Task::ThinObstacles], 2, 300).expect("bench");
+    println!("{r}");
+}

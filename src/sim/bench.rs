@@ -1,0 +1,116 @@
+//! Env throughput benchmark (`runner bench env`).
+
+use crate::recipe::{EnvConfig, Task};
+use crate::sim::SimError;
+use crate::sim::env::Env;
+use crate::sim::vec_env::VecEnv;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::fmt;
+use std::time::Instant;
+
+/// One task's numbers.
+#[derive(Debug, Clone)]
+pub struct BenchRow {
+    /// Task.
+    pub task: Task,
+    /// Policy steps/s of one env on one thread.
+    pub single_steps_per_s: f64,
+    /// Policy steps/s of `num_envs` envs on the current rayon pool.
+    pub vec_steps_per_s: f64,
+    /// Milliseconds per depth image.
+    pub depth_ms: f64,
+}
+
+/// Benchmark results, a table when displayed.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Envs in the vectorised measurement.
+    pub num_envs: usize,
+    /// Rayon threads used.
+    pub threads: usize,
+    /// Policy steps per measurement.
+    pub steps: usize,
+    /// One row per task.
+    pub rows: Vec<BenchRow>,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<18} {:>14} {:>22} {:>12}",
+            "task",
+            "1 env steps/s",
+            format!("{} envs/{} thr steps/s", self.num_envs, self.threads),
+            "depth ms"
+        )?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<18} {:>14.1} {:>22.1} {:>12.3}",
+                r.task.name(),
+                r.single_steps_per_s,
+                r.vec_steps_per_s,
+                r.depth_ms
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Measures every task in `tasks` for `steps` policy steps with random actions.
+pub fn bench_env(
+    cfg: &EnvConfig,
+    tasks: &[Task],
+    num_envs: usize,
+    steps: usize,
+) -> Result<BenchReport, SimError> {
+    let mut rows = Vec::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for &task in tasks {
+        let mut c = cfg.clone();
+        c.task = task;
+        c.num_envs = 1;
+        let mut env = Env::new(&c, 1, c.obstacle_density)?;
+        let ad = crate::sim::env::action_dim(&c);
+        let mut a = vec![0.0f32; ad];
+        let t0 = Instant::now();
+        for _ in 0..steps {
+            a.iter_mut().for_each(|x| *x = rng.random_range(-1.0..1.0));
+            let r = env.step(&a);
+            if r.terminated || r.truncated {
+                env.reset(rng.random(), c.obstacle_density)?;
+            }
+        }
+        let single = steps as f64 / t0.elapsed().as_secs_f64();
+        let mut buf = vec![0.0f32; c.depth.width * c.depth.height];
+        let t0 = Instant::now();
+        for _ in 0..steps {
+            env.render_metric(&mut buf);
+        }
+        let depth_ms = t0.elapsed().as_secs_f64() * 1e3 / steps as f64;
+        c.num_envs = num_envs;
+        let mut v = VecEnv::new(&c, 1)?;
+        let mut acts = vec![0.0f32; num_envs * ad];
+        let t0 = Instant::now();
+        for _ in 0..steps {
+            acts.iter_mut()
+                .for_each(|x| *x = rng.random_range(-1.0..1.0));
+            v.step(&acts);
+        }
+        let vec_rate = (steps * num_envs) as f64 / t0.elapsed().as_secs_f64();
+        rows.push(BenchRow {
+            task,
+            single_steps_per_s: single,
+            vec_steps_per_s: vec_rate,
+            depth_ms,
+        });
+    }
+    Ok(BenchReport {
+        num_envs,
+        threads: rayon::current_num_threads(),
+        steps,
+        rows,
+    })
+}

@@ -1,0 +1,524 @@
+//! One A1 environment: episode logic, observations, reward and metrics.
+//!
+//! Proprioception layout (84 floats with `last_action_in_obs`, else 48), newest first:
+//! `[imu_t, imu_t-1, imu_t-2]` (roll, pitch, roll rate, pitch rate; 12 floats), then
+//! `[targets_t, targets_t-1, targets_t-2]` (12 joint targets each; 36 floats, only with
+//! `last_action_in_obs`), then `[q_t, q_t-1, q_t-2]` (12 joint angles each; 36 floats).
+//! Joint order: legs FR, FL, RR, RL; per leg abduction, hip, knee.
+
+use crate::recipe::{EnvConfig, Task};
+use crate::sim::SimError;
+use crate::sim::depth::Camera;
+use crate::sim::reward::RewardTerms;
+use crate::sim::robot::{Robot, RobotParams, STAND_POSE, TAG_OBSTACLE, TORQUE_LIMIT};
+use crate::sim::terrain::{self, Scene};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rapier3d::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Rapier solver iterations per physics step (rapier's default is 4; at a 2.5 ms step 2 hold
+/// the standing pose equally well and halve the solver cost).
+pub const SOLVER_ITERATIONS: usize = 2;
+/// History length of every proprioceptive signal.
+pub const HISTORY: usize = 3;
+/// Termination: trunk up-axis world-z below this.
+pub const MIN_UP_Z: f32 = 0.6;
+/// Termination: trunk height above ground below this.
+pub const MIN_HEIGHT: f32 = 0.2;
+/// Sphere collection radius in x-y.
+pub const SPHERE_REACH: f32 = 0.2;
+/// Fraction of depth pixels dropped (set to the far clip) under domain randomisation.
+pub const DEPTH_DROPOUT: f32 = 0.01;
+/// Distance to the summit (x-y) that counts as reaching the mountain's goal.
+pub const SUMMIT_REACH: f32 = 1.0;
+
+/// Statistics of one finished episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeStats {
+    /// Env index in its `VecEnv`.
+    pub env: usize,
+    /// Sum of the (scaled) rewards.
+    pub episode_return: f32,
+    /// Policy steps.
+    pub length: usize,
+    /// Distance moved along +x (3-D distance for `mountain`).
+    pub distance: f32,
+    /// Policy steps in which a non-foot robot body touched an obstacle.
+    pub collisions: usize,
+    /// Spheres collected.
+    pub spheres: usize,
+    /// Ended by a fall.
+    pub fell: bool,
+    /// Reached the end of the obstacle field (the summit for `mountain`).
+    pub reached_end: bool,
+    /// Sums of the reward terms over the episode (unscaled).
+    pub reward_terms: RewardTerms,
+}
+
+/// Result of one policy step of one env.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepResult {
+    /// Total scaled reward.
+    pub reward: f32,
+    /// Terms (unscaled).
+    pub terms: RewardTerms,
+    /// Fell.
+    pub terminated: bool,
+    /// Hit the horizon.
+    pub truncated: bool,
+}
+
+/// Number of policy outputs for a config.
+pub fn action_dim(cfg: &EnvConfig) -> usize {
+    if cfg.diagonal_act { 6 } else { 12 }
+}
+
+/// Proprioception length for a config.
+pub fn proprio_dim(cfg: &EnvConfig) -> usize {
+    4 * HISTORY + 12 * HISTORY * if cfg.last_action_in_obs { 2 } else { 1 }
+}
+
+/// Checks that a config can be simulated.
+pub fn validate(cfg: &EnvConfig) -> Result<(), SimError> {
+    let bad = |m: &str| Err(SimError::InvalidConfig(m.to_string()));
+    if cfg.action_clip.len() != 3 && cfg.action_clip.len() != 12 {
+        return bad("action_clip must have 3 or 12 values");
+    }
+    if cfg.time_step_s <= 0.0 || cfg.action_repeat == 0 || cfg.horizon == 0 {
+        return bad("time_step_s, action_repeat and horizon must be positive");
+    }
+    if cfg.depth.width == 0 || cfg.depth.height == 0 || cfg.depth.frames == 0 {
+        return bad("depth width, height and frames must be positive");
+    }
+    if !(cfg.depth.near > 0.0 && cfg.depth.far > cfg.depth.near) {
+        return bad("depth clip planes need 0 < near < far");
+    }
+    Ok(())
+}
+
+/// One simulated A1 episode stream.
+pub struct Env {
+    cfg: EnvConfig,
+    camera: Camera,
+    world: PhysicsWorld,
+    robot: Robot,
+    scene: Scene,
+    rng: ChaCha8Rng,
+    episode_seed: u64,
+    density: f32,
+    motors_on: bool,
+    steps: usize,
+    imu: [[f32; 4]; HISTORY],
+    targets: [[f32; 12]; HISTORY],
+    q_hist: [[f32; 12]; HISTORY],
+    frame: Vec<f32>,
+    depth_stack: Vec<f32>,
+    proprio: Vec<f32>,
+    start: Vector,
+    episode_return: f32,
+    collisions: usize,
+    spheres: usize,
+    reached_end: bool,
+    fell: bool,
+    term_sums: RewardTerms,
+    actions: Vec<f32>,
+}
+
+fn up_z(rot: &Rotation) -> f32 {
+    (*rot * Vector::Z).z
+}
+
+impl Env {
+    /// Builds an env and starts its first episode from `episode_seed` with the given obstacle density.
+    pub fn new(cfg: &EnvConfig, episode_seed: u64, density: f32) -> Result<Env, SimError> {
+        validate(cfg)?;
+        let mut world = PhysicsWorld::new();
+        let robot = Robot::build(&mut world, 0.0, 0.0, RobotParams::nominal(cfg.friction));
+        let n = cfg.depth.width * cfg.depth.height;
+        let mut env = Env {
+            cfg: cfg.clone(),
+            camera: Camera::new(&cfg.depth),
+            world,
+            robot,
+            scene: Scene::default(),
+            rng: ChaCha8Rng::seed_from_u64(episode_seed),
+            episode_seed,
+            density,
+            motors_on: true,
+            steps: 0,
+            imu: [[0.0; 4]; HISTORY],
+            targets: [[0.0; 12]; HISTORY],
+            q_hist: [[0.0; 12]; HISTORY],
+            frame: vec![0.0; n],
+            depth_stack: vec![0.0; n * cfg.depth.frames],
+            proprio: vec![0.0; proprio_dim(cfg)],
+            start: Vector::ZERO,
+            episode_return: 0.0,
+            collisions: 0,
+            spheres: 0,
+            reached_end: false,
+            fell: false,
+            term_sums: RewardTerms::default(),
+            actions: Vec::new(),
+        };
+        env.reset(episode_seed, density)?;
+        Ok(env)
+    }
+
+    /// Starts a new episode: re-draws the scene, the robot's parameters and its start position.
+    pub fn reset(&mut self, episode_seed: u64, density: f32) -> Result<(), SimError> {
+        let cfg = &self.cfg;
+        self.episode_seed = episode_seed;
+        self.density = density;
+        self.rng = ChaCha8Rng::seed_from_u64(episode_seed);
+        let rng = &mut self.rng;
+        let mut world = PhysicsWorld::new();
+        world.gravity = Vector::new(0.0, 0.0, -9.81);
+        world.integration_parameters.dt = cfg.time_step_s;
+        world.integration_parameters.num_solver_iterations = SOLVER_ITERATIONS;
+        let scene = terrain::build(&mut world, cfg.task, density, cfg.friction, rng)?;
+        let params = if cfg.domain_randomization {
+            RobotParams {
+                mass_scale: rng.random_range(0.8..1.2),
+                inertia_scale: rng.random_range(0.5..1.5),
+                motor_strength: rng.random_range(0.8..1.2),
+                joint_friction: rng.random_range(0.0..0.05),
+                foot_friction: rng.random_range(0.5..1.25),
+                kp: rng.random_range(50.0..70.0),
+                kd: rng.random_range(0.4..0.8),
+                latency_steps: (rng.random_range(0.0..0.04f32) / cfg.time_step_s).round() as usize,
+            }
+        } else {
+            RobotParams::nominal(cfg.friction)
+        };
+        let r = cfg.start_xy_range.max(0.0);
+        let (x, y) = if r > 0.0 {
+            (rng.random_range(-r..r), rng.random_range(-r..r))
+        } else {
+            (0.0, 0.0)
+        };
+        let z0 = terrain::ground_height(cfg.task, x, y);
+        let robot = Robot::build(&mut world, x, y, params);
+        if z0 != 0.0 {
+            for h in std::iter::once(robot.trunk).chain(robot.links) {
+                let b = &mut world.bodies[h];
+                let t = b.translation() + Vector::new(0.0, 0.0, z0);
+                b.set_translation(t, true);
+            }
+        }
+        self.world = world;
+        self.robot = robot;
+        self.scene = scene;
+        self.motors_on = true;
+        self.steps = 0;
+        self.start = self.world.bodies[self.robot.trunk].translation();
+        self.episode_return = 0.0;
+        self.collisions = 0;
+        self.spheres = 0;
+        self.reached_end = false;
+        self.fell = false;
+        self.term_sums = RewardTerms::default();
+        self.actions.clear();
+        let mut stand = [0.0; 12];
+        for (k, s) in stand.iter_mut().enumerate() {
+            *s = STAND_POSE[k % 3];
+        }
+        self.robot.set_targets(&mut self.world, &stand, true);
+        // One settling sub-step builds the scene-query structures for the first depth frame.
+        // (`PhysicsWorld::detect_collisions` would do it without advancing time, but in rapier
+        // 0.36.1 it leaves the multibody frozen afterwards.)
+        self.world.step();
+        let imu = self.read_imu();
+        let mut q = [0.0; 12];
+        let mut qd = [0.0; 12];
+        self.robot.joint_state(&self.world, &mut q, &mut qd);
+        self.imu = [imu; HISTORY];
+        self.targets = [stand; HISTORY];
+        self.q_hist = [q; HISTORY];
+        self.render_frame();
+        let n = self.frame.len();
+        for f in 0..self.cfg.depth.frames {
+            self.depth_stack[f * n..(f + 1) * n].copy_from_slice(&self.frame);
+        }
+        self.write_proprio();
+        Ok(())
+    }
+
+    fn read_imu(&self) -> [f32; 4] {
+        let b = &self.world.bodies[self.robot.trunk];
+        let q = *b.rotation();
+        let roll = (2.0 * (q.w * q.x + q.y * q.z)).atan2(1.0 - 2.0 * (q.x * q.x + q.y * q.y));
+        let pitch = (2.0 * (q.w * q.y - q.z * q.x)).clamp(-1.0, 1.0).asin();
+        let w = q.inverse() * b.angvel();
+        [roll, pitch, w.x, w.y]
+    }
+
+    fn render_frame(&mut self) {
+        let pose = *self.world.bodies[self.robot.trunk].position();
+        self.camera
+            .render_metric(&self.world, &pose, &mut self.frame);
+        if self.cfg.domain_randomization {
+            let n = self.frame.len();
+            let drops = ((n as f32) * DEPTH_DROPOUT).round() as usize;
+            for _ in 0..drops {
+                let k = self.rng.random_range(0..n);
+                self.frame[k] = self.cfg.depth.far;
+            }
+        }
+        self.camera.normalise(&mut self.frame);
+    }
+
+    fn write_proprio(&mut self) {
+        let mut k = 0;
+        let p = &mut self.proprio;
+        for h in &self.imu {
+            p[k..k + 4].copy_from_slice(h);
+            k += 4;
+        }
+        if self.cfg.last_action_in_obs {
+            for h in &self.targets {
+                p[k..k + 12].copy_from_slice(h);
+                k += 12;
+            }
+        }
+        for h in &self.q_hist {
+            p[k..k + 12].copy_from_slice(h);
+            k += 12;
+        }
+    }
+
+    /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip.
+    pub fn targets_from_action(&self, action: &[f32]) -> [f32; 12] {
+        let mut t = [0.0; 12];
+        for (k, tk) in t.iter_mut().enumerate() {
+            let leg = k / 3;
+            let j = k % 3;
+            let a = if self.cfg.diagonal_act {
+                // FR (0) = RL (3) use outputs 0..3, FL (1) = RR (2) use 3..6.
+                let base = if leg == 0 || leg == 3 { 0 } else { 3 };
+                action[base + j]
+            } else {
+                action[k]
+            };
+            let clip = if self.cfg.action_clip.len() == 12 {
+                self.cfg.action_clip[k]
+            } else {
+                self.cfg.action_clip[j]
+            };
+            *tk = STAND_POSE[j] + clip * a.tanh();
+        }
+        t
+    }
+
+    /// Turns the joint motors on or off (off: the robot is limp).
+    pub fn set_motors(&mut self, on: bool) {
+        self.motors_on = on;
+    }
+
+    /// Advances one policy step with raw policy outputs (`action_dim` values).
+    pub fn step(&mut self, action: &[f32]) -> StepResult {
+        self.actions.extend_from_slice(action);
+        let targets = self.targets_from_action(action);
+        let dt = self.cfg.time_step_s;
+        let p = self.robot.params;
+        let fmax = TORQUE_LIMIT * p.motor_strength;
+        let mut energy = 0.0f32;
+        let mut q = [0.0; 12];
+        let mut qd = [0.0; 12];
+        let latency = p.latency_steps.min(self.cfg.action_repeat);
+        let moving = !self.scene.moving.is_empty();
+        if moving && self.steps > 0 && self.steps.is_multiple_of(terrain::MOVE_PERIOD) {
+            terrain::redraw_moving(&mut self.scene, &mut self.rng);
+        }
+        let prev = self.targets[0];
+        for sub in 0..self.cfg.action_repeat {
+            let active = if sub < latency { &prev } else { &targets };
+            if sub == 0 || sub == latency {
+                self.robot
+                    .set_targets(&mut self.world, active, self.motors_on);
+            }
+            if moving {
+                let frac = 1.0 / self.cfg.action_repeat as f32;
+                terrain::advance_moving(&mut self.world, &mut self.scene, frac);
+            }
+            if self.motors_on {
+                self.robot.joint_state(&self.world, &mut q, &mut qd);
+                for k in 0..12 {
+                    let tau = (p.kp * (active[k] - q[k]) - p.kd * qd[k]).clamp(-fmax, fmax);
+                    energy += tau * tau * dt;
+                }
+            }
+            self.world.step();
+        }
+        self.steps += 1;
+        let body = &self.world.bodies[self.robot.trunk];
+        let pos = body.translation();
+        let v = body.linvel();
+        let rot = *body.rotation();
+        let rc = &self.cfg.reward;
+        let vt = self.cfg.target_vel;
+        let mut terms = RewardTerms {
+            forward: rc.forward * (vt * vt - (v.x.min(vt) - vt).powi(2)),
+            z_velocity: -rc.z_velocity * v.z * v.z,
+            lateral: -rc.lateral_velocity * v.y * v.y,
+            energy: -rc.energy * energy,
+            alive: rc.alive,
+            ..Default::default()
+        };
+        let ground = terrain::ground_height(self.cfg.task, pos.x, pos.y);
+        let fell = up_z(&rot) < MIN_UP_Z || pos.z - ground < MIN_HEIGHT;
+        if fell {
+            terms.fall = rc.fall;
+        }
+        let mut got = 0;
+        for s in &mut self.scene.spheres {
+            if let Some(c) = s.collider {
+                let d2 = (s.pos[0] - pos.x).powi(2) + (s.pos[1] - pos.y).powi(2);
+                if d2 <= SPHERE_REACH * SPHERE_REACH {
+                    self.world.remove_collider(c);
+                    s.collider = None;
+                    got += 1;
+                }
+            }
+        }
+        terms.sphere = rc.sphere_bonus * got as f32;
+        self.spheres += got;
+        if self.touching_obstacle() {
+            self.collisions += 1;
+        }
+        self.reached_end |= match self.cfg.task {
+            Task::Mountain => {
+                let [cx, cy, _, _] = terrain::MOUNTAIN;
+                (pos.x - cx).powi(2) + (pos.y - cy).powi(2) <= SUMMIT_REACH * SUMMIT_REACH
+            }
+            _ => pos.x >= terrain::FIELD_X[1],
+        };
+        let reward = rc.scale * terms.sum();
+        self.episode_return += reward;
+        self.term_sums.accumulate(&terms);
+        self.fell = fell;
+        // Observations.
+        let imu = self.read_imu();
+        self.robot.joint_state(&self.world, &mut q, &mut qd);
+        self.imu.rotate_right(1);
+        self.imu[0] = imu;
+        self.targets.rotate_right(1);
+        self.targets[0] = targets;
+        self.q_hist.rotate_right(1);
+        self.q_hist[0] = q;
+        self.write_proprio();
+        let n = self.frame.len();
+        self.depth_stack
+            .copy_within(0..n * (self.cfg.depth.frames - 1), n);
+        self.render_frame();
+        self.depth_stack[..n].copy_from_slice(&self.frame);
+        StepResult {
+            reward,
+            terms,
+            terminated: fell,
+            truncated: !fell && self.steps >= self.cfg.horizon,
+        }
+    }
+
+    fn touching_obstacle(&self) -> bool {
+        self.robot.body_colliders.iter().any(|&c| {
+            self.world.contact_pairs_with(c).any(|pair| {
+                let other = if pair.collider1 == c {
+                    pair.collider2
+                } else {
+                    pair.collider1
+                };
+                pair.has_any_active_contact()
+                    && self.world.colliders.get(other).map(|o| o.user_data) == Some(TAG_OBSTACLE)
+            })
+        })
+    }
+
+    /// Statistics of the episode so far.
+    pub fn episode_stats(&self, env: usize) -> EpisodeStats {
+        let pos = self.world.bodies[self.robot.trunk].translation();
+        let distance = match self.cfg.task {
+            Task::Mountain => (pos - self.start).length(),
+            _ => pos.x - self.start.x,
+        };
+        EpisodeStats {
+            env,
+            episode_return: self.episode_return,
+            length: self.steps,
+            distance,
+            collisions: self.collisions,
+            spheres: self.spheres,
+            fell: self.fell,
+            reached_end: self.reached_end,
+            reward_terms: self.term_sums,
+        }
+    }
+
+    /// Current proprioception (`proprio_dim` floats).
+    pub fn proprio(&self) -> &[f32] {
+        &self.proprio
+    }
+
+    /// Current depth stack (`frames * height * width`, newest frame first), normalised.
+    pub fn depth(&self) -> &[f32] {
+        &self.depth_stack
+    }
+
+    /// Metric depth (metres) of the current view, without dropout.
+    pub fn render_metric(&self, out: &mut [f32]) {
+        let pose = *self.world.bodies[self.robot.trunk].position();
+        self.camera.render_metric(&self.world, &pose, out);
+    }
+
+    /// The physics world (for inspection and tests).
+    pub fn world(&self) -> &PhysicsWorld {
+        &self.world
+    }
+
+    /// The physics world, mutable (tests place objects; call [`Env::settle`] after).
+    pub fn world_mut(&mut self) -> &mut PhysicsWorld {
+        &mut self.world
+    }
+
+    /// Advances physics by one sub-step without a policy step, which also refreshes the
+    /// scene-query structures after editing the world.
+    pub fn settle(&mut self) {
+        self.world.step();
+    }
+
+    /// The robot's handles.
+    pub fn robot(&self) -> &Robot {
+        &self.robot
+    }
+
+    /// The scene the current task built.
+    pub fn scene(&self) -> &Scene {
+        &self.scene
+    }
+
+    /// Trunk pose.
+    pub fn trunk_pose(&self) -> Pose {
+        *self.world.bodies[self.robot.trunk].position()
+    }
+
+    /// Policy steps in the current episode.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Seed of the current episode.
+    pub fn episode_seed(&self) -> u64 {
+        self.episode_seed
+    }
+
+    /// Obstacle density of the current episode.
+    pub fn density(&self) -> f32 {
+        self.density
+    }
+
+    /// Raw actions applied since the last reset (for snapshots).
+    pub fn actions(&self) -> &[f32] {
+        &self.actions
+    }
+}

@@ -1,0 +1,18 @@
+//! The quadruped simulator: A1 on rapier3d, obstacle tasks, ray-cast depth camera, vectorised env.
+
+pub mod bench;
+pub mod depth;
+pub mod env;
+pub mod error;
+pub mod png_out;
+pub mod reward;
+pub mod robot;
+pub mod terrain;
+pub mod vec_env;
+
+pub use bench::{BenchReport, bench_env};
+pub use env::{Env, EpisodeStats};
+pub use error::SimError;
+pub use png_out::write_depth_png;
+pub use reward::RewardTerms;
+pub use vec_env::{EnvSpec, StepOutput, VecEnv, VecEnvSnapshot};

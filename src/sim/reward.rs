@@ -1,0 +1,81 @@
+//! Reward terms of one policy step (or their sums over an episode).
+
+use serde::{Deserialize, Serialize};
+
+/// Weighted reward terms before the global `scale`; the step reward is `scale * sum()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RewardTerms {
+    /// `forward * (v_t^2 - (min(v_x, v_t) - v_t)^2)`.
+    pub forward: f32,
+    /// `-z_velocity * v_z^2`.
+    pub z_velocity: f32,
+    /// `-lateral_velocity * v_y^2`.
+    pub lateral: f32,
+    /// `-energy * sum(tau^2) * dt` over the physics sub-steps.
+    pub energy: f32,
+    /// The alive term (negative by default).
+    pub alive: f32,
+    /// The fall penalty, only on the falling step.
+    pub fall: f32,
+    /// Bonus for spheres collected this step.
+    pub sphere: f32,
+}
+
+impl RewardTerms {
+    /// Names of the terms, in the order of [`RewardTerms::iter`].
+    pub const NAMES: [&'static str; 7] = [
+        "forward",
+        "z_velocity",
+        "lateral",
+        "energy",
+        "alive",
+        "fall",
+        "sphere",
+    ];
+
+    /// `(name, value)` pairs for logging.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> {
+        let v = [
+            self.forward,
+            self.z_velocity,
+            self.lateral,
+            self.energy,
+            self.alive,
+            self.fall,
+            self.sphere,
+        ];
+        Self::NAMES.into_iter().zip(v)
+    }
+
+    /// Sum of all terms (unscaled).
+    pub fn sum(&self) -> f32 {
+        self.iter().map(|(_, v)| v).sum()
+    }
+
+    /// Adds another set of terms to this one.
+    pub fn accumulate(&mut self, o: &RewardTerms) {
+        self.forward += o.forward;
+        self.z_velocity += o.z_velocity;
+        self.lateral += o.lateral;
+        self.energy += o.energy;
+        self.alive += o.alive;
+        self.fall += o.fall;
+        self.sphere += o.sphere;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn sum_matches_iter() {
+        let t = RewardTerms {
+            forward: 1.0,
+            fall: -2.0,
+            sphere: 0.5,
+            ..Default::default()
+        };
+        assert_eq!(t.sum(), -0.5);
+        assert_eq!(t.iter().count(), 7);
+    }
+}

@@ -1,0 +1,57 @@
+//! The robot holds its standing pose and collapses with motors off.
+
+use locomamba::recipe::{EnvConfig, Task};
+use locomamba::sim::Env;
+
+fn cfg() -> EnvConfig {
+    EnvConfig {
+        task: Task::Flat,
+        domain_randomization: false,
+        start_xy_range: 0.0,
+        ..EnvConfig::default()
+    }
+}
+
+/// Raw action that maps to the standing pose (tanh(0) = 0).
+fn stand_action(c: &EnvConfig) -> Vec<f32> {
+    vec![0.0; locomamba::sim::env::action_dim(c)]
+}
+
+#[test]
+fn stands_for_five_seconds() {
+    let c = cfg();
+    let mut env = Env::new(&c, 3, 1.0).unwrap();
+    let a = stand_action(&c);
+    let steps = (5.0 / (c.time_step_s * c.action_repeat as f32)).round() as usize;
+    let mut heights = Vec::new();
+    for _ in 0..steps {
+        let r = env.step(&a);
+        assert!(!r.terminated, "fell at step {}", env.steps());
+        heights.push(env.trunk_pose().translation.z);
+    }
+    let settled = &heights[10..];
+    let lo = settled.iter().cloned().fold(f32::MAX, f32::min);
+    let hi = settled.iter().cloned().fold(f32::MIN, f32::max);
+    assert!(lo > 0.22 && hi < 0.33, "height band [{lo}, {hi}]");
+    assert!(hi - lo < 0.02, "height band [{lo}, {hi}] too wide");
+}
+
+#[test]
+fn collapses_with_motors_off() {
+    let c = cfg();
+    let mut env = Env::new(&c, 3, 1.0).unwrap();
+    env.set_motors(false);
+    let a = stand_action(&c);
+    let mut ended = false;
+    for _ in 0..100 {
+        if env.step(&a).terminated {
+            ended = true;
+            break;
+        }
+    }
+    assert!(
+        ended,
+        "limp robot did not terminate; height {}",
+        env.trunk_pose().translation.z
+    );
+}
