@@ -6,5 +6,6 @@
 
 pub mod check;
 pub mod migrate;
+pub mod nn;
 pub mod recipe;
 pub mod run;
