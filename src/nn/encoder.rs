@@ -1,12 +1,13 @@
 //! Encoders: proprioception MLP -> one state token, Nature CNN on stacked depth frames -> one
 //! visual token per grid cell, optional learned positional embedding.
 
-use burn::module::{Initializer, Param};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig};
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::init::{ortho_conv, ortho_linear};
 use crate::recipe::{EncoderConfig, EncoderKind};
 
 /// Observation sizes the networks are built for.
@@ -63,24 +64,16 @@ pub struct Encoder {
 impl Encoder {
     /// Builds the encoder described by `cfg` for observations of `shape`.
     pub fn new(cfg: &EncoderConfig, shape: &ObsShape, device: &Device) -> Self {
-        let gain = Initializer::Orthogonal {
-            gain: std::f64::consts::SQRT_2,
-        };
+        let gain = std::f64::consts::SQRT_2;
         let (state_mlp, state_token) = match cfg.kind {
             EncoderKind::Loco => {
                 let mut layers = Vec::new();
                 let mut width = shape.proprio_dim;
                 for &h in &cfg.hidden_shapes {
-                    layers.push(
-                        LinearConfig::new(width, h)
-                            .with_initializer(gain.clone())
-                            .init(device),
-                    );
+                    layers.push(ortho_linear(width, h, gain, device));
                     width = h;
                 }
-                let token = LinearConfig::new(width, cfg.visual_dim)
-                    .with_initializer(gain.clone())
-                    .init(device);
+                let token = ortho_linear(width, cfg.visual_dim, gain, device);
                 (layers, Some(token))
             }
             EncoderKind::VisionOnly => (Vec::new(), None),
@@ -88,16 +81,9 @@ impl Encoder {
         let specs = [(shape.depth_frames, 32, 8, 4), (32, 64, 4, 2), (64, 64, 3, 1)];
         let convs = specs
             .iter()
-            .map(|&(i, o, k, s)| {
-                Conv2dConfig::new([i, o], [k, k])
-                    .with_stride([s, s])
-                    .with_initializer(gain.clone())
-                    .init(device)
-            })
+            .map(|&(i, o, k, s)| ortho_conv([i, o], k, s, gain, device))
             .collect();
-        let projection = Conv2dConfig::new([64, cfg.visual_dim], [1, 1])
-            .with_initializer(gain)
-            .init(device);
+        let projection = ortho_conv([64, cfg.visual_dim], 1, 1, gain, device);
         let positional = cfg.positional_embedding.then(|| {
             let tokens = token_count(cfg.kind, shape).unwrap_or(1);
             Param::from_tensor(Tensor::random(

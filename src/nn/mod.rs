@@ -11,6 +11,7 @@ pub mod device;
 pub mod encoder;
 pub mod error;
 pub mod fusion;
+pub mod init;
 pub mod mamba;
 pub mod policy;
 pub mod registry;

@@ -1,11 +1,12 @@
 //! LocoTransformer pooling, MLP heads, the Gaussian policy and value branches, the actor-critic.
 
-use burn::module::{Initializer, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::module::Param;
+use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::encoder::Encoder;
+use super::init::ortho_linear;
 use super::fusion::Fusion;
 
 /// Lower and upper clamp of the policy log-std.
@@ -37,13 +38,7 @@ impl Head {
         let mut width = input;
         let mut layers = Vec::new();
         for &h in hidden {
-            layers.push(
-                LinearConfig::new(width, h)
-                    .with_initializer(Initializer::Orthogonal {
-                        gain: std::f64::consts::SQRT_2,
-                    })
-                    .init(device),
-            );
+            layers.push(ortho_linear(width, h, std::f64::consts::SQRT_2, device));
             width = h;
         }
         (Self { layers }, width)
@@ -81,9 +76,7 @@ pub struct ValueBranch {
 
 /// Builds the output linear layer with orthogonal init of the given gain.
 pub fn output_layer(input: usize, output: usize, gain: f64, device: &Device) -> Linear {
-    LinearConfig::new(input, output)
-        .with_initializer(Initializer::Orthogonal { gain })
-        .init(device)
+    ortho_linear(input, output, gain, device)
 }
 
 impl PolicyBranch {
