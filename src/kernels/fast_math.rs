@@ -84,7 +84,10 @@ mod tests {
             worst.0 = worst.0.max(((gsp as f64 - sp) / sp).abs());
             worst.1 = worst.1.max(((gsg as f64 - sg) / sg).abs());
         }
-        assert!(worst.0 < 3e-7 && worst.1 < 3e-7, "worst relative errors {worst:?}");
+        assert!(
+            worst.0 < 3e-7 && worst.1 < 3e-7,
+            "worst relative errors {worst:?}"
+        );
     }
 
     #[test]

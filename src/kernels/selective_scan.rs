@@ -439,68 +439,299 @@ fn step_reverse(
     (sum_dt, sum_gb)
 }
 
+/// Whether the running CPU has AVX2; the task bodies are then compiled a second time with 256-bit
+/// vectors. Both versions do the same operations in the same order (no FMA contraction), so results
+/// are bitwise identical.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Everything one forward task needs.
+#[derive(Clone, Copy)]
+struct ForwardJob<'a> {
+    dims: &'a ScanDims,
+    x: &'a ScanInputs<'a>,
+    plan: Plan,
+    y_out: SharedOut,
+    s_out: SharedOut,
+}
+
+impl ForwardJob<'_> {
+    /// Runs task `task`: the scan of its batch chunk and channel block.
+    #[inline(always)]
+    fn run(self, task: usize) {
+        let ForwardJob {
+            dims,
+            x,
+            plan,
+            y_out,
+            s_out,
+        } = self;
+        let ScanDims {
+            len,
+            channels,
+            state,
+            ..
+        } = *dims;
+        let (brange, krange) = plan.ranges(dims, task);
+        let sub = FWD_SUB.min(krange.len());
+        let mut h = vec![0.0f32; sub * state];
+        let mut dt_row = vec![0.0f32; sub];
+        for bi in brange {
+            let mut s0 = krange.start;
+            while s0 < krange.end {
+                let sn = sub.min(krange.end - s0);
+                h.iter_mut().for_each(|v| *v = 0.0);
+                for t in 0..len {
+                    let base = (bi * len + t) * channels;
+                    let row = (bi * len + t) * state;
+                    let bt = &x.b[row..row + state];
+                    let ct = &x.c[row..row + state];
+                    let zs = &x.delta[base + s0..base + s0 + sn];
+                    let bias = &x.delta_bias[s0..s0 + sn];
+                    for ((dt, &z), &bz) in dt_row.iter_mut().zip(zs).zip(bias) {
+                        *dt = softplus_sigmoid(z + bz).0;
+                    }
+                    for kk in 0..sn {
+                        let k = s0 + kk;
+                        let i = base + k;
+                        let uv = x.u[i];
+                        let dt = dt_row[kk];
+                        let acc = step_in_place(
+                            &mut h[kk * state..(kk + 1) * state],
+                            &x.a[k * state..(k + 1) * state],
+                            bt,
+                            ct,
+                            dt,
+                            dt * uv,
+                        );
+                        // SAFETY: (bi, t, k) belongs to this task only.
+                        unsafe { y_out.write(i, acc + x.d[k] * uv) };
+                    }
+                }
+                // SAFETY: rows (bi, s0..s0+sn) of last_state belong to this task only.
+                let dst = unsafe { s_out.slice((bi * channels + s0) * state, sn * state) };
+                dst.copy_from_slice(&h[..sn * state]);
+                s0 += sn;
+            }
+        }
+    }
+}
+
+/// [`ForwardJob::run`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_task_avx2(job: ForwardJob, task: usize) {
+    job.run(task)
+}
+
+/// Everything one backward task needs.
+#[derive(Clone, Copy)]
+struct BackwardJob<'a> {
+    dims: &'a ScanDims,
+    x: &'a ScanInputs<'a>,
+    plan: Plan,
+    dy: &'a [f32],
+    d_last_state: Option<&'a [f32]>,
+    split: bool,
+    du_out: SharedOut,
+    ddelta_out: SharedOut,
+    db_out: SharedOut,
+    dc_out: SharedOut,
+    da_out: SharedOut,
+    dd_out: SharedOut,
+    dbias_out: SharedOut,
+}
+
+impl BackwardJob<'_> {
+    /// Runs task `task`: recompute and reverse pass of its batch chunk and channel block.
+    #[inline(always)]
+    fn run(self, task: usize) {
+        let BackwardJob {
+            dims,
+            x,
+            plan,
+            dy,
+            d_last_state,
+            split,
+            du_out,
+            ddelta_out,
+            db_out,
+            dc_out,
+            da_out,
+            dd_out,
+            dbias_out,
+        } = self;
+        let ScanDims {
+            batch,
+            len,
+            channels,
+            state,
+        } = *dims;
+        let bls = batch * len * state;
+        let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
+        let (brange, krange) = plan.ranges(dims, task);
+        let (k0, kn) = (krange.start, krange.len());
+        let sub = (BWD_BUFFER_FLOATS / (len.max(1) * state.max(1))).clamp(1, kn);
+        let mut hist = vec![0.0f32; len * sub * state];
+        let mut decay = vec![0.0f32; len * sub * state];
+        let mut dts = vec![0.0f32; len * sub];
+        let mut sigs = vec![0.0f32; len * sub];
+        let mut g = vec![0.0f32; sub * state];
+        let zeros = vec![0.0f32; state];
+        // SAFETY: chunk ci's rows for channels k0..k0+kn belong to this task only.
+        let da_acc = unsafe { da_out.slice((ci * channels + k0) * state, kn * state) };
+        let dd_acc = unsafe { dd_out.slice(ci * channels + k0, kn) };
+        let dbias_acc = unsafe { dbias_out.slice(ci * channels + k0, kn) };
+        for bi in brange {
+            let off = if split { blk * bls } else { 0 } + bi * len * state;
+            // SAFETY: block blk's partial rows of batch element bi belong to this task only.
+            let db_rows = unsafe { db_out.slice(off, len * state) };
+            let dc_rows = unsafe { dc_out.slice(off, len * state) };
+            let mut s0 = k0;
+            while s0 < krange.end {
+                let sn = sub.min(krange.end - s0);
+                // Recompute the forward states of channels s0..s0+sn.
+                for t in 0..len {
+                    let base = (bi * len + t) * channels;
+                    let row = (bi * len + t) * state;
+                    let bt = &x.b[row..row + state];
+                    let (before, after) = hist.split_at_mut(t * sub * state);
+                    let zs = &x.delta[base + s0..base + s0 + sn];
+                    let bias = &x.delta_bias[s0..s0 + sn];
+                    let dt_row = &mut dts[t * sub..t * sub + sn];
+                    let sig_row = &mut sigs[t * sub..t * sub + sn];
+                    for (((dt, sg), &z), &bz) in
+                        dt_row.iter_mut().zip(sig_row.iter_mut()).zip(zs).zip(bias)
+                    {
+                        (*dt, *sg) = softplus_sigmoid(z + bz);
+                    }
+                    for kk in 0..sn {
+                        let k = s0 + kk;
+                        let i = base + k;
+                        let dt = dts[t * sub + kk];
+                        let prev = if t == 0 {
+                            &zeros[..]
+                        } else {
+                            &before[((t - 1) * sub + kk) * state..][..state]
+                        };
+                        let at = (t * sub + kk) * state;
+                        step_store(
+                            prev,
+                            &mut after[kk * state..(kk + 1) * state],
+                            &mut decay[at..at + state],
+                            &x.a[k * state..(k + 1) * state],
+                            bt,
+                            dt,
+                            dt * x.u[i],
+                        );
+                    }
+                }
+                // Reverse pass.
+                for kk in 0..sn {
+                    let gk = &mut g[kk * state..(kk + 1) * state];
+                    match d_last_state {
+                        Some(dls) => {
+                            gk.copy_from_slice(&dls[(bi * channels + s0 + kk) * state..][..state])
+                        }
+                        None => gk.iter_mut().for_each(|v| *v = 0.0),
+                    }
+                }
+                for t in (0..len).rev() {
+                    let base = (bi * len + t) * channels;
+                    let row = (bi * len + t) * state;
+                    let dct = &mut dc_rows[t * state..(t + 1) * state];
+                    let dbt = &mut db_rows[t * state..(t + 1) * state];
+                    for kk in 0..sn {
+                        let k = s0 + kk;
+                        let i = base + k;
+                        let at = (t * sub + kk) * state;
+                        let dt = dts[t * sub + kk];
+                        let step = ReverseStep {
+                            a: &x.a[k * state..(k + 1) * state],
+                            bt: &x.b[row..row + state],
+                            ct: &x.c[row..row + state],
+                            h_prev: if t == 0 {
+                                &zeros[..]
+                            } else {
+                                &hist[at - sub * state..][..state]
+                            },
+                            h_cur: &hist[at..at + state],
+                            decay: &decay[at..at + state],
+                            dy: dy[i],
+                            dt,
+                            u: x.u[i],
+                        };
+                        let kl = k - k0;
+                        let (sum_dt, sum_gb) = step_reverse(
+                            &step,
+                            &mut g[kk * state..(kk + 1) * state],
+                            dct,
+                            dbt,
+                            &mut da_acc[kl * state..(kl + 1) * state],
+                        );
+                        let d_dt = sum_dt + step.u * sum_gb;
+                        let d_delta = d_dt * sigs[t * sub + kk];
+                        // SAFETY: (bi, t, k) belongs to this task only.
+                        unsafe {
+                            du_out.write(i, step.dy * x.d[k] + dt * sum_gb);
+                            ddelta_out.write(i, d_delta);
+                        }
+                        dd_acc[kl] += step.dy * step.u;
+                        dbias_acc[kl] += d_delta;
+                    }
+                }
+                s0 += sn;
+            }
+        }
+    }
+}
+
+/// [`BackwardJob::run`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn backward_task_avx2(job: BackwardJob, task: usize) {
+    job.run(task)
+}
+
 /// Fused parallel forward. Writes `y` `[batch, len, channels]` and `last_state` `[batch, channels,
 /// state]` (the state after the last step). Panics with a [`ScanError`] message on wrong slice lengths.
 pub fn scan_forward(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: &mut [f32]) {
     if let Err(e) = validate_forward(dims, x, y, last_state) {
         panic!("scan_forward: {e}");
     }
-    let ScanDims {
-        batch,
-        len,
-        channels,
-        state,
-    } = *dims;
-    if batch == 0 || channels == 0 {
+    if dims.batch == 0 || dims.channels == 0 {
         return;
     }
     let plan = Plan::new(dims);
     let y_out = SharedOut::new(y);
     let s_out = SharedOut::new(last_state);
+    let job = ForwardJob {
+        dims,
+        x,
+        plan,
+        y_out,
+        s_out,
+    };
+    let avx2 = has_avx2();
     (0..plan.nchunks * plan.nblocks)
         .into_par_iter()
         .for_each(|task| {
-            let (brange, krange) = plan.ranges(dims, task);
-            let sub = FWD_SUB.min(krange.len());
-            let mut h = vec![0.0f32; sub * state];
-            let mut dt_row = vec![0.0f32; sub];
-            for bi in brange {
-                let mut s0 = krange.start;
-                while s0 < krange.end {
-                    let sn = sub.min(krange.end - s0);
-                    h.iter_mut().for_each(|v| *v = 0.0);
-                    for t in 0..len {
-                        let base = (bi * len + t) * channels;
-                        let row = (bi * len + t) * state;
-                        let bt = &x.b[row..row + state];
-                        let ct = &x.c[row..row + state];
-                        let zs = &x.delta[base + s0..base + s0 + sn];
-                        let bias = &x.delta_bias[s0..s0 + sn];
-                        for ((dt, &z), &bz) in dt_row.iter_mut().zip(zs).zip(bias) {
-                            *dt = softplus_sigmoid(z + bz).0;
-                        }
-                        for kk in 0..sn {
-                            let k = s0 + kk;
-                            let i = base + k;
-                            let uv = x.u[i];
-                            let dt = dt_row[kk];
-                            let acc = step_in_place(
-                                &mut h[kk * state..(kk + 1) * state],
-                                &x.a[k * state..(k + 1) * state],
-                                bt,
-                                ct,
-                                dt,
-                                dt * uv,
-                            );
-                            // SAFETY: (bi, t, k) belongs to this task only.
-                            unsafe { y_out.write(i, acc + x.d[k] * uv) };
-                        }
-                    }
-                    // SAFETY: rows (bi, s0..s0+sn) of last_state belong to this task only.
-                    let dst = unsafe { s_out.slice((bi * channels + s0) * state, sn * state) };
-                    dst.copy_from_slice(&h[..sn * state]);
-                    s0 += sn;
-                }
+            if avx2 {
+                // SAFETY: the CPU supports AVX2 (checked at run time).
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    forward_task_avx2(job, task)
+                };
+            } else {
+                job.run(task);
             }
         });
 }
@@ -563,123 +794,33 @@ pub fn scan_backward(
         let da_out = SharedOut::new(&mut da_part);
         let dd_out = SharedOut::new(&mut dd_part);
         let dbias_out = SharedOut::new(&mut dbias_part);
+        let job = BackwardJob {
+            dims,
+            x,
+            plan,
+            dy,
+            d_last_state,
+            split,
+            du_out,
+            ddelta_out,
+            db_out,
+            dc_out,
+            da_out,
+            dd_out,
+            dbias_out,
+        };
+        let avx2 = has_avx2();
         (0..plan.nchunks * plan.nblocks)
             .into_par_iter()
             .for_each(|task| {
-                let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
-                let (brange, krange) = plan.ranges(dims, task);
-                let (k0, kn) = (krange.start, krange.len());
-                let sub = (BWD_BUFFER_FLOATS / (len.max(1) * state.max(1))).clamp(1, kn);
-                let mut hist = vec![0.0f32; len * sub * state];
-                let mut decay = vec![0.0f32; len * sub * state];
-                let mut dts = vec![0.0f32; len * sub];
-                let mut sigs = vec![0.0f32; len * sub];
-                let mut g = vec![0.0f32; sub * state];
-                let zeros = vec![0.0f32; state];
-                // SAFETY: chunk ci's rows for channels k0..k0+kn belong to this task only.
-                let da_acc = unsafe { da_out.slice((ci * channels + k0) * state, kn * state) };
-                let dd_acc = unsafe { dd_out.slice(ci * channels + k0, kn) };
-                let dbias_acc = unsafe { dbias_out.slice(ci * channels + k0, kn) };
-                for bi in brange {
-                    let off = if split { blk * bls } else { 0 } + bi * len * state;
-                    // SAFETY: block blk's partial rows of batch element bi belong to this task only.
-                    let db_rows = unsafe { db_out.slice(off, len * state) };
-                    let dc_rows = unsafe { dc_out.slice(off, len * state) };
-                    let mut s0 = k0;
-                    while s0 < krange.end {
-                        let sn = sub.min(krange.end - s0);
-                        // Recompute the forward states of channels s0..s0+sn.
-                        for t in 0..len {
-                            let base = (bi * len + t) * channels;
-                            let row = (bi * len + t) * state;
-                            let bt = &x.b[row..row + state];
-                            let (before, after) = hist.split_at_mut(t * sub * state);
-                            let zs = &x.delta[base + s0..base + s0 + sn];
-                            let bias = &x.delta_bias[s0..s0 + sn];
-                            let dt_row = &mut dts[t * sub..t * sub + sn];
-                            let sig_row = &mut sigs[t * sub..t * sub + sn];
-                            for (((dt, sg), &z), &bz) in
-                                dt_row.iter_mut().zip(sig_row.iter_mut()).zip(zs).zip(bias)
-                            {
-                                (*dt, *sg) = softplus_sigmoid(z + bz);
-                            }
-                            for kk in 0..sn {
-                                let k = s0 + kk;
-                                let i = base + k;
-                                let dt = dts[t * sub + kk];
-                                let prev = if t == 0 {
-                                    &zeros[..]
-                                } else {
-                                    &before[((t - 1) * sub + kk) * state..][..state]
-                                };
-                                let at = (t * sub + kk) * state;
-                                step_store(
-                                    prev,
-                                    &mut after[kk * state..(kk + 1) * state],
-                                    &mut decay[at..at + state],
-                                    &x.a[k * state..(k + 1) * state],
-                                    bt,
-                                    dt,
-                                    dt * x.u[i],
-                                );
-                            }
-                        }
-                        // Reverse pass.
-                        for kk in 0..sn {
-                            let gk = &mut g[kk * state..(kk + 1) * state];
-                            match d_last_state {
-                                Some(dls) => gk.copy_from_slice(
-                                    &dls[(bi * channels + s0 + kk) * state..][..state],
-                                ),
-                                None => gk.iter_mut().for_each(|v| *v = 0.0),
-                            }
-                        }
-                        for t in (0..len).rev() {
-                            let base = (bi * len + t) * channels;
-                            let row = (bi * len + t) * state;
-                            let dct = &mut dc_rows[t * state..(t + 1) * state];
-                            let dbt = &mut db_rows[t * state..(t + 1) * state];
-                            for kk in 0..sn {
-                                let k = s0 + kk;
-                                let i = base + k;
-                                let at = (t * sub + kk) * state;
-                                let dt = dts[t * sub + kk];
-                                let step = ReverseStep {
-                                    a: &x.a[k * state..(k + 1) * state],
-                                    bt: &x.b[row..row + state],
-                                    ct: &x.c[row..row + state],
-                                    h_prev: if t == 0 {
-                                        &zeros[..]
-                                    } else {
-                                        &hist[at - sub * state..][..state]
-                                    },
-                                    h_cur: &hist[at..at + state],
-                                    decay: &decay[at..at + state],
-                                    dy: dy[i],
-                                    dt,
-                                    u: x.u[i],
-                                };
-                                let kl = k - k0;
-                                let (sum_dt, sum_gb) = step_reverse(
-                                    &step,
-                                    &mut g[kk * state..(kk + 1) * state],
-                                    dct,
-                                    dbt,
-                                    &mut da_acc[kl * state..(kl + 1) * state],
-                                );
-                                let d_dt = sum_dt + step.u * sum_gb;
-                                let d_delta = d_dt * sigs[t * sub + kk];
-                                // SAFETY: (bi, t, k) belongs to this task only.
-                                unsafe {
-                                    du_out.write(i, step.dy * x.d[k] + dt * sum_gb);
-                                    ddelta_out.write(i, d_delta);
-                                }
-                                dd_acc[kl] += step.dy * step.u;
-                                dbias_acc[kl] += d_delta;
-                            }
-                        }
-                        s0 += sn;
-                    }
+                if avx2 {
+                    // SAFETY: the CPU supports AVX2 (checked at run time).
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        backward_task_avx2(job, task)
+                    };
+                } else {
+                    job.run(task);
                 }
             });
     }
