@@ -323,6 +323,12 @@ impl SharedOut {
 
 const LANES: usize = 8;
 
+/// `fixed` when it is non-zero (a compile-time state size), else the run-time `len`.
+#[inline(always)]
+fn fixed_or(fixed: usize, len: usize) -> usize {
+    if fixed == 0 { len } else { fixed }
+}
+
 /// Sums lane accumulators in a fixed order.
 #[inline(always)]
 fn lane_sum(l: &[f32; LANES]) -> f32 {
@@ -331,8 +337,16 @@ fn lane_sum(l: &[f32; LANES]) -> f32 {
 
 /// One forward step for one channel, state updated in place; returns `sum_n c[n] * h[n]`.
 #[inline(always)]
-fn step_in_place(h: &mut [f32], a: &[f32], bt: &[f32], ct: &[f32], dt: f32, x: f32) -> f32 {
-    let s = h.len();
+fn step_in_place<const S: usize>(
+    h: &mut [f32],
+    a: &[f32],
+    bt: &[f32],
+    ct: &[f32],
+    dt: f32,
+    x: f32,
+) -> f32 {
+    let s = fixed_or(S, h.len());
+    let (h, a, bt, ct) = (&mut h[..s], &a[..s], &bt[..s], &ct[..s]);
     let main = s - s % LANES;
     let mut lanes = [0.0f32; LANES];
     for j in (0..main).step_by(LANES) {
@@ -357,7 +371,7 @@ fn step_in_place(h: &mut [f32], a: &[f32], bt: &[f32], ct: &[f32], dt: f32, x: f
 
 /// One forward step for one channel that keeps history: `out = exp(dt a) * prev + x b`, `decay = exp(dt a)`.
 #[inline(always)]
-fn step_store(
+fn step_store<const S: usize>(
     prev: &[f32],
     out: &mut [f32],
     decay: &mut [f32],
@@ -366,7 +380,15 @@ fn step_store(
     dt: f32,
     x: f32,
 ) {
-    for n in 0..out.len() {
+    let s = fixed_or(S, out.len());
+    let (prev, out, decay, a, bt) = (
+        &prev[..s],
+        &mut out[..s],
+        &mut decay[..s],
+        &a[..s],
+        &bt[..s],
+    );
+    for n in 0..s {
         let e = fast_exp(dt * a[n]);
         decay[n] = e;
         out[n] = e * prev[n] + x * bt[n];
@@ -390,14 +412,20 @@ struct ReverseStep<'a> {
 /// exit; accumulates into `dct`, `dbt` (this step's rows) and `da` (this channel's row). Returns
 /// `(sum_n g h_prev decay a, sum_n g b)`.
 #[inline(always)]
-fn step_reverse(
+fn step_reverse<const S: usize>(
     s: &ReverseStep,
     g: &mut [f32],
     dct: &mut [f32],
     dbt: &mut [f32],
     da: &mut [f32],
 ) -> (f32, f32) {
-    let n_state = g.len();
+    let n_state = fixed_or(S, g.len());
+    let (g, dct, dbt, da) = (
+        &mut g[..n_state],
+        &mut dct[..n_state],
+        &mut dbt[..n_state],
+        &mut da[..n_state],
+    );
     let main = n_state - n_state % LANES;
     let dtu = s.dt * s.u;
     let mut l_dt = [0.0f32; LANES];
@@ -466,9 +494,21 @@ struct ForwardJob<'a> {
 }
 
 impl ForwardJob<'_> {
-    /// Runs task `task`: the scan of its batch chunk and channel block.
+    /// Runs task `task` with the state size known at compile time when it is 8, 16 or 32.
     #[inline(always)]
-    fn run(self, task: usize) {
+    fn run_any(self, task: usize) {
+        match self.dims.state {
+            8 => self.run::<8>(task),
+            16 => self.run::<16>(task),
+            32 => self.run::<32>(task),
+            _ => self.run::<0>(task),
+        }
+    }
+
+    /// Runs task `task`: the scan of its batch chunk and channel block. `S` is the state size, or 0
+    /// for "take it from `dims`".
+    #[inline(always)]
+    fn run<const S: usize>(self, task: usize) {
         let ForwardJob {
             dims,
             x,
@@ -482,6 +522,7 @@ impl ForwardJob<'_> {
             state,
             ..
         } = *dims;
+        let state = fixed_or(S, state);
         let (brange, krange) = plan.ranges(dims, task);
         let sub = FWD_SUB.min(krange.len());
         let mut h = vec![0.0f32; sub * state];
@@ -506,7 +547,7 @@ impl ForwardJob<'_> {
                         let i = base + k;
                         let uv = x.u[i];
                         let dt = dt_row[kk];
-                        let acc = step_in_place(
+                        let acc = step_in_place::<S>(
                             &mut h[kk * state..(kk + 1) * state],
                             &x.a[k * state..(k + 1) * state],
                             bt,
@@ -531,7 +572,7 @@ impl ForwardJob<'_> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn forward_task_avx2(job: ForwardJob, task: usize) {
-    job.run(task)
+    job.run_any(task)
 }
 
 /// Everything one backward task needs.
@@ -553,9 +594,21 @@ struct BackwardJob<'a> {
 }
 
 impl BackwardJob<'_> {
-    /// Runs task `task`: recompute and reverse pass of its batch chunk and channel block.
+    /// Runs task `task` with the state size known at compile time when it is 8, 16 or 32.
     #[inline(always)]
-    fn run(self, task: usize) {
+    fn run_any(self, task: usize) {
+        match self.dims.state {
+            8 => self.run::<8>(task),
+            16 => self.run::<16>(task),
+            32 => self.run::<32>(task),
+            _ => self.run::<0>(task),
+        }
+    }
+
+    /// Runs task `task`: recompute and reverse pass of its batch chunk and channel block. `S` is the
+    /// state size, or 0 for "take it from `dims`".
+    #[inline(always)]
+    fn run<const S: usize>(self, task: usize) {
         let BackwardJob {
             dims,
             x,
@@ -577,6 +630,7 @@ impl BackwardJob<'_> {
             channels,
             state,
         } = *dims;
+        let state = fixed_or(S, state);
         let bls = batch * len * state;
         let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
         let (brange, krange) = plan.ranges(dims, task);
@@ -625,7 +679,7 @@ impl BackwardJob<'_> {
                             &before[((t - 1) * sub + kk) * state..][..state]
                         };
                         let at = (t * sub + kk) * state;
-                        step_store(
+                        step_store::<S>(
                             prev,
                             &mut after[kk * state..(kk + 1) * state],
                             &mut decay[at..at + state],
@@ -672,7 +726,7 @@ impl BackwardJob<'_> {
                             u: x.u[i],
                         };
                         let kl = k - k0;
-                        let (sum_dt, sum_gb) = step_reverse(
+                        let (sum_dt, sum_gb) = step_reverse::<S>(
                             &step,
                             &mut g[kk * state..(kk + 1) * state],
                             dct,
@@ -700,7 +754,7 @@ impl BackwardJob<'_> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn backward_task_avx2(job: BackwardJob, task: usize) {
-    job.run(task)
+    job.run_any(task)
 }
 
 /// Fused parallel forward. Writes `y` `[batch, len, channels]` and `last_state` `[batch, channels,
@@ -733,7 +787,7 @@ pub fn scan_forward(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: 
                     forward_task_avx2(job, task)
                 };
             } else {
-                job.run(task);
+                job.run_any(task);
             }
         });
 }
@@ -822,7 +876,7 @@ pub fn scan_backward(
                         backward_task_avx2(job, task)
                     };
                 } else {
-                    job.run(task);
+                    job.run_any(task);
                 }
             });
     }
