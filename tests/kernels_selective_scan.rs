@@ -1,6 +1,8 @@
 //! The fused selective scan against the naive oracle, against finite differences, across thread counts,
 //! and on wrong slice lengths.
 
+#![allow(clippy::needless_range_loop)] // the f64 references index like the formulas
+
 use locomamba::kernels::selective_scan::{
     ScanData, ScanDims, ScanError, ScanGrads, ScanInputs, bench, scan_backward, scan_forward,
     scan_forward_naive, validate,

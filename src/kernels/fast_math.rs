@@ -23,7 +23,7 @@ pub fn fast_exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Clamp so that n stays in [-126, 127] and 2^n is a normal float.
-    let xc = x.max(EXP_MIN_INPUT).min(EXP_MAX_INPUT);
+    let xc = x.clamp(EXP_MIN_INPUT, EXP_MAX_INPUT);
     let shifted = xc * std::f32::consts::LOG2_E + ROUND_MAGIC;
     let n = shifted - ROUND_MAGIC;
     let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
@@ -34,7 +34,7 @@ pub fn fast_exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let er = p * (r * r) + r + 1.0;
     let scale = f32::from_bits(((n_int + 127) as u32) << 23);
     let out = er * scale;

@@ -192,6 +192,7 @@ fn softplus(z: f32) -> f32 {
 /// Plain sequential reference implementation (std `exp`, no blocking, no threads): the test oracle.
 ///
 /// Same contract as [`scan_forward`], including panics on wrong slice lengths.
+#[allow(clippy::needless_range_loop)] // indices mirror the formula
 pub fn scan_forward_naive(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: &mut [f32]) {
     if let Err(e) = validate_forward(dims, x, y, last_state) {
         panic!("scan_forward_naive: {e}");
