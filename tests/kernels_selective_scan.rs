@@ -463,3 +463,52 @@ fn bench_target_shapes() {
         assert!(fwd.is_finite() && bwd.is_finite());
     }
 }
+
+/// FNV-1a over the bits of the forward outputs and all gradients on a fixed blocked shape.
+fn digest_of_current_path() -> u64 {
+    let dm = dims(3, 9, 70, 16);
+    let data = ScanData::random(&dm, 77);
+    let x = data.inputs();
+    let dy = ScanData::random(&dm, 78).u;
+    let dlast = vec![0.5f32; 3 * 70 * 16];
+    let (y, last) = run_forward(&dm, &x, false);
+    let g = scan_backward(&dm, &x, &dy, Some(&dlast));
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |v: &[f32]| {
+        for b in bits(v) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&y);
+    eat(&last);
+    for f in 0..FIELDS.len() {
+        eat(grad_field(&g, f));
+    }
+    h
+}
+
+/// Helper for `avx2_and_baseline_paths_agree_bitwise`: prints the digest of this process's path.
+#[test]
+#[ignore]
+fn print_scan_digest() {
+    println!("SCAN_DIGEST={}", digest_of_current_path());
+}
+
+#[test]
+fn avx2_and_baseline_paths_agree_bitwise() {
+    // Re-run this test binary with the AVX2 dispatch switched off and compare digests.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["print_scan_digest", "--exact", "--ignored", "--nocapture"])
+        .env("LOCOMAMBA_SCAN_NO_AVX2", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let baseline: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SCAN_DIGEST="))
+        .unwrap_or_else(|| panic!("no digest in child output: {text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(digest_of_current_path(), baseline);
+}
