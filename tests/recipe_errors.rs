@@ -27,38 +27,19 @@ fn assert_has(msg: &str, parts: &[&str]) {
 #[test]
 fn unknown_key_names_file_path_and_known_keys() {
     let (path, msg) = load_err("r.toml", "version = 1\n[ppo]\nclip_para = 0.2\n");
-    assert_has(
-        &msg,
-        &[
-            &path.display().to_string(),
-            "`ppo.clip_para`",
-            "unknown field",
-            "clip",
-        ],
-    );
+    assert_has(&msg, &[&path.display().to_string(), "`ppo.clip_para`", "unknown field", "clip"]);
 }
 
 #[test]
 fn unknown_section_is_rejected() {
     let (path, msg) = load_err("r.toml", "[optimizer]\nlr = 1\n");
-    assert_has(
-        &msg,
-        &[&path.display().to_string(), "optimizer", "unknown field"],
-    );
+    assert_has(&msg, &[&path.display().to_string(), "optimizer", "unknown field"]);
 }
 
 #[test]
 fn wrong_type_says_found_and_expected() {
     let (path, msg) = load_err("r.toml", "[env]\nnum_envs = \"four\"\n");
-    assert_has(
-        &msg,
-        &[
-            &path.display().to_string(),
-            "`env.num_envs`",
-            "string",
-            "expected",
-        ],
-    );
+    assert_has(&msg, &[&path.display().to_string(), "`env.num_envs`", "string", "expected"]);
 }
 
 #[test]
@@ -67,15 +48,7 @@ fn mamba_d_model_must_equal_visual_dim() {
         "r.toml",
         "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"mamba\"\nlayers = [[64, 16, 4, 2], [128, 16, 4, 2]]\n",
     );
-    assert_has(
-        &msg,
-        &[
-            &path.display().to_string(),
-            "`sequence.layers[1][0]`",
-            "d_model = 128",
-            "encoder.visual_dim (64)",
-        ],
-    );
+    assert_has(&msg, &[&path.display().to_string(), "`sequence.layers[1][0]`", "d_model = 128", "encoder.visual_dim (64)"]);
 }
 
 #[test]
@@ -84,34 +57,18 @@ fn heads_must_divide_visual_dim() {
         "r.toml",
         "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[1, 256], [3, 256]]\n",
     );
-    assert_has(
-        &msg,
-        &[
-            "`sequence.layers[1][0]`",
-            "n_heads = 3",
-            "dividing encoder.visual_dim (64)",
-        ],
-    );
+    assert_has(&msg, &["`sequence.layers[1][0]`", "n_heads = 3", "dividing encoder.visual_dim (64)"]);
 }
 
 #[test]
 fn layer_with_wrong_arity_names_the_layer() {
-    let (_, msg) = load_err(
-        "r.toml",
-        "[sequence]\nmodel = \"mamba\"\nlayers = [[256, 16, 4]]\n",
-    );
-    assert_has(
-        &msg,
-        &["`sequence.layers[0]`", "expected 4 integers", "found 3"],
-    );
+    let (_, msg) = load_err("r.toml", "[sequence]\nmodel = \"mamba\"\nlayers = [[256, 16, 4]]\n");
+    assert_has(&msg, &["`sequence.layers[0]`", "expected 4 integers", "found 3"]);
 }
 
 #[test]
 fn layer_element_of_wrong_type_names_the_element() {
-    let (_, msg) = load_err(
-        "r.toml",
-        "[sequence]\nmodel = \"transformer\"\nlayers = [[1, 256], [1, \"x\"]]\n",
-    );
+    let (_, msg) = load_err("r.toml", "[sequence]\nmodel = \"transformer\"\nlayers = [[1, 256], [1, \"x\"]]\n");
     assert_has(&msg, &["`sequence.layers[1][1]`", "string"]);
 }
 
@@ -136,32 +93,13 @@ fn duplicate_seeds_rejected() {
 #[test]
 fn unknown_task_lists_known_tasks() {
     let (path, msg) = load_err("r.toml", "[env]\ntask = \"stairs\"\n");
-    assert_has(
-        &msg,
-        &[
-            &path.display().to_string(),
-            "`env.task`",
-            "stairs",
-            "thin_obstacles",
-            "mountain",
-        ],
-    );
+    assert_has(&msg, &[&path.display().to_string(), "`env.task`", "stairs", "thin_obstacles", "mountain"]);
 }
 
 #[test]
 fn minibatch_larger_than_rollout_rejected() {
-    let (_, msg) = load_err(
-        "r.toml",
-        "[ppo]\nminibatch_size = 4096\nrollout_steps = 1024\n",
-    );
-    assert_has(
-        &msg,
-        &[
-            "`ppo.minibatch_size`",
-            "found 4096",
-            "ppo.rollout_steps (1024)",
-        ],
-    );
+    let (_, msg) = load_err("r.toml", "[ppo]\nminibatch_size = 4096\nrollout_steps = 1024\n");
+    assert_has(&msg, &["`ppo.minibatch_size`", "found 4096", "ppo.rollout_steps (1024)"]);
 }
 
 #[test]
@@ -173,22 +111,13 @@ fn zero_size_rejected() {
 #[test]
 fn malformed_toml_gives_line_and_column() {
     let (path, msg) = load_err("r.toml", "version = 1\n[ppo]\nclip = = 0.2\n");
-    assert_has(
-        &msg,
-        &[&format!("{}:3:", path.display()), "TOML syntax error"],
-    );
+    assert_has(&msg, &[&format!("{}:3:", path.display()), "TOML syntax error"]);
 }
 
 #[test]
 fn malformed_json_gives_line_and_column() {
-    let (path, msg) = load_err(
-        "r.json",
-        "{\n  \"version\": 1,\n  \"ppo\": { \"clip\": }\n}\n",
-    );
-    assert_has(
-        &msg,
-        &[&format!("{}:3:", path.display()), "JSON syntax error"],
-    );
+    let (path, msg) = load_err("r.json", "{\n  \"version\": 1,\n  \"ppo\": { \"clip\": }\n}\n");
+    assert_has(&msg, &[&format!("{}:3:", path.display()), "JSON syntax error"]);
 }
 
 #[test]
@@ -219,14 +148,7 @@ fn bad_env_variable_is_named() {
         sets: vec![],
     };
     let msg = recipe::load(&path, &overrides).unwrap_err().to_string();
-    assert_has(
-        &msg,
-        &[
-            "environment variable LOCOMAMBA_PPO__CLIP",
-            "`ppo.clip`",
-            "string",
-        ],
-    );
+    assert_has(&msg, &["environment variable LOCOMAMBA_PPO__CLIP", "`ppo.clip`", "string"]);
 }
 
 #[test]
@@ -252,24 +174,16 @@ fn empty_sweep_axis_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "r.toml", "[sweep]\n\"ppo.clip\" = []\n");
     let source = recipe::read_source(&path).unwrap();
-    let msg = recipe::variants(&source, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let msg = recipe::variants(&source, &Overrides::default()).unwrap_err().to_string();
     assert_has(&msg, &["sweep.\"ppo.clip\"", "empty list"]);
 }
 
 #[test]
 fn bad_sweep_value_names_the_point() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "r.toml",
-        "[sweep]\n\"ppo.epochs\" = [1, \"many\"]\n",
-    );
+    let path = write(dir.path(), "r.toml", "[sweep]\n\"ppo.epochs\" = [1, \"many\"]\n");
     let source = recipe::read_source(&path).unwrap();
-    let msg = recipe::variants(&source, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let msg = recipe::variants(&source, &Overrides::default()).unwrap_err().to_string();
     assert_has(&msg, &["sweep point ppo.epochs=\"many\"", "`ppo.epochs`"]);
 }
 
@@ -278,49 +192,24 @@ fn unknown_legacy_terrain_lists_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "lava"}}}"#;
     let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert_has(
-        &msg,
-        &[
-            "old.json",
-            "env.env_build.terrain_type",
-            "lava",
-            "random_blocks_sparse (thin_obstacles)",
-            "mount (mountain)",
-        ],
-    );
+    let msg = recipe::load(&path, &Overrides::default()).unwrap_err().to_string();
+    assert_has(&msg, &["old.json", "env.env_build.terrain_type", "lava", "random_blocks_sparse (thin_obstacles)", "mount (mountain)"]);
 }
 
 #[test]
 fn planned_legacy_terrain_is_called_planned() {
     let dir = tempfile::tempdir().unwrap();
-    let legacy =
-        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "stairs"}}}"#;
+    let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "stairs"}}}"#;
     let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let msg = recipe::load(&path, &Overrides::default()).unwrap_err().to_string();
     assert_has(&msg, &["old.json", "stairs", "planned but not built yet"]);
 }
 
 #[test]
 fn unsupported_legacy_value_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let legacy =
-        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"motor_control_mode": "TORQUE"}}}"#;
+    let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"motor_control_mode": "TORQUE"}}}"#;
     let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert_has(
-        &msg,
-        &[
-            "old.json",
-            "`env.env_build.motor_control_mode`",
-            "TORQUE",
-            "POSITION",
-        ],
-    );
+    let msg = recipe::load(&path, &Overrides::default()).unwrap_err().to_string();
+    assert_has(&msg, &["old.json", "`env.env_build.motor_control_mode`", "TORQUE", "POSITION"]);
 }

@@ -30,8 +30,7 @@ fn shipped_recipes_load_validate_and_point_at_the_schema() {
             "{file} must start with the schema directive"
         );
         let source = recipe::read_source(&path).unwrap_or_else(|e| panic!("{e}"));
-        let variants =
-            recipe::variants(&source, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let variants = recipe::variants(&source, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
         assert!(!variants.is_empty());
     }
 }
@@ -43,11 +42,7 @@ fn paper_recipes_match_the_original_setup() {
     assert_eq!(mamba.env.task, Task::ThinObstacles);
     assert_eq!(mamba.sequence.model(), SequenceModel::Mamba);
     assert_eq!(mamba.sequence.depth(), 2);
-    let tf = recipe::load(
-        &dir.join("recipes/transformer_thin.toml"),
-        &Overrides::default(),
-    )
-    .unwrap();
+    let tf = recipe::load(&dir.join("recipes/transformer_thin.toml"), &Overrides::default()).unwrap();
     assert_eq!(tf.sequence.model(), SequenceModel::Transformer);
     assert_eq!(tf.env.horizon, 1000);
     assert_eq!(tf.env.action_repeat, 16);
@@ -56,15 +51,10 @@ fn paper_recipes_match_the_original_setup() {
 
 #[test]
 fn json_and_toml_recipes_are_the_same_model() {
-    let (_d1, toml_path) =
-        tmp_recipe("version = 1\n[ppo]\nclip = 0.1\n[sequence]\nmodel = \"mamba\"\n");
+    let (_d1, toml_path) = tmp_recipe("version = 1\n[ppo]\nclip = 0.1\n[sequence]\nmodel = \"mamba\"\n");
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("r.json");
-    std::fs::write(
-        &json_path,
-        r#"{"version": 1, "ppo": {"clip": 0.1}, "sequence": {"model": "mamba"}}"#,
-    )
-    .unwrap();
+    std::fs::write(&json_path, r#"{"version": 1, "ppo": {"clip": 0.1}, "sequence": {"model": "mamba"}}"#).unwrap();
     let a = recipe::load(&toml_path, &Overrides::default()).unwrap();
     let b = recipe::load(&json_path, &Overrides::default()).unwrap();
     assert_eq!(a, b);
@@ -74,18 +64,12 @@ fn json_and_toml_recipes_are_the_same_model() {
 fn layers_apply_in_order() {
     let (_d, path) = tmp_recipe("[ppo]\nclip = 0.1\nepochs = 5\nentropy_coef = 0.01\n");
     let none = recipe::load(&path, &Overrides::default()).unwrap();
-    assert_eq!(
-        (none.ppo.clip, none.ppo.epochs, none.ppo.discount),
-        (0.1, 5, 0.99)
-    );
+    assert_eq!((none.ppo.clip, none.ppo.epochs, none.ppo.discount), (0.1, 5, 0.99));
     let env = Overrides {
         env: vec![
             ("LOCOMAMBA_PPO__EPOCHS".into(), "7".into()),
             ("LOCOMAMBA_PPO__ENTROPY_COEF".into(), "0.02".into()),
-            (
-                "LOCOMAMBA_UNRELATED".into(),
-                "ignored: no section separator".into(),
-            ),
+            ("LOCOMAMBA_UNRELATED".into(), "ignored: no section separator".into()),
             ("OTHER__THING".into(), "ignored: other prefix".into()),
         ],
         sets: vec!["ppo.entropy_coef=0.03".into()],
@@ -101,10 +85,7 @@ fn set_accepts_lists_and_strings() {
     let (_d, path) = tmp_recipe("version = 1\n");
     let r = recipe::load(
         &path,
-        &Overrides {
-            env: vec![],
-            sets: vec!["experiment.seeds=[3, 4]".into(), "env.task=flat".into()],
-        },
+        &Overrides { env: vec![], sets: vec!["experiment.seeds=[3, 4]".into(), "env.task=flat".into()] },
     )
     .unwrap();
     assert_eq!(r.experiment.seeds, vec![3, 4]);
@@ -116,39 +97,19 @@ fn switching_the_model_by_override_keeps_the_depth() {
     let (_d, path) = tmp_recipe(
         "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[2, 128], [2, 128], [2, 128]]\n",
     );
-    let r = recipe::load(
-        &path,
-        &Overrides {
-            env: vec![],
-            sets: vec!["sequence.model=mamba".into()],
-        },
-    )
-    .unwrap();
+    let r = recipe::load(&path, &Overrides { env: vec![], sets: vec!["sequence.model=mamba".into()] }).unwrap();
     match r.sequence {
-        SequenceConfig::Mamba {
-            layers,
-            bidirectional,
-        } => {
+        SequenceConfig::Mamba { layers, bidirectional } => {
             assert_eq!(layers.len(), 3);
             assert!(!bidirectional);
             for l in layers {
-                assert_eq!(
-                    (l.d_model, l.d_state, l.d_conv, l.expand),
-                    (Some(64), 16, 4, 2)
-                );
+                assert_eq!((l.d_model, l.d_state, l.d_conv, l.expand), (Some(64), 16, 4, 2));
             }
         }
         other => panic!("expected mamba, got {other:?}"),
     }
     // Setting the same model keeps the written layers.
-    let r = recipe::load(
-        &path,
-        &Overrides {
-            env: vec![],
-            sets: vec!["sequence.model=transformer".into()],
-        },
-    )
-    .unwrap();
+    let r = recipe::load(&path, &Overrides { env: vec![], sets: vec!["sequence.model=transformer".into()] }).unwrap();
     assert_eq!(r.sequence.depth(), 3);
     if let SequenceConfig::Transformer { layers } = r.sequence {
         assert_eq!(layers[0].dim_feedforward, 128);
@@ -209,13 +170,6 @@ fn sweep_expands_grid_with_names_and_validates_each_point() {
 fn set_on_a_swept_key_is_refused() {
     let (_d, path) = tmp_recipe("[sweep]\n\"ppo.clip\" = [0.1, 0.2]\n");
     let source = recipe::read_source(&path).unwrap();
-    let err = recipe::variants(
-        &source,
-        &Overrides {
-            env: vec![],
-            sets: vec!["ppo.clip=0.3".into()],
-        },
-    )
-    .unwrap_err();
+    let err = recipe::variants(&source, &Overrides { env: vec![], sets: vec!["ppo.clip=0.3".into()] }).unwrap_err();
     assert!(err.to_string().contains("overrides a swept key"), "{err}");
 }

@@ -16,10 +16,7 @@ fn checked_in_schema_is_current() {
 
 #[test]
 fn runner_schema_prints_the_schema() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .arg("schema")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner")).arg("schema").output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), schema_json());
 }
@@ -57,8 +54,5 @@ fn every_field_has_a_description_and_default() {
     check_properties(&schema, "", &mut missing);
     // Layer tables inside custom layer schemas are documented on the layer type itself.
     missing.retain(|m| !m.contains("oneOf"));
-    assert!(
-        missing.is_empty(),
-        "undocumented schema properties: {missing:#?}"
-    );
+    assert!(missing.is_empty(), "undocumented schema properties: {missing:#?}");
 }

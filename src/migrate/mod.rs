@@ -126,13 +126,7 @@ pub struct Converted {
 }
 
 /// Top-level keys that only legacy configs have.
-const LEGACY_MARKERS: &[&str] = &[
-    "env_name",
-    "general_setting",
-    "collector",
-    "net",
-    "replay_buffer",
-];
+const LEGACY_MARKERS: &[&str] = &["env_name", "general_setting", "collector", "net", "replay_buffer"];
 
 /// True when a parsed JSON file looks like a legacy Python config rather than a recipe.
 pub fn is_legacy(value: &Value) -> bool {
@@ -189,26 +183,16 @@ impl Ctx<'_> {
     }
 
     fn bool(&self, path: &str, v: &Value) -> Result<bool, MigrateError> {
-        v.as_bool()
-            .ok_or_else(|| self.wrong(path, v, "true or false"))
+        v.as_bool().ok_or_else(|| self.wrong(path, v, "true or false"))
     }
 
     fn uint(&self, path: &str, v: &Value) -> Result<u64, MigrateError> {
         v.as_u64()
-            .or_else(|| {
-                v.as_f64()
-                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                    .map(|f| f as u64)
-            })
+            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
             .ok_or_else(|| self.wrong(path, v, "a non-negative integer"))
     }
 
-    fn layer_lists(
-        &self,
-        path: &str,
-        v: &Value,
-        width: usize,
-    ) -> Result<Vec<Vec<u64>>, MigrateError> {
+    fn layer_lists(&self, path: &str, v: &Value, width: usize) -> Result<Vec<Vec<u64>>, MigrateError> {
         let expected = format!("a list of {width}-integer lists");
         let list = v.as_array().ok_or_else(|| self.wrong(path, v, &expected))?;
         list.iter()
@@ -226,11 +210,7 @@ impl Ctx<'_> {
 }
 
 /// Converts a legacy config into a recipe value tree. The experiment is named after the file.
-pub fn convert(
-    legacy: &Value,
-    file: &Path,
-    options: &MigrateOptions,
-) -> Result<Converted, MigrateError> {
+pub fn convert(legacy: &Value, file: &Path, options: &MigrateOptions) -> Result<Converted, MigrateError> {
     let ctx = Ctx { file };
     if !legacy.is_object() {
         return Err(MigrateError::NotAnObject {
@@ -247,16 +227,9 @@ pub fn convert(
         .and_then(|s| s.to_str())
         .unwrap_or("migrated")
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
         .collect::<String>();
-    let mut tree =
-        json!({ "version": crate::recipe::CURRENT_VERSION, "experiment": { "name": name } });
+    let mut tree = json!({ "version": crate::recipe::CURRENT_VERSION, "experiment": { "name": name } });
     let mut report = MigrationReport {
         file: file.to_path_buf(),
         ..Default::default()
@@ -269,9 +242,7 @@ pub fn convert(
                 let ok = match key.as_str() {
                     "env_name" => value == "A1MoveGround",
                     "env.env_build.motor_control_mode" => value == "POSITION",
-                    "env.env_build.get_image" | "env.env_build.depth_image" => {
-                        ctx.bool(key, value)?
-                    }
+                    "env.env_build.get_image" | "env.env_build.depth_image" => ctx.bool(key, value)?,
                     "env.env_build.rgbd" | "env.env_build.grayscale" => !ctx.bool(key, value)?,
                     other => unreachable!("no check written for required key {other}"),
                 };
@@ -291,29 +262,18 @@ pub fn convert(
 
     // Depth transform.
     if let Some(v) = get("env.env_build.depth_norm") {
-        let transform = if ctx.bool("env.env_build.depth_norm", &v)? {
-            "log_sqrt"
-        } else {
-            "linear"
-        };
+        let transform = if ctx.bool("env.env_build.depth_norm", &v)? { "log_sqrt" } else { "linear" };
         set(&mut tree, "env.depth.transform", json!(transform));
     }
 
     // Friction: rapier has one coefficient; the rest stays as a comment.
     if let Some(v) = get("env.env_build.fric_coeff") {
         let path = "env.env_build.fric_coeff";
-        let list = v
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| ctx.wrong(path, &v, "a list of friction coefficients"))?;
-        let first = list[0]
-            .as_f64()
-            .ok_or_else(|| ctx.wrong(&format!("{path}[0]"), &list[0], "a number"))?;
+        let list = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| ctx.wrong(path, &v, "a list of friction coefficients"))?;
+        let first = list[0].as_f64().ok_or_else(|| ctx.wrong(&format!("{path}[0]"), &list[0], "a number"))?;
         set(&mut tree, "env.friction", json!(first));
         if list.len() > 1 {
-            report
-                .unmapped
-                .push((format!("{path}[1..]"), Value::Array(list[1..].to_vec())));
+            report.unmapped.push((format!("{path}[1..]"), Value::Array(list[1..].to_vec())));
         }
     }
 
@@ -324,33 +284,17 @@ pub fn convert(
     };
     let task = match get("env.env_build.terrain_type") {
         None => {
-            report
-                .notes
-                .push("no env.env_build.terrain_type: using the flat task".into());
+            report.notes.push("no env.env_build.terrain_type: using the flat task".into());
             "flat"
         }
         Some(Value::String(t)) => match TERRAINS.iter().find(|(k, _)| *k == t) {
             Some((_, task)) => task,
             None if PLANNED_TERRAINS.contains(&t.as_str()) => {
-                return Err(MigrateError::PlannedTerrain {
-                    file: file.to_path_buf(),
-                    found: t,
-                });
+                return Err(MigrateError::PlannedTerrain { file: file.to_path_buf(), found: t });
             }
-            None => {
-                return Err(MigrateError::UnknownTerrain {
-                    file: file.to_path_buf(),
-                    found: t,
-                });
-            }
+            None => return Err(MigrateError::UnknownTerrain { file: file.to_path_buf(), found: t }),
         },
-        Some(other) => {
-            return Err(ctx.wrong(
-                "env.env_build.terrain_type",
-                &other,
-                "a terrain name string",
-            ));
-        }
+        Some(other) => return Err(ctx.wrong("env.env_build.terrain_type", &other, "a terrain name string")),
     };
     let task = if moving {
         let blocks = matches!(task, "thin_obstacles" | "wide_obstacles" | "spheres");
@@ -359,8 +303,7 @@ pub fn convert(
                 file: file.to_path_buf(),
                 path: "env.env_build.moving".into(),
                 found: format!("true with terrain task {task}"),
-                expected: "moving obstacles only on a blocks terrain (random_blocks_sparse*)"
-                    .into(),
+                expected: "moving obstacles only on a blocks terrain (random_blocks_sparse*)".into(),
             });
         }
         if task != "thin_obstacles" {
@@ -395,9 +338,7 @@ pub fn convert(
         && !ctx.bool("general_setting.gae", &v)?
     {
         set(&mut tree, "ppo.gae_lambda", json!(1.0));
-        report.notes.push(
-            "general_setting.gae = false: ppo.gae_lambda = 1 (Monte-Carlo advantages)".into(),
-        );
+        report.notes.push("general_setting.gae = false: ppo.gae_lambda = 1 (Monte-Carlo advantages)".into());
     }
 
     // Budget.
@@ -407,24 +348,15 @@ pub fn convert(
             Some(f) => ctx.uint("collector.epoch_frames", &f)?,
             None => crate::recipe::PpoConfig::default().rollout_steps as u64,
         };
-        set(
-            &mut tree,
-            "experiment.total_env_steps",
-            json!(epochs * frames),
-        );
+        set(&mut tree, "experiment.total_env_steps", json!(epochs * frames));
     }
 
     // Encoder kind.
     let hidden = get("encoder.hidden_shapes");
-    let vision_only = hidden
-        .as_ref()
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty());
+    let vision_only = hidden.as_ref().and_then(Value::as_array).is_none_or(|a| a.is_empty());
     if vision_only {
         set(&mut tree, "encoder.kind", json!("vision_only"));
-        report
-            .notes
-            .push("no encoder.hidden_shapes (no state MLP): a vision-only encoder".into());
+        report.notes.push("no encoder.hidden_shapes (no state MLP): a vision-only encoder".into());
     } else if let Some(h) = hidden {
         set(&mut tree, "encoder.hidden_shapes", h);
     }
@@ -443,43 +375,22 @@ pub fn convert(
     match (transformer, mamba) {
         (_, Some(m)) => {
             let layers = ctx.layer_lists("net.mamba_params", &m, 4)?;
-            set(
-                &mut tree,
-                "sequence",
-                json!({ "model": "mamba", "layers": layers }),
-            );
-            report.notes.push(format!(
-                "net.mamba_params: {} Mamba layers carried over as given",
-                layers.len()
-            ));
+            set(&mut tree, "sequence", json!({ "model": "mamba", "layers": layers }));
+            report.notes.push(format!("net.mamba_params: {} Mamba layers carried over as given", layers.len()));
         }
         (Some(t), None) => {
             let layers = ctx.layer_lists("net.transformer_params", &t, 2)?;
             if options.keep_transformer {
-                set(
-                    &mut tree,
-                    "sequence",
-                    json!({ "model": "transformer", "layers": layers }),
-                );
-                report.notes.push(format!(
-                    "net.transformer_params: {} Transformer layers kept (--keep-transformer)",
-                    layers.len()
-                ));
+                set(&mut tree, "sequence", json!({ "model": "transformer", "layers": layers }));
+                report.notes.push(format!("net.transformer_params: {} Transformer layers kept (--keep-transformer)", layers.len()));
             } else {
-                let mamba: Vec<_> = layers
-                    .iter()
-                    .map(|_| json!([visual_dim, 16, 4, 2]))
-                    .collect();
+                let mamba: Vec<_> = layers.iter().map(|_| json!([visual_dim, 16, 4, 2])).collect();
                 report.notes.push(format!(
                     "net.transformer_params: {} Transformer layers became Mamba layers [{visual_dim}, 16, 4, 2]; \
                      pass --keep-transformer to keep the Transformer",
                     layers.len()
                 ));
-                set(
-                    &mut tree,
-                    "sequence",
-                    json!({ "model": "mamba", "layers": mamba }),
-                );
+                set(&mut tree, "sequence", json!({ "model": "mamba", "layers": mamba }));
             }
             report.notes.push(
                 "the Python LocoTransformer ignored encoder.visual_dim and ran at token width 64; \
@@ -487,13 +398,8 @@ pub fn convert(
                     .into(),
             );
         }
-        (None, None) => report
-            .notes
-            .push("no net.transformer_params or net.mamba_params: default sequence model".into()),
+        (None, None) => report.notes.push("no net.transformer_params or net.mamba_params: default sequence model".into()),
     }
 
-    Ok(Converted {
-        value: tree,
-        report,
-    })
+    Ok(Converted { value: tree, report })
 }

@@ -35,9 +35,7 @@ pub fn render(recipe: &Recipe, converted: &Converted) -> String {
     out.push_str(&format!(
         "# Converted by `runner migrate` from the legacy LocoTransformer config {file_name}.\n"
     ));
-    out.push_str(
-        "# Every legacy key with a meaning is mapped (see migrations/README.md); keys with no\n",
-    );
+    out.push_str("# Every legacy key with a meaning is mapped (see migrations/README.md); keys with no\n");
     out.push_str("# counterpart are listed as comments at the end.\n");
     for note in &report.notes {
         out.push_str(&format!("# note: {note}\n"));

@@ -15,133 +15,46 @@ pub enum Rule {
 /// `(legacy dotted key, rule)`. Legacy keys not in this table have no counterpart: they are kept as
 /// comments in the output, with a warning each.
 pub const TABLE: &[(&str, Rule)] = &[
-    (
-        "env_name",
-        Rule::Require("\"A1MoveGround\" (the only environment)"),
-    ),
+    ("env_name", Rule::Require("\"A1MoveGround\" (the only environment)")),
     ("env.reward_scale", Rule::Copy("env.reward.scale")),
     ("env.obs_norm", Rule::Copy("ppo.obs_norm")),
     ("env.horizon", Rule::Copy("env.horizon")),
-    (
-        "env.env_build.motor_control_mode",
-        Rule::Require("\"POSITION\" (PD position control)"),
-    ),
-    (
-        "env.env_build.other_direction_penalty",
-        Rule::Copy("env.reward.lateral_velocity"),
-    ),
-    (
-        "env.env_build.z_penalty",
-        Rule::Copy("env.reward.z_velocity"),
-    ),
+    ("env.env_build.motor_control_mode", Rule::Require("\"POSITION\" (PD position control)")),
+    ("env.env_build.other_direction_penalty", Rule::Copy("env.reward.lateral_velocity")),
+    ("env.env_build.z_penalty", Rule::Copy("env.reward.z_velocity")),
     ("env.env_build.clip_num", Rule::Copy("env.action_clip")),
     ("env.env_build.time_step_s", Rule::Copy("env.time_step_s")),
-    (
-        "env.env_build.num_action_repeat",
-        Rule::Copy("env.action_repeat"),
-    ),
-    (
-        "env.env_build.add_last_action_input",
-        Rule::Copy("env.last_action_in_obs"),
-    ),
+    ("env.env_build.num_action_repeat", Rule::Copy("env.action_repeat")),
+    ("env.env_build.add_last_action_input", Rule::Copy("env.last_action_in_obs")),
     ("env.env_build.diagonal_act", Rule::Copy("env.diagonal_act")),
-    (
-        "env.env_build.get_image",
-        Rule::Require("true (depth images are always rendered)"),
-    ),
-    (
-        "env.env_build.depth_image",
-        Rule::Require("true (depth, not RGB)"),
-    ),
-    (
-        "env.env_build.depth_norm",
-        Rule::Special("env.depth.transform: true -> \"log_sqrt\", false -> \"linear\""),
-    ),
-    (
-        "env.env_build.rgbd",
-        Rule::Require("false (RGB-D input is not built)"),
-    ),
-    (
-        "env.env_build.grayscale",
-        Rule::Require("false (grayscale input is not built)"),
-    ),
+    ("env.env_build.get_image", Rule::Require("true (depth images are always rendered)")),
+    ("env.env_build.depth_image", Rule::Require("true (depth, not RGB)")),
+    ("env.env_build.depth_norm", Rule::Special("env.depth.transform: true -> \"log_sqrt\", false -> \"linear\"")),
+    ("env.env_build.rgbd", Rule::Require("false (RGB-D input is not built)")),
+    ("env.env_build.grayscale", Rule::Require("false (grayscale input is not built)")),
     ("env.env_build.alive_reward", Rule::Copy("env.reward.alive")),
     ("env.env_build.fall_reward", Rule::Copy("env.reward.fall")),
-    (
-        "env.env_build.fric_coeff",
-        Rule::Special(
-            "env.friction = fric_coeff[0]; the spinning and rolling coefficients have no counterpart and are kept as a comment",
-        ),
-    ),
-    (
-        "env.env_build.moving",
-        Rule::Special("with a blocks terrain: env.task = \"moving_obstacles\""),
-    ),
+    ("env.env_build.fric_coeff", Rule::Special("env.friction = fric_coeff[0]; the spinning and rolling coefficients have no counterpart and are kept as a comment")),
+    ("env.env_build.moving", Rule::Special("with a blocks terrain: env.task = \"moving_obstacles\"")),
     ("env.env_build.target_vel", Rule::Copy("env.target_vel")),
-    (
-        "env.env_build.random_init_range",
-        Rule::Copy("env.start_xy_range"),
-    ),
-    (
-        "env.env_build.domain_randomization",
-        Rule::Copy("env.domain_randomization"),
-    ),
-    (
-        "env.env_build.terrain_type",
-        Rule::Special("env.task (see the terrain table)"),
-    ),
-    (
-        "replay_buffer.time_limit_filter",
-        Rule::Copy("ppo.bootstrap_time_limits"),
-    ),
-    (
-        "encoder.hidden_shapes",
-        Rule::Special(
-            "encoder.hidden_shapes; absent or empty means a vision-only encoder (encoder.kind = \"vision_only\")",
-        ),
-    ),
+    ("env.env_build.random_init_range", Rule::Copy("env.start_xy_range")),
+    ("env.env_build.domain_randomization", Rule::Copy("env.domain_randomization")),
+    ("env.env_build.terrain_type", Rule::Special("env.task (see the terrain table)")),
+    ("replay_buffer.time_limit_filter", Rule::Copy("ppo.bootstrap_time_limits")),
+    ("encoder.hidden_shapes", Rule::Special("encoder.hidden_shapes; absent or empty means a vision-only encoder (encoder.kind = \"vision_only\")")),
     ("encoder.visual_dim", Rule::Copy("encoder.visual_dim")),
-    (
-        "net.transformer_params",
-        Rule::Special(
-            "sequence: one Mamba layer [visual_dim, 16, 4, 2] per Transformer layer, or the Transformer with --keep-transformer",
-        ),
-    ),
-    (
-        "net.mamba_params",
-        Rule::Special("sequence: model = \"mamba\", layers as given"),
-    ),
+    ("net.transformer_params", Rule::Special("sequence: one Mamba layer [visual_dim, 16, 4, 2] per Transformer layer, or the Transformer with --keep-transformer")),
+    ("net.mamba_params", Rule::Special("sequence: model = \"mamba\", layers as given")),
     ("net.append_hidden_shapes", Rule::Copy("head.hidden_shapes")),
     ("collector.epoch_frames", Rule::Copy("ppo.rollout_steps")),
-    (
-        "collector.max_episode_frames",
-        Rule::Special("env.horizon = min(env.horizon, max_episode_frames)"),
-    ),
-    (
-        "collector.eval_episodes",
-        Rule::Copy("logging.eval_episodes"),
-    ),
+    ("collector.max_episode_frames", Rule::Special("env.horizon = min(env.horizon, max_episode_frames)")),
+    ("collector.eval_episodes", Rule::Copy("logging.eval_episodes")),
     ("general_setting.discount", Rule::Copy("ppo.discount")),
-    (
-        "general_setting.num_epochs",
-        Rule::Special("experiment.total_env_steps = num_epochs x epoch_frames"),
-    ),
-    (
-        "general_setting.batch_size",
-        Rule::Copy("ppo.minibatch_size"),
-    ),
-    (
-        "general_setting.gae",
-        Rule::Special("false -> ppo.gae_lambda = 1 (Monte-Carlo advantages)"),
-    ),
-    (
-        "general_setting.save_interval",
-        Rule::Copy("logging.checkpoint_interval"),
-    ),
-    (
-        "general_setting.eval_interval",
-        Rule::Copy("logging.eval_interval"),
-    ),
+    ("general_setting.num_epochs", Rule::Special("experiment.total_env_steps = num_epochs x epoch_frames")),
+    ("general_setting.batch_size", Rule::Copy("ppo.minibatch_size")),
+    ("general_setting.gae", Rule::Special("false -> ppo.gae_lambda = 1 (Monte-Carlo advantages)")),
+    ("general_setting.save_interval", Rule::Copy("logging.checkpoint_interval")),
+    ("general_setting.eval_interval", Rule::Copy("logging.eval_interval")),
     ("ppo.plr", Rule::Copy("ppo.policy_lr")),
     ("ppo.vlr", Rule::Copy("ppo.value_lr")),
     ("ppo.clip_para", Rule::Copy("ppo.clip")),

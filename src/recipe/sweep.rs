@@ -29,14 +29,10 @@ pub fn variants(source: &RecipeSource, overrides: &Overrides) -> Result<Vec<Vari
             message,
         };
         if values.is_empty() {
-            return Err(fail(
-                "found an empty list, expected at least one value".into(),
-            ));
+            return Err(fail("found an empty list, expected at least one value".into()));
         }
         if axis.split('.').any(str::is_empty) || axis.starts_with("sweep") {
-            return Err(fail(
-                "expected a dotted recipe key such as \"sequence.model\"".into(),
-            ));
+            return Err(fail("expected a dotted recipe key such as \"sequence.model\"".into()));
         }
         for set in &overrides.sets {
             let (key, _) = parse_set(set)?;
@@ -96,13 +92,7 @@ pub fn variant_name(point: &[(String, Value)]) -> String {
             };
             let raw = format!("{last}-{value}");
             raw.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
                 .collect::<String>()
         })
         .collect::<Vec<_>>()

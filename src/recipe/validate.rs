@@ -54,57 +54,24 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
 
     let e = &r.experiment;
     c.check(
-        !e.name.is_empty()
-            && e.name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)),
+        !e.name.is_empty() && e.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)),
         "experiment.name",
         format!("{:?}", e.name),
         "a non-empty name of letters, digits, '-', '_' or '.' (it names a folder)",
     );
-    c.check(
-        !e.seeds.is_empty(),
-        "experiment.seeds",
-        "[]",
-        "at least one seed",
-    );
+    c.check(!e.seeds.is_empty(), "experiment.seeds", "[]", "at least one seed");
     let mut seen = HashSet::new();
     for (i, s) in e.seeds.iter().enumerate() {
-        c.check(
-            seen.insert(*s),
-            format!("experiment.seeds[{i}]"),
-            s,
-            "unique seeds (this one repeats)",
-        );
+        c.check(seen.insert(*s), format!("experiment.seeds[{i}]"), s, "unique seeds (this one repeats)");
     }
-    c.check(
-        e.total_env_steps > 0,
-        "experiment.total_env_steps",
-        e.total_env_steps,
-        "a value > 0",
-    );
-    c.check(
-        !e.output_dir.is_empty(),
-        "experiment.output_dir",
-        "\"\"",
-        "a folder path",
-    );
+    c.check(e.total_env_steps > 0, "experiment.total_env_steps", e.total_env_steps, "a value > 0");
+    c.check(!e.output_dir.is_empty(), "experiment.output_dir", "\"\"", "a folder path");
 
     let env = &r.env;
-    c.check(
-        env.num_envs > 0,
-        "env.num_envs",
-        env.num_envs,
-        "a value > 0",
-    );
+    c.check(env.num_envs > 0, "env.num_envs", env.num_envs, "a value > 0");
     c.check(env.horizon > 0, "env.horizon", env.horizon, "a value > 0");
     c.positive(env.time_step_s as f64, "env.time_step_s");
-    c.check(
-        env.action_repeat > 0,
-        "env.action_repeat",
-        env.action_repeat,
-        "a value > 0",
-    );
+    c.check(env.action_repeat > 0, "env.action_repeat", env.action_repeat, "a value > 0");
     c.check(
         env.action_clip.len() == 3 || env.action_clip.len() == 12,
         "env.action_clip",
@@ -114,24 +81,9 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
     for (i, v) in env.action_clip.iter().enumerate() {
         c.positive(*v as f64, format!("env.action_clip[{i}]"));
     }
-    c.check(
-        env.target_vel >= 0.0,
-        "env.target_vel",
-        env.target_vel,
-        "a speed >= 0",
-    );
-    c.check(
-        env.start_xy_range >= 0.0,
-        "env.start_xy_range",
-        env.start_xy_range,
-        "a range >= 0",
-    );
-    c.check(
-        env.obstacle_density >= 0.0,
-        "env.obstacle_density",
-        env.obstacle_density,
-        "a density >= 0",
-    );
+    c.check(env.target_vel >= 0.0, "env.target_vel", env.target_vel, "a speed >= 0");
+    c.check(env.start_xy_range >= 0.0, "env.start_xy_range", env.start_xy_range, "a range >= 0");
+    c.check(env.obstacle_density >= 0.0, "env.obstacle_density", env.obstacle_density, "a density >= 0");
     c.positive(env.friction as f64, "env.friction");
     let d = &env.depth;
     c.check(d.width > 0, "env.depth.width", d.width, "a size > 0");
@@ -144,45 +96,22 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "an angle in (0, 180) degrees",
     );
     c.positive(d.near as f64, "env.depth.near");
-    c.check(
-        d.far > d.near,
-        "env.depth.far",
-        d.far,
-        "a far clip greater than env.depth.near",
-    );
+    c.check(d.far > d.near, "env.depth.far", d.far, "a far clip greater than env.depth.near");
 
     let enc = &r.encoder;
     c.sizes(&enc.hidden_shapes, "encoder.hidden_shapes", false);
-    c.check(
-        enc.visual_dim > 0,
-        "encoder.visual_dim",
-        enc.visual_dim,
-        "a size > 0",
-    );
+    c.check(enc.visual_dim > 0, "encoder.visual_dim", enc.visual_dim, "a size > 0");
 
     match &r.sequence {
         SequenceConfig::Transformer { layers } => {
-            c.check(
-                !layers.is_empty(),
-                "sequence.layers",
-                "[]",
-                "at least one layer",
-            );
+            c.check(!layers.is_empty(), "sequence.layers", "[]", "at least one layer");
             for (i, l) in layers.iter().enumerate() {
-                c.check(
-                    l.n_heads > 0,
-                    format!("sequence.layers[{i}][0]"),
-                    l.n_heads,
-                    "n_heads > 0",
-                );
+                c.check(l.n_heads > 0, format!("sequence.layers[{i}][0]"), l.n_heads, "n_heads > 0");
                 c.check(
                     l.n_heads == 0 || enc.visual_dim % l.n_heads == 0,
                     format!("sequence.layers[{i}][0]"),
                     format!("n_heads = {}", l.n_heads),
-                    &format!(
-                        "a head count dividing encoder.visual_dim ({})",
-                        enc.visual_dim
-                    ),
+                    &format!("a head count dividing encoder.visual_dim ({})", enc.visual_dim),
                 );
                 c.check(
                     l.dim_feedforward > 0,
@@ -193,12 +122,7 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
             }
         }
         SequenceConfig::Mamba { layers, .. } => {
-            c.check(
-                !layers.is_empty(),
-                "sequence.layers",
-                "[]",
-                "at least one layer",
-            );
+            c.check(!layers.is_empty(), "sequence.layers", "[]", "at least one layer");
             for (i, l) in layers.iter().enumerate() {
                 let d_model = l.d_model.unwrap_or(enc.visual_dim);
                 c.check(
@@ -207,24 +131,9 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
                     format!("d_model = {d_model}"),
                     &format!("d_model equal to encoder.visual_dim ({})", enc.visual_dim),
                 );
-                c.check(
-                    l.d_state > 0,
-                    format!("sequence.layers[{i}][1]"),
-                    l.d_state,
-                    "d_state > 0",
-                );
-                c.check(
-                    l.d_conv > 0,
-                    format!("sequence.layers[{i}][2]"),
-                    l.d_conv,
-                    "d_conv > 0",
-                );
-                c.check(
-                    l.expand > 0,
-                    format!("sequence.layers[{i}][3]"),
-                    l.expand,
-                    "expand > 0",
-                );
+                c.check(l.d_state > 0, format!("sequence.layers[{i}][1]"), l.d_state, "d_state > 0");
+                c.check(l.d_conv > 0, format!("sequence.layers[{i}][2]"), l.d_conv, "d_conv > 0");
+                c.check(l.expand > 0, format!("sequence.layers[{i}][3]"), l.expand, "expand > 0");
             }
         }
     }
@@ -235,67 +144,26 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
     c.positive(p.value_lr, "ppo.value_lr");
     c.positive(p.adam_eps, "ppo.adam_eps");
     c.positive(p.clip as f64, "ppo.clip");
-    c.check(
-        p.value_clip >= 0.0,
-        "ppo.value_clip",
-        p.value_clip,
-        "a value >= 0 (0 = no clipping)",
-    );
+    c.check(p.value_clip >= 0.0, "ppo.value_clip", p.value_clip, "a value >= 0 (0 = no clipping)");
     c.check(p.epochs > 0, "ppo.epochs", p.epochs, "a value > 0");
-    c.check(
-        p.minibatch_size > 0,
-        "ppo.minibatch_size",
-        p.minibatch_size,
-        "a value > 0",
-    );
-    c.check(
-        p.rollout_steps > 0,
-        "ppo.rollout_steps",
-        p.rollout_steps,
-        "a value > 0",
-    );
+    c.check(p.minibatch_size > 0, "ppo.minibatch_size", p.minibatch_size, "a value > 0");
+    c.check(p.rollout_steps > 0, "ppo.rollout_steps", p.rollout_steps, "a value > 0");
     c.check(
         p.minibatch_size <= p.rollout_steps,
         "ppo.minibatch_size",
         p.minibatch_size,
-        &format!(
-            "a minibatch no larger than ppo.rollout_steps ({})",
-            p.rollout_steps
-        ),
+        &format!("a minibatch no larger than ppo.rollout_steps ({})", p.rollout_steps),
     );
     c.check(
         env.num_envs == 0 || p.rollout_steps % env.num_envs == 0,
         "ppo.rollout_steps",
         p.rollout_steps,
-        &format!(
-            "a multiple of env.num_envs ({}): each env collects rollout_steps / num_envs steps",
-            env.num_envs
-        ),
+        &format!("a multiple of env.num_envs ({}): each env collects rollout_steps / num_envs steps", env.num_envs),
     );
-    c.check(
-        p.discount > 0.0 && p.discount <= 1.0,
-        "ppo.discount",
-        p.discount,
-        "a discount in (0, 1]",
-    );
-    c.check(
-        (0.0..=1.0).contains(&p.gae_lambda),
-        "ppo.gae_lambda",
-        p.gae_lambda,
-        "a lambda in [0, 1]",
-    );
-    c.check(
-        p.entropy_coef >= 0.0,
-        "ppo.entropy_coef",
-        p.entropy_coef,
-        "a coefficient >= 0",
-    );
-    c.check(
-        p.value_coef >= 0.0,
-        "ppo.value_coef",
-        p.value_coef,
-        "a coefficient >= 0",
-    );
+    c.check(p.discount > 0.0 && p.discount <= 1.0, "ppo.discount", p.discount, "a discount in (0, 1]");
+    c.check((0.0..=1.0).contains(&p.gae_lambda), "ppo.gae_lambda", p.gae_lambda, "a lambda in [0, 1]");
+    c.check(p.entropy_coef >= 0.0, "ppo.entropy_coef", p.entropy_coef, "a coefficient >= 0");
+    c.check(p.value_coef >= 0.0, "ppo.value_coef", p.value_coef, "a coefficient >= 0");
     c.positive(p.max_grad_norm as f64, "ppo.max_grad_norm");
     c.check(
         (-5.0..=2.0).contains(&p.init_log_std),
@@ -305,18 +173,8 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
     );
 
     let l = &r.logging;
-    c.check(
-        l.log_interval > 0,
-        "logging.log_interval",
-        l.log_interval,
-        "a value > 0",
-    );
-    c.check(
-        l.checkpoint_interval > 0,
-        "logging.checkpoint_interval",
-        l.checkpoint_interval,
-        "a value > 0",
-    );
+    c.check(l.log_interval > 0, "logging.log_interval", l.log_interval, "a value > 0");
+    c.check(l.checkpoint_interval > 0, "logging.checkpoint_interval", l.checkpoint_interval, "a value > 0");
     c.check(
         l.eval_interval == 0 || l.eval_episodes > 0,
         "logging.eval_episodes",
