@@ -5,6 +5,7 @@
 //! project's configs, [`run`] runs them, [`check`] reports what this build can do.
 
 pub mod check;
+pub mod kernels;
 pub mod migrate;
 pub mod nn;
 pub mod recipe;
