@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
-use super::scan::{ScanInputs, selective_scan, selective_scan_from};
+use super::scan::{ScanInputs, selective_scan, selective_scan_from, selective_scan_fused};
 
 /// Sizes of one Mamba block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +180,8 @@ impl MambaBlock {
         let x = silu(self.causal_conv(xz.clone().narrow(2, 0, di)));
         let z = xz.narrow(2, di, di);
         let (dt, b, c) = self.split_dbc(self.x_proj.forward(x.clone()));
-        let (y, _) = selective_scan(self.scan_inputs(x, self.dt_proj.forward(dt), b, c));
+        let inputs = self.scan_inputs(x, self.dt_proj.forward(dt), b, c);
+        let (y, _) = selective_scan_fused(&inputs).unwrap_or_else(|| selective_scan(inputs));
         self.out_proj.forward(y * silu(z))
     }
 
