@@ -1,7 +1,9 @@
 //! Gaussian policy: log-prob and entropy against closed forms, log-std clamping and init.
 
 use burn::prelude::*;
-use locomamba::nn::{ObsShape, build_actor_critic, cpu_device, gaussian_entropy, gaussian_log_prob};
+use locomamba::nn::{
+    ObsShape, build_actor_critic, cpu_device, gaussian_entropy, gaussian_log_prob,
+};
 use locomamba::recipe::Recipe;
 
 fn t2(v: Vec<f32>, s: [usize; 2], d: &Device) -> Tensor<2> {
@@ -47,7 +49,10 @@ fn log_std_is_initialised_from_recipe_and_clamped() {
     };
     let model = build_actor_critic(&r, &shape, &d).unwrap();
     let v: Vec<f32> = model.log_std().into_data().try_to_vec_as().unwrap();
-    assert!(v.iter().all(|x| (x - r.ppo.init_log_std).abs() < 1e-6), "{v:?}");
+    assert!(
+        v.iter().all(|x| (x - r.ppo.init_log_std).abs() < 1e-6),
+        "{v:?}"
+    );
     r.ppo.init_log_std = 7.0;
     let model = build_actor_critic(&r, &shape, &d).unwrap();
     assert_eq!(model.log_std().max().into_scalar::<f32>(), 2.0);

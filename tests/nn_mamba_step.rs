@@ -22,7 +22,11 @@ fn step_by_step_equals_parallel_forward() {
             expand,
         };
         let block = MambaBlock::new(dims, &device);
-        let x = Tensor::<3>::random([batch, len, d_model], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<3>::random(
+            [batch, len, d_model],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let parallel = block.forward(x.clone(), false);
         let mut state = block.zero_state(batch, &device);
         let mut outs = Vec::new();
@@ -70,10 +74,7 @@ fn mamba_is_causal() {
     );
     let x = Tensor::<3>::random([1, 6, 8], Distribution::Normal(0.0, 1.0), &device);
     let mut x2 = x.clone();
-    x2 = x2.slice_assign(
-        [0..1, 5..6, 0..8],
-        Tensor::ones([1, 1, 8], &device) * 3.0,
-    );
+    x2 = x2.slice_assign([0..1, 5..6, 0..8], Tensor::ones([1, 1, 8], &device) * 3.0);
     let a = block.forward(x, false).narrow(1, 0, 5);
     let b = block.forward(x2, false).narrow(1, 0, 5);
     assert!(max_abs_diff(a, b) == 0.0);

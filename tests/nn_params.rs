@@ -56,7 +56,10 @@ fn transformer_count_is_analytic() {
     let fusion = 4 * (V * V + V) + (V * 7 + 7) + (7 * V + V) + 2 * 2 * V;
     assert_eq!(model.encoder.num_params(), encoder_count());
     assert_eq!(model.policy.fusion.num_params(), fusion);
-    assert_eq!(model.num_params(), encoder_count() + 2 * fusion + heads_count());
+    assert_eq!(
+        model.num_params(),
+        encoder_count() + 2 * fusion + heads_count()
+    );
 }
 
 #[test]
@@ -84,8 +87,14 @@ fn mamba_count_is_analytic_and_describe_reports_it() {
     let total = encoder_count() + 4 * block + heads_count();
     assert_eq!(model.num_params(), total);
     let text = describe(&model);
-    assert!(text.starts_with(&format!("ActorCritic: {total} parameters")), "{text}");
-    assert!(text.contains(&format!("fusion mamba x2: {}", 2 * block)), "{text}");
+    assert!(
+        text.starts_with(&format!("ActorCritic: {total} parameters")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("fusion mamba x2: {}", 2 * block)),
+        "{text}"
+    );
 }
 
 #[test]

@@ -41,7 +41,10 @@ fn mamba_d_model_mismatch_names_key_path() {
             visual_dim: 32
         }
     );
-    assert!(err.to_string().starts_with("sequence.layers[1][0]: "), "{err}");
+    assert!(
+        err.to_string().starts_with("sequence.layers[1][0]: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -55,7 +58,10 @@ fn transformer_heads_must_divide_width() {
         }],
     };
     let err = build_actor_critic(&r, &shape(), &cpu_device()).unwrap_err();
-    assert!(err.to_string().starts_with("sequence.layers[0][0]: "), "{err}");
+    assert!(
+        err.to_string().starts_with("sequence.layers[0][0]: "),
+        "{err}"
+    );
 }
 
 #[derive(Default)]

@@ -28,7 +28,10 @@ fn fused_forward_matches_reference_on_both_cpu_backends() {
         let (y, h) = selective_scan_fused(&x).expect("fused path on CPU");
         let dy = (y - y_ref).abs().max().into_scalar::<f32>();
         let dh = (h - h_ref).abs().max().into_scalar::<f32>();
-        assert!(dy < 1e-4 && dh < 1e-4, "{device:?}: y diff {dy}, state diff {dh}");
+        assert!(
+            dy < 1e-4 && dh < 1e-4,
+            "{device:?}: y diff {dy}, state diff {dh}"
+        );
     }
 }
 

@@ -22,7 +22,10 @@ fn close(analytic: &[f32], numeric: &[f32], what: &str) {
     assert_eq!(analytic.len(), numeric.len());
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
         let tol = 5e-3 + 2e-2 * n.abs();
-        assert!((a - n).abs() <= tol, "{what}[{i}]: autodiff {a} vs finite difference {n}");
+        assert!(
+            (a - n).abs() <= tol,
+            "{what}[{i}]: autodiff {a} vs finite difference {n}"
+        );
     }
 }
 
@@ -66,9 +69,15 @@ fn scan_gradients_match_finite_differences() {
     let d = r(vec![c]);
     let db = r(vec![c]);
     let w = r(vec![b, l, c]);
-    let t3 = |v: &[f32], s: [usize; 3], dev: &Device| Tensor::<3>::from_data(TensorData::new(v.to_vec(), s), dev);
-    let t2 = |v: &[f32], s: [usize; 2], dev: &Device| Tensor::<2>::from_data(TensorData::new(v.to_vec(), s), dev);
-    let t1 = |v: &[f32], dev: &Device| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), dev);
+    let t3 = |v: &[f32], s: [usize; 3], dev: &Device| {
+        Tensor::<3>::from_data(TensorData::new(v.to_vec(), s), dev)
+    };
+    let t2 = |v: &[f32], s: [usize; 2], dev: &Device| {
+        Tensor::<2>::from_data(TensorData::new(v.to_vec(), s), dev)
+    };
+    let t1 = |v: &[f32], dev: &Device| {
+        Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), dev)
+    };
     let loss_of = |inputs: ScanInputs, dev: &Device| {
         let (y, last) = selective_scan(inputs);
         (y * t3(&w, [b, l, c], dev)).sum() + last.sum() * 0.5
@@ -95,20 +104,94 @@ fn scan_gradients_match_finite_differences() {
     let grads = loss_of(inputs, &ad).backward();
     let scalar = |inputs: ScanInputs| loss_of(inputs, &plain).into_scalar::<f32>();
 
-    let fd = finite_diff(&u, [b, l, c], &|t| scalar(ScanInputs { u: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &u,
+        [b, l, c],
+        &|t| {
+            scalar(ScanInputs {
+                u: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.u.grad(&grads).unwrap()), &fd, "du");
-    let fd = finite_diff(&delta, [b, l, c], &|t| scalar(ScanInputs { delta: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &delta,
+        [b, l, c],
+        &|t| {
+            scalar(ScanInputs {
+                delta: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.delta.grad(&grads).unwrap()), &fd, "ddelta");
-    let fd = finite_diff(&a, [c, n], &|t| scalar(ScanInputs { a: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &a,
+        [c, n],
+        &|t| {
+            scalar(ScanInputs {
+                a: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.a.grad(&grads).unwrap()), &fd, "da");
-    let fd = finite_diff(&bm, [b, l, n], &|t| scalar(ScanInputs { b: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &bm,
+        [b, l, n],
+        &|t| {
+            scalar(ScanInputs {
+                b: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.b.grad(&grads).unwrap()), &fd, "db");
-    let fd = finite_diff(&cm, [b, l, n], &|t| scalar(ScanInputs { c: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &cm,
+        [b, l, n],
+        &|t| {
+            scalar(ScanInputs {
+                c: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.c.grad(&grads).unwrap()), &fd, "dc");
-    let fd = finite_diff(&d, [c], &|t| scalar(ScanInputs { d: t, ..base(&plain) }), &plain);
+    let fd = finite_diff(
+        &d,
+        [c],
+        &|t| {
+            scalar(ScanInputs {
+                d: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
     close(&to_vec(leaves.d.grad(&grads).unwrap()), &fd, "dd");
-    let fd = finite_diff(&db, [c], &|t| scalar(ScanInputs { delta_bias: t, ..base(&plain) }), &plain);
-    close(&to_vec(leaves.delta_bias.grad(&grads).unwrap()), &fd, "ddelta_bias");
+    let fd = finite_diff(
+        &db,
+        [c],
+        &|t| {
+            scalar(ScanInputs {
+                delta_bias: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(
+        &to_vec(leaves.delta_bias.grad(&grads).unwrap()),
+        &fd,
+        "ddelta_bias",
+    );
 }
 
 #[test]
@@ -124,16 +207,30 @@ fn mamba_block_input_gradient_matches_finite_differences() {
     let block = MambaBlock::new(dims, &ad);
     let block_plain = block.clone().to_device(&plain);
     let shape = [2, 3, 4];
-    let x = to_vec(Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &plain));
-    let w = to_vec(Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &plain));
+    let x = to_vec(Tensor::<3>::random(
+        shape,
+        Distribution::Normal(0.0, 1.0),
+        &plain,
+    ));
+    let w = to_vec(Tensor::<3>::random(
+        shape,
+        Distribution::Normal(0.0, 1.0),
+        &plain,
+    ));
     let wt = |dev: &Device| Tensor::<3>::from_data(TensorData::new(w.clone(), shape), dev);
     let xa = Tensor::<3>::from_data(TensorData::new(x.clone(), shape), &ad).require_grad();
-    let grads = (block.forward(xa.clone(), false) * wt(&ad)).sum().backward();
+    let grads = (block.forward(xa.clone(), false) * wt(&ad))
+        .sum()
+        .backward();
     let analytic = to_vec(xa.grad(&grads).unwrap());
     let fd = finite_diff(
         &x,
         shape,
-        &|t| (block_plain.forward(t, false) * wt(&plain)).sum().into_scalar::<f32>(),
+        &|t| {
+            (block_plain.forward(t, false) * wt(&plain))
+                .sum()
+                .into_scalar::<f32>()
+        },
         &plain,
     );
     close(&analytic, &fd, "dx");

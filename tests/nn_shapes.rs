@@ -16,7 +16,10 @@ const SHAPE: ObsShape = ObsShape {
 
 fn variants() -> Vec<(&'static str, Recipe)> {
     let mut out = Vec::new();
-    for (kind, kname) in [(EncoderKind::Loco, "loco"), (EncoderKind::VisionOnly, "vision")] {
+    for (kind, kname) in [
+        (EncoderKind::Loco, "loco"),
+        (EncoderKind::VisionOnly, "vision"),
+    ] {
         for mamba in [false, true] {
             let mut r = Recipe::default();
             r.encoder.kind = kind;

@@ -125,7 +125,8 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                 });
             }
         }
-        if let Ok(fusion) = build_fusion(&recipe.sequence, recipe.encoder.visual_dim, &train_device) {
+        if let Ok(fusion) = build_fusion(&recipe.sequence, recipe.encoder.visual_dim, &train_device)
+        {
             for &t in &opts.token_counts {
                 let x = Tensor::<3>::random(
                     [opts.scaling_batch, t, recipe.encoder.visual_dim],

@@ -13,7 +13,11 @@ fn fusion_line(f: &Fusion) -> String {
         Fusion::Mamba(m) => format!(
             "mamba x{}{}",
             m.layers.len(),
-            if m.bidirectional { " (bidirectional)" } else { "" }
+            if m.bidirectional {
+                " (bidirectional)"
+            } else {
+                ""
+            }
         ),
     }
 }
@@ -24,7 +28,11 @@ pub fn describe(model: &ActorCritic) -> String {
     let e = &model.encoder;
     let enc_total = e.num_params();
     let _ = writeln!(s, "ActorCritic: {} parameters", model.num_params());
-    let _ = writeln!(s, "  encoder (shared: {}): {enc_total}", model.value_encoder.is_none());
+    let _ = writeln!(
+        s,
+        "  encoder (shared: {}): {enc_total}",
+        model.value_encoder.is_none()
+    );
     let state: usize = e.state_mlp.iter().map(|l| l.num_params()).sum::<usize>()
         + e.state_token.as_ref().map_or(0, |l| l.num_params());
     let _ = writeln!(s, "    state mlp + token: {state}");
@@ -39,13 +47,23 @@ pub fn describe(model: &ActorCritic) -> String {
     }
     let p = &model.policy;
     let _ = writeln!(s, "  policy: {}", p.num_params());
-    let _ = writeln!(s, "    fusion {}: {}", fusion_line(&p.fusion), p.fusion.num_params());
+    let _ = writeln!(
+        s,
+        "    fusion {}: {}",
+        fusion_line(&p.fusion),
+        p.fusion.num_params()
+    );
     let _ = writeln!(s, "    head: {}", p.head.num_params());
     let _ = writeln!(s, "    mean: {}", p.mean.num_params());
     let _ = writeln!(s, "    log_std: {}", p.log_std.num_params());
     let v = &model.value;
     let _ = writeln!(s, "  value: {}", v.num_params());
-    let _ = writeln!(s, "    fusion {}: {}", fusion_line(&v.fusion), v.fusion.num_params());
+    let _ = writeln!(
+        s,
+        "    fusion {}: {}",
+        fusion_line(&v.fusion),
+        v.fusion.num_params()
+    );
     let _ = writeln!(s, "    head: {}", v.head.num_params());
     let _ = writeln!(s, "    value: {}", v.value.num_params());
     s

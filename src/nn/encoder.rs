@@ -78,7 +78,11 @@ impl Encoder {
             }
             EncoderKind::VisionOnly => (Vec::new(), None),
         };
-        let specs = [(shape.depth_frames, 32, 8, 4), (32, 64, 4, 2), (64, 64, 3, 1)];
+        let specs = [
+            (shape.depth_frames, 32, 8, 4),
+            (32, 64, 4, 2),
+            (64, 64, 3, 1),
+        ];
         let convs = specs
             .iter()
             .map(|&(i, o, k, s)| ortho_conv([i, o], k, s, gain, device))

@@ -185,7 +185,13 @@ impl MambaBlock {
         self.out_proj.forward(y * silu(z))
     }
 
-    fn scan_inputs(&self, u: Tensor<3>, delta: Tensor<3>, b: Tensor<3>, c: Tensor<3>) -> ScanInputs {
+    fn scan_inputs(
+        &self,
+        u: Tensor<3>,
+        delta: Tensor<3>,
+        b: Tensor<3>,
+        c: Tensor<3>,
+    ) -> ScanInputs {
         ScanInputs {
             u,
             delta,
@@ -232,6 +238,9 @@ impl MambaBlock {
         let inputs = self.scan_inputs(u, self.dt_proj.forward(dt), b, c);
         let (y, ssm) = selective_scan_from(inputs, state.ssm);
         let y = y.reshape([batch, di]) * silu(z);
-        (x + self.out_proj.forward(y).reshape([batch, dm]), MambaState { conv, ssm })
+        (
+            x + self.out_proj.forward(y).reshape([batch, dm]),
+            MambaState { conv, ssm },
+        )
     }
 }

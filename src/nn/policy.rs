@@ -6,8 +6,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::encoder::Encoder;
-use super::init::ortho_linear;
 use super::fusion::Fusion;
+use super::init::ortho_linear;
 
 /// Lower and upper clamp of the policy log-std.
 pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);

@@ -20,15 +20,22 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
 }
 
 /// Builds the fusion stack named by `sequence.model` for tokens of width `width`.
-pub fn build_fusion(seq: &SequenceConfig, width: usize, device: &Device) -> Result<Fusion, NnError> {
+pub fn build_fusion(
+    seq: &SequenceConfig,
+    width: usize,
+    device: &Device,
+) -> Result<Fusion, NnError> {
     match seq {
         SequenceConfig::Transformer { layers } => {
             let mut built = Vec::new();
             for (i, l) in layers.iter().enumerate() {
-                if l.n_heads == 0 || width % l.n_heads != 0 {
+                if l.n_heads == 0 || !width.is_multiple_of(l.n_heads) {
                     return Err(invalid(
                         format!("sequence.layers[{i}][0]"),
-                        format!("n_heads {} must divide encoder.visual_dim {width}", l.n_heads),
+                        format!(
+                            "n_heads {} must divide encoder.visual_dim {width}",
+                            l.n_heads
+                        ),
                     ));
                 }
                 if l.dim_feedforward == 0 {
@@ -57,9 +64,13 @@ pub fn build_fusion(seq: &SequenceConfig, width: usize, device: &Device) -> Resu
                         visual_dim: width,
                     });
                 }
-                for (j, (v, name)) in [(l.d_state, "d_state"), (l.d_conv, "d_conv"), (l.expand, "expand")]
-                    .into_iter()
-                    .enumerate()
+                for (j, (v, name)) in [
+                    (l.d_state, "d_state"),
+                    (l.d_conv, "d_conv"),
+                    (l.expand, "expand"),
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     if v == 0 {
                         return Err(invalid(

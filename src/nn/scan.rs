@@ -52,12 +52,19 @@ pub fn selective_scan_from(inputs: ScanInputs, mut state: Tensor<3>) -> (Tensor<
     let a3 = a.unsqueeze_dim::<3>(0);
     let mut ys = Vec::with_capacity(len);
     for t in 0..len {
-        let de = delta_eff.clone().narrow(1, t, 1).reshape([batch, channels, 1]);
+        let de = delta_eff
+            .clone()
+            .narrow(1, t, 1)
+            .reshape([batch, channels, 1]);
         let ut = u.clone().narrow(1, t, 1).reshape([batch, channels, 1]);
         let bt = b.clone().narrow(1, t, 1);
         let ct = c.clone().narrow(1, t, 1);
         state = (de.clone() * a3.clone()).exp() * state + (de * ut) * bt;
-        ys.push((state.clone() * ct).sum_dim(2).reshape([batch, 1, channels]));
+        ys.push(
+            (state.clone() * ct)
+                .sum_dim(2)
+                .reshape([batch, 1, channels]),
+        );
     }
     let y = Tensor::cat(ys, 1) + u * d.reshape([1, 1, channels]);
     (y, state)

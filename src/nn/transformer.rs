@@ -1,8 +1,10 @@
 //! Transformer fusion layer with PyTorch `TransformerEncoderLayer` defaults: post-LayerNorm,
 //! ReLU feed-forward, dropout 0, LayerNorm eps 1e-5.
 
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::activation::ActivationConfig;
+use burn::nn::transformer::{
+    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
+};
 use burn::prelude::*;
 
 /// One post-LN Transformer encoder layer of width `d_model`.
