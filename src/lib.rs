@@ -7,6 +7,7 @@
 pub mod check;
 pub mod kernels;
 pub mod migrate;
+pub mod nn;
 pub mod ppo;
 pub mod recipe;
 pub mod run;

@@ -1,0 +1,246 @@
+//! The Mamba-1 block: pre-norm, in_proj, depthwise causal conv, SiLU, x_proj, dt_proj + softplus,
+//! selective scan with `A = -exp(A_log)` and D skip, SiLU(z) gate, out_proj, residual.
+
+use burn::module::Param;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::silu;
+
+use super::scan::{ScanInputs, selective_scan, selective_scan_from, selective_scan_fused};
+
+/// Sizes of one Mamba block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MambaDims {
+    /// Token width.
+    pub d_model: usize,
+    /// SSM state size per channel.
+    pub d_state: usize,
+    /// Width of the depthwise causal convolution.
+    pub d_conv: usize,
+    /// d_inner = expand x d_model.
+    pub expand: usize,
+}
+
+impl MambaDims {
+    /// Channels of the inner stream.
+    pub fn d_inner(&self) -> usize {
+        self.expand * self.d_model
+    }
+    /// Rank of the step-size projection, ceil(d_model / 16).
+    pub fn dt_rank(&self) -> usize {
+        self.d_model.div_ceil(16)
+    }
+}
+
+/// Recurrent state of one block: `conv` `[B, d_inner, d_conv]` (last inputs of the causal conv,
+/// oldest first) and `ssm` `[B, d_inner, d_state]`.
+#[derive(Debug, Clone)]
+pub struct MambaState {
+    /// Last `d_conv` conv inputs, oldest first.
+    pub conv: Tensor<3>,
+    /// SSM hidden state.
+    pub ssm: Tensor<3>,
+}
+
+/// One Mamba-1 block with residual.
+#[derive(Module, Debug)]
+pub struct MambaBlock {
+    /// Pre-norm.
+    pub norm: LayerNorm,
+    /// d_model -> 2 x d_inner (x and gate z), no bias.
+    pub in_proj: Linear,
+    /// Depthwise conv weights `[d_inner, d_conv]`; the last column multiplies the current token.
+    pub conv_weight: Param<Tensor<2>>,
+    /// Depthwise conv bias `[d_inner]`.
+    pub conv_bias: Param<Tensor<1>>,
+    /// d_inner -> dt_rank + 2 x d_state, no bias.
+    pub x_proj: Linear,
+    /// dt_rank -> d_inner, no bias (its bias is `dt_bias`, applied inside the scan).
+    pub dt_proj: Linear,
+    /// Step-size bias `[d_inner]`, initialised so softplus(dt) lies in [1e-3, 1e-1].
+    pub dt_bias: Param<Tensor<1>>,
+    /// `log(-A)` `[d_inner, d_state]`, S4D-real init log(1..=d_state).
+    pub a_log: Param<Tensor<2>>,
+    /// Skip `[d_inner]`, ones.
+    pub d: Param<Tensor<1>>,
+    /// d_inner -> d_model, no bias.
+    pub out_proj: Linear,
+}
+
+impl MambaBlock {
+    /// Builds a block with the Mamba paper's initialisation.
+    pub fn new(dims: MambaDims, device: &Device) -> Self {
+        let (dm, di, n, k, r) = (
+            dims.d_model,
+            dims.d_inner(),
+            dims.d_state,
+            dims.d_conv,
+            dims.dt_rank(),
+        );
+        let conv_bound = 1.0 / (k as f64).sqrt();
+        let dt_std = 1.0 / (r as f64).sqrt();
+        let (dt_min, dt_max) = (1e-3f64, 1e-1f64);
+        let dt = (Tensor::<1>::random([di], Distribution::Uniform(0.0, 1.0), device)
+            * (dt_max.ln() - dt_min.ln())
+            + dt_min.ln())
+        .exp()
+        .clamp_min(1e-4);
+        // inverse softplus: dt + log(1 - exp(-dt))
+        let inv_dt = dt.clone() + (dt.neg().exp().neg() + 1.0).log();
+        let a_row: Vec<f32> = (1..=n).map(|i| (i as f32).ln()).collect();
+        let a_log = Tensor::<1>::from_data(TensorData::new(a_row, [n]), device)
+            .unsqueeze_dim::<2>(0)
+            .repeat_dim(0, di);
+        let mut dt_proj = LinearConfig::new(r, di).with_bias(false).init(device);
+        dt_proj.weight = Param::from_tensor(Tensor::random(
+            [r, di],
+            Distribution::Uniform(-dt_std, dt_std),
+            device,
+        ));
+        Self {
+            norm: LayerNormConfig::new(dm).init(device),
+            in_proj: LinearConfig::new(dm, 2 * di).with_bias(false).init(device),
+            conv_weight: Param::from_tensor(Tensor::random(
+                [di, k],
+                Distribution::Uniform(-conv_bound, conv_bound),
+                device,
+            )),
+            conv_bias: Param::from_tensor(Tensor::random(
+                [di],
+                Distribution::Uniform(-conv_bound, conv_bound),
+                device,
+            )),
+            x_proj: LinearConfig::new(di, r + 2 * n)
+                .with_bias(false)
+                .init(device),
+            dt_proj,
+            dt_bias: Param::from_tensor(inv_dt),
+            a_log: Param::from_tensor(a_log),
+            d: Param::from_tensor(Tensor::ones([di], device)),
+            out_proj: LinearConfig::new(di, dm).with_bias(false).init(device),
+        }
+    }
+
+    /// The block's sizes, read back from its parameters.
+    pub fn dims(&self) -> MambaDims {
+        let [di, n] = self.a_log.dims();
+        let [dm, _] = self.in_proj.weight.dims();
+        let [_, k] = self.conv_weight.dims();
+        MambaDims {
+            d_model: dm,
+            d_state: n,
+            d_conv: k,
+            expand: di / dm,
+        }
+    }
+
+    /// A zero recurrent state for `batch` sequences.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> MambaState {
+        let dims = self.dims();
+        MambaState {
+            conv: Tensor::zeros([batch, dims.d_inner(), dims.d_conv], device),
+            ssm: Tensor::zeros([batch, dims.d_inner(), dims.d_state], device),
+        }
+    }
+
+    /// Splits the x_proj output `[B, L, r + 2N]` into (dt `[B, L, r]`, b, c `[B, L, N]`).
+    fn split_dbc(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+        let n = self.a_log.dims()[1];
+        let r = self.dt_proj.weight.dims()[0];
+        (
+            x.clone().narrow(2, 0, r),
+            x.clone().narrow(2, r, n),
+            x.narrow(2, r + n, n),
+        )
+    }
+
+    /// Depthwise causal conv over `[B, L, C]` (zero history).
+    fn causal_conv(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, l, c] = x.dims();
+        let k = self.conv_weight.dims()[1];
+        let padded = if k > 1 {
+            Tensor::cat(vec![Tensor::zeros([b, k - 1, c], &x.device()), x], 1)
+        } else {
+            x
+        };
+        let w = self.conv_weight.val();
+        let mut out = self.conv_bias.val().reshape([1, 1, c]);
+        for j in 0..k {
+            let wj = w.clone().narrow(1, j, 1).reshape([1, 1, c]);
+            out = out + padded.clone().narrow(1, j, l) * wj;
+        }
+        out
+    }
+
+    /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
+    pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
+        let di = self.a_log.dims()[0];
+        let xz = self.in_proj.forward(h);
+        let x = silu(self.causal_conv(xz.clone().narrow(2, 0, di)));
+        let z = xz.narrow(2, di, di);
+        let (dt, b, c) = self.split_dbc(self.x_proj.forward(x.clone()));
+        let inputs = self.scan_inputs(x, self.dt_proj.forward(dt), b, c);
+        let (y, _) = selective_scan_fused(&inputs).unwrap_or_else(|| selective_scan(inputs));
+        self.out_proj.forward(y * silu(z))
+    }
+
+    fn scan_inputs(
+        &self,
+        u: Tensor<3>,
+        delta: Tensor<3>,
+        b: Tensor<3>,
+        c: Tensor<3>,
+    ) -> ScanInputs {
+        ScanInputs {
+            u,
+            delta,
+            a: self.a_log.val().exp().neg(),
+            b,
+            c,
+            d: self.d.val(),
+            delta_bias: self.dt_bias.val(),
+        }
+    }
+
+    /// Parallel forward over a whole sequence `[B, L, d_model]`; `bidirectional` adds the mixer
+    /// run on the reversed sequence (same weights), reversed back.
+    pub fn forward(&self, x: Tensor<3>, bidirectional: bool) -> Tensor<3> {
+        let h = self.norm.forward(x.clone());
+        let mut y = self.mix(h.clone());
+        if bidirectional {
+            y = y + self.mix(h.flip([1])).flip([1]);
+        }
+        x + y
+    }
+
+    /// One recurrent step: `x` `[B, d_model]` -> (`y` `[B, d_model]`, next state). Processing a
+    /// sequence token by token equals the unidirectional [`forward`](Self::forward).
+    pub fn step(&self, x: Tensor<2>, state: MambaState) -> (Tensor<2>, MambaState) {
+        let [batch, dm] = x.dims();
+        let di = self.a_log.dims()[0];
+        let k = self.conv_weight.dims()[1];
+        let xz = self.in_proj.forward(self.norm.forward(x.clone()));
+        let xin = xz.clone().narrow(1, 0, di);
+        let z = xz.narrow(1, di, di);
+        let newest = xin.reshape([batch, di, 1]);
+        let conv = if k > 1 {
+            Tensor::cat(vec![state.conv.narrow(2, 1, k - 1), newest], 2)
+        } else {
+            newest
+        };
+        let xc = (conv.clone() * self.conv_weight.val().unsqueeze_dim::<3>(0))
+            .sum_dim(2)
+            .reshape([batch, di])
+            + self.conv_bias.val().unsqueeze_dim::<2>(0);
+        let u = silu(xc).reshape([batch, 1, di]);
+        let (dt, b, c) = self.split_dbc(self.x_proj.forward(u.clone()));
+        let inputs = self.scan_inputs(u, self.dt_proj.forward(dt), b, c);
+        let (y, ssm) = selective_scan_from(inputs, state.ssm);
+        let y = y.reshape([batch, di]) * silu(z);
+        (
+            x + self.out_proj.forward(y).reshape([batch, dm]),
+            MambaState { conv, ssm },
+        )
+    }
+}

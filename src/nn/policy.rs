@@ -1,0 +1,156 @@
+//! LocoTransformer pooling, MLP heads, the Gaussian policy and value branches, the actor-critic.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use super::encoder::Encoder;
+use super::fusion::Fusion;
+use super::init::ortho_linear;
+
+/// Lower and upper clamp of the policy log-std.
+pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);
+
+/// Pools fused tokens `[B, T, D]`: with a state token, its output concatenated with the mean of
+/// the visual tokens (`[B, 2D]`); without, the mean of all tokens (`[B, D]`).
+pub fn pool(tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
+    let [b, t, d] = tokens.dims();
+    if has_state_token {
+        let state = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
+        let visual = tokens.narrow(1, 1, t - 1).mean_dim(1).reshape([b, d]);
+        Tensor::cat(vec![state, visual], 1)
+    } else {
+        tokens.mean_dim(1).reshape([b, d])
+    }
+}
+
+/// An MLP with ReLU after every layer.
+#[derive(Module, Debug)]
+pub struct Head {
+    /// The hidden layers.
+    pub layers: Vec<Linear>,
+}
+
+impl Head {
+    /// Builds hidden layers `input -> hidden[0] -> ...`; returns the head and its output width.
+    pub fn new(input: usize, hidden: &[usize], device: &Device) -> (Self, usize) {
+        let mut width = input;
+        let mut layers = Vec::new();
+        for &h in hidden {
+            layers.push(ortho_linear(width, h, std::f64::consts::SQRT_2, device));
+            width = h;
+        }
+        (Self { layers }, width)
+    }
+
+    /// `[B, input]` -> `[B, width]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.layers.iter().fold(x, |x, l| relu(l.forward(x)))
+    }
+}
+
+/// Policy side: fusion, head, mean layer and the state-independent log-std.
+#[derive(Module, Debug)]
+pub struct PolicyBranch {
+    /// Fusion layers.
+    pub fusion: Fusion,
+    /// Head MLP.
+    pub head: Head,
+    /// Linear layer to the action mean.
+    pub mean: Linear,
+    /// Unclamped learnable log-std `[A]`.
+    pub log_std: Param<Tensor<1>>,
+}
+
+/// Value side: fusion, head and the value layer.
+#[derive(Module, Debug)]
+pub struct ValueBranch {
+    /// Fusion layers.
+    pub fusion: Fusion,
+    /// Head MLP.
+    pub head: Head,
+    /// Linear layer to the scalar value.
+    pub value: Linear,
+}
+
+/// Builds the output linear layer with orthogonal init of the given gain.
+pub fn output_layer(input: usize, output: usize, gain: f64, device: &Device) -> Linear {
+    ortho_linear(input, output, gain, device)
+}
+
+impl PolicyBranch {
+    /// Tokens `[B, T, D]` -> action mean `[B, A]`.
+    pub fn forward(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
+        let pooled = pool(self.fusion.forward(tokens), has_state_token);
+        self.mean.forward(self.head.forward(pooled))
+    }
+
+    /// The log-std clamped to [`LOG_STD_RANGE`].
+    pub fn log_std(&self) -> Tensor<1> {
+        self.log_std.val().clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1)
+    }
+}
+
+impl ValueBranch {
+    /// Tokens `[B, T, D]` -> value `[B]`.
+    pub fn forward(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<1> {
+        let pooled = pool(self.fusion.forward(tokens), has_state_token);
+        let v = self.value.forward(self.head.forward(pooled));
+        let [b, _] = v.dims();
+        v.reshape([b])
+    }
+}
+
+/// The full actor-critic. The trainer steps `encoder` + `policy` with the policy optimiser and
+/// `value` (+ `value_encoder`) with the value optimiser.
+#[derive(Module, Debug)]
+pub struct ActorCritic {
+    /// Shared trunk (policy side).
+    pub encoder: Encoder,
+    /// The value side's own encoder, `Some` when `encoder.shared = false`.
+    pub value_encoder: Option<Encoder>,
+    /// Fusion + head + mean layer + log-std.
+    pub policy: PolicyBranch,
+    /// Fusion + head + value layer.
+    pub value: ValueBranch,
+}
+
+impl ActorCritic {
+    /// proprio `[B, proprio_dim]` (ignored for vision-only), depth `[B, frames, H, W]` ->
+    /// (mean `[B, A]`, value `[B]`). With a shared encoder the value gradient also flows into it.
+    pub fn forward(&self, proprio: Tensor<2>, depth: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
+        let has_state = self.encoder.has_state_token();
+        let tokens = self.encoder.forward(proprio.clone(), depth.clone());
+        let value_tokens = match &self.value_encoder {
+            Some(enc) => enc.forward(proprio, depth),
+            None => tokens.clone(),
+        };
+        let mean = self.policy.forward(tokens, has_state);
+        let value = self.value.forward(value_tokens, has_state);
+        (mean, value)
+    }
+
+    /// The policy log-std `[A]`, clamped to [`LOG_STD_RANGE`].
+    pub fn log_std(&self) -> Tensor<1> {
+        self.policy.log_std()
+    }
+}
+
+const HALF_LOG_2PI: f32 = 0.918_938_5;
+
+/// Log-density of `actions` `[B, A]` under the diagonal Gaussian (`mean` `[B, A]`, `log_std`
+/// `[A]`), summed over action dimensions: `[B]`. The sample is the unsquashed one.
+pub fn gaussian_log_prob(mean: Tensor<2>, log_std: Tensor<1>, actions: Tensor<2>) -> Tensor<1> {
+    let [b, a] = mean.dims();
+    let ls = log_std.reshape([1, a]);
+    let z = (actions - mean) / ls.clone().exp();
+    let per_dim = z.powi_scalar(2) * (-0.5) - ls - HALF_LOG_2PI;
+    per_dim.sum_dim(1).reshape([b])
+}
+
+/// Entropy of the diagonal Gaussian, summed over action dimensions. The log-std is
+/// state-independent, so this is one scalar for the whole batch, returned as a `[1]` tensor.
+pub fn gaussian_entropy(log_std: Tensor<1>) -> Tensor<1> {
+    (log_std + (0.5 + HALF_LOG_2PI)).sum()
+}

@@ -1,0 +1,149 @@
+//! Builds every network module from a recipe. A new sequence model registers in
+//! [`build_fusion`] (one match arm) without touching the runner.
+
+use burn::module::Param;
+use burn::prelude::*;
+
+use super::encoder::{Encoder, ObsShape, token_count};
+use super::error::NnError;
+use super::fusion::{Fusion, MambaFusion, TransformerFusion};
+use super::mamba::{MambaBlock, MambaDims};
+use super::policy::{ActorCritic, Head, PolicyBranch, ValueBranch, output_layer};
+use super::transformer::TransformerLayerModule;
+use crate::recipe::{EncoderKind, Recipe, SequenceConfig};
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
+    NnError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Builds the fusion stack named by `sequence.model` for tokens of width `width`.
+pub fn build_fusion(
+    seq: &SequenceConfig,
+    width: usize,
+    device: &Device,
+) -> Result<Fusion, NnError> {
+    match seq {
+        SequenceConfig::Transformer { layers } => {
+            let mut built = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                if l.n_heads == 0 || !width.is_multiple_of(l.n_heads) {
+                    return Err(invalid(
+                        format!("sequence.layers[{i}][0]"),
+                        format!(
+                            "n_heads {} must divide encoder.visual_dim {width}",
+                            l.n_heads
+                        ),
+                    ));
+                }
+                if l.dim_feedforward == 0 {
+                    return Err(invalid(format!("sequence.layers[{i}][1]"), "must be > 0"));
+                }
+                built.push(TransformerLayerModule::new(
+                    width,
+                    l.n_heads,
+                    l.dim_feedforward,
+                    device,
+                ));
+            }
+            Ok(Fusion::Transformer(TransformerFusion { layers: built }))
+        }
+        SequenceConfig::Mamba {
+            layers,
+            bidirectional,
+        } => {
+            let mut built = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                let d_model = l.d_model.unwrap_or(width);
+                if d_model != width {
+                    return Err(NnError::DModelMismatch {
+                        key: format!("sequence.layers[{i}][0]"),
+                        d_model,
+                        visual_dim: width,
+                    });
+                }
+                for (j, (v, name)) in [
+                    (l.d_state, "d_state"),
+                    (l.d_conv, "d_conv"),
+                    (l.expand, "expand"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    if v == 0 {
+                        return Err(invalid(
+                            format!("sequence.layers[{i}][{}]", j + 1),
+                            format!("{name} must be > 0"),
+                        ));
+                    }
+                }
+                built.push(MambaBlock::new(
+                    MambaDims {
+                        d_model,
+                        d_state: l.d_state,
+                        d_conv: l.d_conv,
+                        expand: l.expand,
+                    },
+                    device,
+                ));
+            }
+            Ok(Fusion::Mamba(MambaFusion {
+                layers: built,
+                bidirectional: *bidirectional,
+            }))
+        }
+    }
+}
+
+/// Builds the actor-critic described by `recipe` for observations of `shape` on `device`.
+pub fn build_actor_critic(
+    recipe: &Recipe,
+    shape: &ObsShape,
+    device: &Device,
+) -> Result<ActorCritic, NnError> {
+    let enc = &recipe.encoder;
+    if enc.visual_dim == 0 {
+        return Err(invalid("encoder.visual_dim", "must be > 0"));
+    }
+    if token_count(enc.kind, shape).is_none() {
+        return Err(invalid(
+            "env.depth",
+            format!(
+                "depth image {}x{} is smaller than the CNN's receptive field (36x36)",
+                shape.depth_height, shape.depth_width
+            ),
+        ));
+    }
+    let width = enc.visual_dim;
+    let pooled = match enc.kind {
+        EncoderKind::Loco => 2 * width,
+        EncoderKind::VisionOnly => width,
+    };
+    let encoder = Encoder::new(enc, shape, device);
+    let value_encoder = (!enc.shared).then(|| Encoder::new(enc, shape, device));
+    let (policy_head, out) = Head::new(pooled, &recipe.head.hidden_shapes, device);
+    let policy = PolicyBranch {
+        fusion: build_fusion(&recipe.sequence, width, device)?,
+        head: policy_head,
+        mean: output_layer(out, shape.action_dim, 0.01, device),
+        log_std: Param::from_tensor(Tensor::full(
+            [shape.action_dim],
+            recipe.ppo.init_log_std,
+            device,
+        )),
+    };
+    let (value_head, out) = Head::new(pooled, &recipe.head.hidden_shapes, device);
+    let value = ValueBranch {
+        fusion: build_fusion(&recipe.sequence, width, device)?,
+        head: value_head,
+        value: output_layer(out, 1, 1.0, device),
+    };
+    Ok(ActorCritic {
+        encoder,
+        value_encoder,
+        policy,
+        value,
+    })
+}

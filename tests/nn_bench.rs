@@ -1,0 +1,57 @@
+//! The network benchmark table (slow: run with
+//! `cargo test --release --test nn_bench -- --ignored --nocapture`), plus a fast smoke test of
+//! the benchmark code itself.
+
+use burn::prelude::*;
+use locomamba::nn::ObsShape;
+use locomamba::nn::bench::{BenchOptions, run, table};
+use locomamba::recipe::Recipe;
+
+const SHAPE: ObsShape = ObsShape {
+    proprio_dim: 84,
+    depth_frames: 4,
+    depth_height: 64,
+    depth_width: 64,
+    action_dim: 12,
+};
+
+#[test]
+fn bench_runs_and_reports_every_row() {
+    let mut r = Recipe::default();
+    r.encoder.visual_dim = 16;
+    r.head.hidden_shapes = vec![8];
+    let opts = BenchOptions {
+        train_batch: 2,
+        infer_batches: vec![1],
+        token_counts: vec![5, 9],
+        scaling_batch: 2,
+        repeats: 1,
+    };
+    let rows = run(&r, &SHAPE, &Device::flex(), &opts);
+    // per model: 1 train + 1 inference + 2 scaling rows
+    assert_eq!(rows.len(), 2 * 4);
+    assert!(rows.iter().all(|row| row.ms.is_finite() && row.ms >= 0.0));
+    let text = table(&rows);
+    assert_eq!(text.lines().count(), 1 + rows.len());
+    assert!(text.contains("mamba") && text.contains("transformer"));
+}
+
+#[test]
+#[ignore = "benchmark: minutes in release on 2 cores"]
+#[allow(deprecated)]
+fn bench_table() {
+    let recipe = Recipe::default();
+    for (name, device) in [("flex", Device::flex()), ("ndarray", Device::ndarray())] {
+        let opts = if name == "flex" {
+            BenchOptions::default()
+        } else {
+            BenchOptions {
+                infer_batches: vec![1],
+                token_counts: vec![],
+                ..BenchOptions::default()
+            }
+        };
+        let rows = run(&recipe, &SHAPE, &device, &opts);
+        println!("backend {name}\n{}", table(&rows));
+    }
+}
