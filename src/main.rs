@@ -3,14 +3,23 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
+use burn::module::Module;
 use clap::{Parser, Subcommand};
 
 use locomamba::check;
 use locomamba::migrate::{MigrateOptions, render};
+use locomamba::nn;
+use locomamba::ppo::trainer::obs_shape;
 use locomamba::recipe::{self, Overrides};
+use locomamba::recipe::{Recipe, Task};
 use locomamba::run::atomic::write_atomic;
+use locomamba::run::bench::{TrainBenchTable, train_bench};
+use locomamba::run::sweep::{SweepOptions, run_sweep};
+use locomamba::run::{self, device};
+use locomamba::sim::{VecEnv, bench_env};
 
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
@@ -22,6 +31,69 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train every seed and every point of the recipe's [sweep] grid (the main job).
+    Sweep {
+        /// The recipe (TOML, JSON, or a legacy JSON config).
+        recipe: PathBuf,
+        /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Runs at a time; each gets an equal share of the CPU threads.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Retrain finished runs (their old folders are renamed, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Train one seed of the recipe (its sweep grid ignored).
+    Train {
+        /// The recipe (TOML, JSON, or a legacy JSON config).
+        recipe: PathBuf,
+        /// Seed (default: the recipe's first).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override a recipe key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Retrain a finished run.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a checkpoint deterministically (mean action).
+    Eval {
+        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
+        checkpoint: PathBuf,
+        /// Evaluate on another task (generalisation).
+        #[arg(long)]
+        task: Option<String>,
+        /// Episodes.
+        #[arg(long, default_value_t = 10)]
+        episodes: usize,
+        /// Seed of the evaluation envs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Benchmarks: networks, simulator, or end-to-end training.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum)]
+        what: BenchKind,
+        /// Recipes to measure (repeatable; default: the two thin-obstacles recipes).
+        #[arg(long)]
+        recipe: Vec<PathBuf>,
+        /// Override a recipe key (repeatable), e.g. `--set env.num_envs=4`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Updates to time for `train`.
+        #[arg(long, default_value_t = 2)]
+        updates: u64,
+        /// Policy steps per task for `env`.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Batch of the training-step rows for `nets`.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+    },
     /// Convert a legacy Python LocoTransformer JSON config into a recipe.
     Migrate {
         /// The legacy JSON config.
@@ -51,6 +123,17 @@ enum Command {
     },
 }
 
+/// What `runner bench` measures.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchKind {
+    /// Forward/backward/Adam and inference of the fusion networks, and token-count scaling.
+    Nets,
+    /// Simulator policy steps per second and depth-image time.
+    Env,
+    /// End-to-end env steps per second (rollout + update), Transformer vs Mamba.
+    Train,
+}
+
 fn main() {
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
@@ -78,6 +161,56 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Describe { recipe, sets } => describe(&recipe, &sets),
+        Command::Sweep {
+            recipe,
+            sets,
+            jobs,
+            force,
+        } => {
+            let options = SweepOptions {
+                jobs,
+                force,
+                ..Default::default()
+            };
+            sweep(&recipe, &sets, &options)
+        }
+        Command::Train {
+            recipe,
+            seed,
+            sets,
+            force,
+        } => {
+            let options = SweepOptions {
+                jobs: 1,
+                force,
+                seed,
+                base_only: true,
+            };
+            sweep(&recipe, &sets, &options)
+        }
+        Command::Eval {
+            checkpoint,
+            task,
+            episodes,
+            seed,
+        } => eval(&checkpoint, task.as_deref(), episodes, seed),
+        Command::Bench {
+            what,
+            recipe,
+            sets,
+            updates,
+            steps,
+            batch,
+        } => bench(
+            what,
+            &recipe,
+            &sets,
+            BenchSizes {
+                updates,
+                steps,
+                batch,
+            },
+        ),
     }
 }
 
@@ -118,6 +251,11 @@ fn describe(path: &Path, sets: &[String]) -> Result<()> {
             .collect();
         println!("#   {}: {}", v.name, what.join(", "));
     }
+    let model = build_model(&base)?;
+    println!("\n# networks ({} parameters)", model.num_params());
+    for line in nn::describe(&model).lines() {
+        println!("#   {line}");
+    }
     Ok(())
 }
 
@@ -139,6 +277,121 @@ fn migrate(old: &Path, output: Option<&Path>, keep_transformer: bool) -> Result<
             eprintln!("wrote {}", path.display());
         }
         None => std::io::stdout().write_all(toml.as_bytes())?,
+    }
+    Ok(())
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// First Ctrl-C: running jobs write a checkpoint and stop. Second: exit at once.
+fn install_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: writing checkpoints, then stopping (Ctrl-C again to quit at once)");
+    });
+}
+
+fn sweep(path: &Path, sets: &[String], options: &SweepOptions) -> Result<()> {
+    let (source, overrides) = open_recipe(path, sets)?;
+    let base = source.resolve(&overrides, &[])?;
+    let device = device::select(&base.backend)?;
+    install_ctrl_c();
+    let report = run_sweep(&source, &overrides, options, &device, &STOP)?;
+    println!("\n{}", report.table);
+    if report.interrupted {
+        println!("interrupted: run the same command again to resume");
+    }
+    Ok(())
+}
+
+fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<()> {
+    let checkpoint = run::checkpoint::resolve(path)?;
+    let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
+    if let Some(task) = task {
+        recipe.env.task = Task::ALL
+            .into_iter()
+            .find(|t| t.name() == task)
+            .with_context(|| {
+                let known: Vec<_> = Task::ALL.iter().map(|t| t.name()).collect();
+                format!("--task {task:?}: expected one of {}", known.join(", "))
+            })?;
+    }
+    let device = device::select(&recipe.backend)?;
+    let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;
+    let norm = run::checkpoint::norm_of(&checkpoint)?;
+    let result = run::eval::evaluate(&model, norm.as_ref(), &recipe.env, episodes, seed, &device)?;
+    println!("{} ({})", result, checkpoint.display());
+    let out = checkpoint.join(format!("eval-{}-seed{seed}.json", result.task));
+    write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Builds the recipe's networks (CPU, seed 0) for the observation shapes of its env.
+fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
+    let spec = VecEnv::new(&recipe.env, 0)?.spec();
+    Ok(nn::build_actor_critic(
+        recipe,
+        &obs_shape(&spec),
+        &nn::cpu_device(),
+    )?)
+}
+
+/// Sizes of the `bench` measurements.
+struct BenchSizes {
+    updates: u64,
+    steps: usize,
+    batch: usize,
+}
+
+fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes) -> Result<()> {
+    let defaults = [
+        PathBuf::from("recipes/transformer_thin.toml"),
+        PathBuf::from("recipes/mamba_thin.toml"),
+    ];
+    let paths = if paths.is_empty() {
+        &defaults[..]
+    } else {
+        paths
+    };
+    let mut recipes = Vec::new();
+    for path in paths {
+        let (source, overrides) = open_recipe(path, sets)?;
+        recipes.push(source.resolve(&overrides, &[])?);
+    }
+    let first = &recipes[0];
+    let device = device::select(&first.backend)?;
+    println!(
+        "# runner bench {what:?} on backend {:?} ({} rayon threads)",
+        first.backend.kind,
+        rayon::current_num_threads()
+    );
+    match what {
+        BenchKind::Nets => {
+            let spec = VecEnv::new(&first.env, 0)?.spec();
+            let options = nn::bench::BenchOptions {
+                train_batch: sizes.batch,
+                infer_batches: vec![1, first.env.num_envs],
+                ..Default::default()
+            };
+            let rows = nn::bench::run(first, &obs_shape(&spec), &device, &options);
+            print!("{}", nn::bench::table(&rows));
+        }
+        BenchKind::Env => {
+            let report = bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?;
+            print!("{report}");
+        }
+        BenchKind::Train => {
+            let mut rows = Vec::new();
+            for recipe in &recipes {
+                let device = device::select(&recipe.backend)?;
+                rows.push(train_bench(recipe, sizes.updates, &device)?);
+                eprintln!("measured {}", recipe.experiment.name);
+            }
+            print!("{}", TrainBenchTable(&rows));
+        }
     }
     Ok(())
 }

@@ -5,3 +5,4 @@ pub mod grad_clip;
 pub mod loss;
 pub mod normalizer;
 pub mod storage;
+pub mod trainer;

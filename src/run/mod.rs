@@ -1,8 +1,16 @@
-//! Running experiments: output layout, metrics, TensorBoard, summaries, atomic writes.
+//! Running experiments: sweeps of jobs, each job a training run with checkpoints, evaluation,
+//! metrics (CSV and TensorBoard), progress bars and atomic writes.
 
 pub mod atomic;
+pub mod bench;
+pub mod checkpoint;
+pub mod device;
+pub mod eval;
+pub mod job;
 pub mod layout;
 pub mod metrics;
+pub mod progress;
 pub mod summary;
+pub mod sweep;
 pub mod tensorboard;
 pub mod weights;

@@ -159,7 +159,9 @@ impl ModuleMapper for Load {
             .ids
             .get(&name)
             .map_or(id, |saved| ParamId::from(*saved));
-        let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
+        // Keep the parameter trainable when it was (an autodiff device's leaf needs `require_grad`).
+        let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &device)
+            .set_require_grad(current.is_require_grad());
         Param::from_mapped_value(id, tensor, mapper)
     }
 }

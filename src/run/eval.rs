@@ -1,0 +1,118 @@
+//! Deterministic evaluation (mean action, no exploration noise), as the papers report it: return,
+//! distance, collisions, fall rate and success over a number of episodes, on the training task or
+//! another one (generalisation).
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::ActorCritic;
+use crate::ppo::normalizer::RunningNorm;
+use crate::recipe::EnvConfig;
+use crate::sim::{EpisodeStats, SimError, VecEnv};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Means over the evaluated episodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// Task evaluated on.
+    pub task: String,
+    /// Episodes evaluated.
+    pub episodes: usize,
+    /// Mean return.
+    pub mean_return: f64,
+    /// Mean distance moved along +x (3-D distance on the mountain).
+    pub mean_distance: f64,
+    /// Mean collisions per episode.
+    pub mean_collisions: f64,
+    /// Fraction of episodes that ended in a fall.
+    pub fall_rate: f64,
+    /// Fraction that reached the end of the obstacle field.
+    pub success_rate: f64,
+}
+
+impl std::fmt::Display for EvalResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} episodes on {}: return {:.2}, distance {:.2} m, collisions {:.1}, fall rate {:.2}, success {:.2}",
+            self.episodes,
+            self.task,
+            self.mean_return,
+            self.mean_distance,
+            self.mean_collisions,
+            self.fall_rate,
+            self.success_rate
+        )
+    }
+}
+
+/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by `seed`.
+pub fn evaluate(
+    model: &ActorCritic,
+    norm: Option<&RunningNorm>,
+    env_cfg: &EnvConfig,
+    episodes: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<EvalResult, SimError> {
+    let mut cfg = env_cfg.clone();
+    cfg.num_envs = episodes.clamp(1, env_cfg.num_envs.max(1));
+    let mut env = VecEnv::new(&cfg, seed)?;
+    let spec = env.spec();
+    let acting = model.valid();
+    let plain = device.clone().inner();
+    let mut finished: Vec<EpisodeStats> = Vec::new();
+    // Each env contributes its first episodes until enough have finished, in env order, so the
+    // result does not depend on which env happens to finish first.
+    let mut per_env: Vec<Vec<EpisodeStats>> = vec![Vec::new(); spec.num_envs];
+    let quota = |e: usize| episodes / spec.num_envs + usize::from(e < episodes % spec.num_envs);
+    while (0..spec.num_envs).any(|e| per_env[e].len() < quota(e)) {
+        let mut proprio = env.proprio().to_vec();
+        if let Some(n) = norm {
+            n.normalize(&mut proprio);
+        }
+        let p = Tensor::<2>::from_data(
+            TensorData::new(proprio, [spec.num_envs, spec.proprio_dim]),
+            &plain,
+        );
+        let d = Tensor::<4>::from_data(
+            TensorData::new(
+                env.depth().to_vec(),
+                [
+                    spec.num_envs,
+                    spec.depth_frames,
+                    spec.depth_height,
+                    spec.depth_width,
+                ],
+            ),
+            &plain,
+        );
+        let mean = acting.forward(p, d).0;
+        let actions = mean
+            .into_data()
+            .convert::<f32>()
+            .as_slice::<f32>()
+            .expect("f32")
+            .to_vec();
+        let out = env.step(&actions);
+        for ep in &out.finished {
+            if per_env[ep.env].len() < quota(ep.env) {
+                per_env[ep.env].push(ep.clone());
+            }
+        }
+    }
+    for list in per_env {
+        finished.extend(list);
+    }
+    let n = finished.len().max(1) as f64;
+    let avg = |f: &dyn Fn(&EpisodeStats) -> f64| finished.iter().map(f).sum::<f64>() / n;
+    Ok(EvalResult {
+        task: cfg.task.name().to_string(),
+        episodes: finished.len(),
+        mean_return: avg(&|e| e.episode_return as f64),
+        mean_distance: avg(&|e| e.distance as f64),
+        mean_collisions: avg(&|e| e.collisions as f64),
+        fall_rate: avg(&|e| e.fell as u8 as f64),
+        success_rate: avg(&|e| e.reached_end as u8 as f64),
+    })
+}

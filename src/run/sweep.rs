@@ -1,0 +1,204 @@
+//! `runner sweep` / `runner train`: every variant of the recipe's grid x every seed, run in
+//! parallel up to `--jobs`, finished runs skipped, unfinished ones resumed; then the summary table.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use burn::tensor::Device;
+use thiserror::Error;
+
+use super::atomic::write_atomic;
+use super::job::{Job, JobError, JobOutcome, run_job};
+use super::layout::{RunDir, experiment_dir};
+use super::progress::Display;
+use super::summary::{RunSummary, sweep_table};
+use crate::recipe::{Overrides, RecipeError, RecipeSource, Variant, variants};
+
+/// Why a sweep failed.
+#[derive(Debug, Error)]
+pub enum SweepError {
+    /// The recipe is invalid.
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    /// A run failed (other runs finished or were checkpointed).
+    #[error("{failed} run(s) failed; first: {first}")]
+    Jobs {
+        /// How many failed.
+        failed: usize,
+        /// The first error.
+        first: JobError,
+    },
+    /// The summary could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// Runs at a time (0 or 1 = one after another).
+    pub jobs: usize,
+    /// Replace finished runs.
+    pub force: bool,
+    /// Only this seed (`runner train --seed`).
+    pub seed: Option<u64>,
+    /// Only the base recipe, ignoring the sweep grid (`runner train`).
+    pub base_only: bool,
+}
+
+/// What a sweep produced.
+#[derive(Debug, Clone)]
+pub struct SweepReport {
+    /// Finished runs' summaries (skipped ones included).
+    pub summaries: Vec<RunSummary>,
+    /// The summary table (also in `summary.md`).
+    pub table: String,
+    /// True when Ctrl-C stopped it.
+    pub interrupted: bool,
+}
+
+/// The jobs of a sweep: variants x seeds, in that order.
+pub fn plan(
+    source: &RecipeSource,
+    overrides: &Overrides,
+    options: &SweepOptions,
+) -> Result<Vec<(Variant, Job)>, RecipeError> {
+    let mut all = variants(source, overrides)?;
+    if options.base_only && all.len() > 1 {
+        let mut base = source.resolve(overrides, &[])?;
+        base.sweep.clear();
+        all = vec![Variant {
+            name: "base".into(),
+            overrides: Vec::new(),
+            recipe: base,
+        }];
+    }
+    let mut jobs = Vec::new();
+    for v in all {
+        let exp = experiment_dir(&v.recipe.experiment.output_dir, &v.recipe.experiment.name);
+        let seeds = match options.seed {
+            Some(s) => vec![s],
+            None => v.recipe.experiment.seeds.clone(),
+        };
+        for seed in seeds {
+            let mut recipe = v.recipe.clone();
+            recipe.experiment.seeds = vec![seed];
+            jobs.push((
+                v.clone(),
+                Job {
+                    variant: v.name.clone(),
+                    seed,
+                    recipe,
+                    dir: RunDir::new(&exp, &v.name, seed),
+                    force: options.force,
+                },
+            ));
+        }
+    }
+    Ok(jobs)
+}
+
+/// Runs the sweep on `device`. `stop` is raised by Ctrl-C: running jobs checkpoint and stop.
+pub fn run_sweep(
+    source: &RecipeSource,
+    overrides: &Overrides,
+    options: &SweepOptions,
+    device: &Device,
+    stop: &AtomicBool,
+) -> Result<SweepReport, SweepError> {
+    let planned = plan(source, overrides, options)?;
+    let total: u64 = planned
+        .iter()
+        .map(|(_, j)| j.recipe.experiment.total_env_steps)
+        .sum();
+    let display = Display::new(std::io::stdout().is_terminal(), total);
+    let workers = options.jobs.max(1).min(planned.len().max(1));
+    let threads_per_job = (rayon::current_num_threads() / workers).max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<JobOutcome, JobError>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads_per_job)
+                    .build()
+                    .expect("thread pool");
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= planned.len() || stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let job = &planned[i].1;
+                    let progress = display.job(&format!("{}/seed-{}", job.variant, job.seed));
+                    let outcome = pool.install(|| run_job(job, device, progress.as_ref(), stop));
+                    if let Err(e) = &outcome {
+                        progress.finish(&format!("failed: {e}"));
+                    }
+                    results.lock().expect("lock").push((i, outcome));
+                }
+            });
+        }
+    });
+    display.finish();
+    let mut results = results.into_inner().expect("lock");
+    results.sort_by_key(|(i, _)| *i);
+    let mut summaries = Vec::new();
+    let mut errors = Vec::new();
+    let mut interrupted = stop.load(Ordering::SeqCst);
+    for (_, r) in results {
+        match r {
+            Ok(JobOutcome::Finished(s) | JobOutcome::Skipped(s)) => summaries.push(s),
+            Ok(JobOutcome::Interrupted) => interrupted = true,
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut variants_seen: Vec<(String, String)> = Vec::new();
+    for (v, _) in &planned {
+        if !variants_seen.iter().any(|(n, _)| *n == v.name) {
+            let differs = if v.overrides.is_empty() {
+                "the recipe as written".to_string()
+            } else {
+                v.overrides
+                    .iter()
+                    .map(|(k, val)| format!("{k} = {val}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            variants_seen.push((v.name.clone(), differs));
+        }
+    }
+    let mut table = sweep_table(&variants_seen, &summaries);
+    table.push_str(
+        "\nVariants differ only in the keys listed above; everything else is the same recipe.\n",
+    );
+    if let Some((_, job)) = planned.first() {
+        let exp = job
+            .dir
+            .root
+            .parent()
+            .and_then(|p| p.parent())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let path = exp.join("summary.md");
+        write_atomic(&path, table.as_bytes()).map_err(|source| SweepError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        display.println(&format!("summary written to {}", path.display()));
+    }
+    let failed = errors.len();
+    if let Some(first) = errors.into_iter().next() {
+        return Err(SweepError::Jobs { failed, first });
+    }
+    Ok(SweepReport {
+        summaries,
+        table,
+        interrupted,
+    })
+}
