@@ -104,6 +104,14 @@ impl Buf {
         Buf::upload(client, &vec![0.0f32; len])
     }
 
+    /// Uninitialised device memory, for outputs the kernels overwrite completely.
+    fn empty(client: &Client, len: usize) -> Self {
+        Buf {
+            handle: client.empty(len * size_of::<f32>()),
+            len,
+        }
+    }
+
     fn arg(&self) -> BufferArg {
         // SAFETY: `len` is the number of f32 the handle was created with.
         unsafe { BufferArg::from_raw_parts(self.handle.clone(), self.len) }
@@ -161,8 +169,8 @@ fn grid_1d(units: usize) -> (CubeCount, CubeDim) {
 
 /// Queues the forward kernel; returns `(y, last_state)` buffers.
 fn launch_forward(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, Buf) {
-    let y = Buf::zeros(client, dims.batch * dims.len * dims.channels);
-    let last = Buf::zeros(client, dims.batch * dims.channels * dims.state);
+    let y = Buf::empty(client, dims.batch * dims.len * dims.channels);
+    let last = Buf::empty(client, dims.batch * dims.channels * dims.state);
     let (count, dim) = grid_1d(dims.batch * dims.channels);
     // SAFETY: every index the kernel forms is below the lengths checked by `validate`.
     unsafe {
@@ -190,7 +198,7 @@ fn launch_forward(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, B
 
 /// Queues `out = sum of the count rows of parts`.
 fn launch_sum(client: &Client, parts: &Buf, n: usize, count: usize) -> Buf {
-    let out = Buf::zeros(client, n);
+    let out = Buf::empty(client, n);
     let (cubes, dim) = grid_1d(n);
     // SAFETY: `parts` holds `count * n` floats and `out` holds `n`.
     unsafe {
@@ -218,14 +226,14 @@ fn launch_backward(
     let nplanes = channels.div_ceil(PLANE);
     let blc = batch * len * channels;
     let bls = batch * len * state;
-    let ckpt = Buf::zeros(client, batch * channels * nchunks * state);
-    let du = Buf::zeros(client, blc);
-    let ddelta = Buf::zeros(client, blc);
-    let db_part = Buf::zeros(client, nplanes * bls);
-    let dc_part = Buf::zeros(client, nplanes * bls);
-    let da_part = Buf::zeros(client, batch * channels * state);
-    let dd_part = Buf::zeros(client, batch * channels);
-    let dbias_part = Buf::zeros(client, batch * channels);
+    let ckpt = Buf::empty(client, batch * channels * nchunks * state);
+    let du = Buf::empty(client, blc);
+    let ddelta = Buf::empty(client, blc);
+    let db_part = Buf::empty(client, nplanes * bls);
+    let dc_part = Buf::empty(client, nplanes * bls);
+    let da_part = Buf::empty(client, batch * channels * state);
+    let dd_part = Buf::empty(client, batch * channels);
+    let dbias_part = Buf::empty(client, batch * channels);
     let cubes_x = channels.div_ceil(CUBE_UNITS as usize) as u32;
     // SAFETY: indices stay below the buffer lengths: reads use the clamped channel, and writes are
     // guarded by the channel test or, for the partial rows, by the partial buffer length.
