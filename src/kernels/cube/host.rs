@@ -437,3 +437,56 @@ pub fn achieved_gbps(bytes: usize, ms: f64) -> f64 {
     }
     bytes as f64 / (ms * 1e-3) / 1e9
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_keeps_recompute_buffer_small() {
+        assert_eq!(chunk_for(8), 64);
+        assert_eq!(chunk_for(16), 32);
+        assert_eq!(chunk_for(32), 16);
+        for state in 1..=MAX_STATE {
+            let chunk = chunk_for(state);
+            assert!(chunk >= 1);
+            assert!(
+                (chunk + 1) * state <= RECOMPUTE_FLOATS + MAX_STATE,
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        let text = catch_unwind(|| panic!("no driver")).unwrap_err();
+        assert_eq!(panic_message(text.as_ref()), "no driver");
+        let owned = catch_unwind(|| panic!("{} {}", "code", 100)).unwrap_err();
+        assert_eq!(panic_message(owned.as_ref()), "code 100");
+        let other = catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(
+            panic_message(other.as_ref()),
+            "CUDA runtime panicked while starting"
+        );
+    }
+
+    #[test]
+    fn state_limits() {
+        let dims = |state| ScanDims {
+            batch: 1,
+            len: 1,
+            channels: 1,
+            state,
+        };
+        assert_eq!(
+            check_state(&dims(0)),
+            Err(CubeScanError::UnsupportedState(0))
+        );
+        assert_eq!(check_state(&dims(1)), Ok(()));
+        assert_eq!(check_state(&dims(MAX_STATE)), Ok(()));
+        assert_eq!(
+            check_state(&dims(MAX_STATE + 1)),
+            Err(CubeScanError::UnsupportedState(MAX_STATE + 1))
+        );
+    }
+}
