@@ -1,0 +1,197 @@
+//! CubeCL backward selective-scan kernel and the fixed-order partial-sum kernel.
+//!
+//! Work split: one unit per (batch, channel), launched as a 2-D grid whose Y index is the batch
+//! element and whose X axis covers the channels, so every plane (warp) holds consecutive channels of
+//! ONE batch element and runs the same loop trip counts (uniform control flow, required by
+//! `plane_sum`). Units past the last channel run along with clamped reads and contribute zeros.
+//!
+//! Each unit:
+//! 1. runs the forward recurrence once, storing its state at the start of every chunk of `chunk`
+//!    steps into the global scratch `ckpt` `[batch * channels, nchunks, state]`;
+//! 2. walks the chunks backwards: recomputes the `chunk + 1` states of the chunk from its checkpoint
+//!    into a local array, then runs the reverse steps over them.
+//!
+//! Reductions (all deterministic, no atomics):
+//! - `db`, `dc` sum over channels: each plane sums its lanes with `plane_sum` (a fixed shuffle tree)
+//!   and writes one partial row per (plane, batch, step) into `db_part`/`dc_part`
+//!   `[nplanes, batch, len, state]` (`nplanes = ceil(channels / plane)`); lane `n` writes element `n`.
+//! - `da`, `dd`, `ddelta_bias` sum over batch: each unit writes its own partial row into
+//!   `[batch, channels, state]` / `[batch, channels]`.
+//!
+//! [`sum_partials_kernel`] then adds the partial rows in ascending order for every output element.
+
+use burn::cubecl;
+use cubecl::prelude::*;
+
+use super::forward::{sigmoid, softplus};
+
+/// Backward scan (see the module docs for the work split and the partial buffers).
+///
+/// `plane` is the plane (warp) width the grid was sized for; the launcher checks that the device's
+/// plane size equals it. `d_last` is `[batch, channels, state]` (zeros when the caller has none).
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_backward_kernel(
+    u: &[f32],
+    delta: &[f32],
+    a: &[f32],
+    bm: &[f32],
+    cm: &[f32],
+    d: &[f32],
+    delta_bias: &[f32],
+    dy: &[f32],
+    d_last: &[f32],
+    ckpt: &mut [f32],
+    du: &mut [f32],
+    ddelta: &mut [f32],
+    db_part: &mut [f32],
+    dc_part: &mut [f32],
+    da_part: &mut [f32],
+    dd_part: &mut [f32],
+    dbias_part: &mut [f32],
+    batch: usize,
+    len: usize,
+    channels: usize,
+    #[comptime] state: usize,
+    #[comptime] chunk: usize,
+    #[comptime] plane: usize,
+) {
+    let bi = CUBE_POS_Y as usize;
+    let k = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
+    let valid = k < channels;
+    // Reads of a unit past the last channel go to the last channel; its results are discarded.
+    let kc = select(valid, k, channels - 1);
+    let pos = bi * channels + kc;
+    let lane = UNIT_POS_PLANE as usize;
+    let plane_idx = k / plane;
+    let part_len = channels.div_ceil(plane) * batch * len * state;
+    let nchunks = len.div_ceil(chunk);
+
+    let mut av = Array::<f32>::new(state);
+    let mut h = Array::<f32>::new(state);
+    let mut g = Array::<f32>::new(state);
+    let mut da_acc = Array::<f32>::new(state);
+    #[unroll]
+    for n in 0..state {
+        av[n] = a[kc * state + n];
+        h[n] = 0.0;
+        g[n] = select(valid, d_last[pos * state + n], 0.0);
+        da_acc[n] = 0.0;
+    }
+    let bias = delta_bias[kc];
+    let dk = d[kc];
+
+    // Pass 1: forward, checkpointing the state at the start of every chunk.
+    for ci in 0..nchunks {
+        if valid {
+            #[unroll]
+            for n in 0..state {
+                ckpt[(pos * nchunks + ci) * state + n] = h[n];
+            }
+        }
+        let t0 = ci * chunk;
+        let tn = select(len - t0 < chunk, len - t0, chunk);
+        for j in 0..tn {
+            let t = t0 + j;
+            let i = (bi * len + t) * channels + kc;
+            let row = (bi * len + t) * state;
+            let dt = softplus(delta[i] + bias);
+            let dtu = dt * u[i];
+            #[unroll]
+            for n in 0..state {
+                h[n] = f32::exp(dt * av[n]) * h[n] + dtu * bm[row + n];
+            }
+        }
+    }
+
+    // Pass 2: chunks in reverse; hs[j * state + n] is the state before step t0 + j.
+    let mut hs = Array::<f32>::new((chunk + 1) * state);
+    let mut dd_acc = 0.0f32;
+    let mut dbias_acc = 0.0f32;
+    for cr in 0..nchunks {
+        let ci = nchunks - 1 - cr;
+        let t0 = ci * chunk;
+        let tn = select(len - t0 < chunk, len - t0, chunk);
+        #[unroll]
+        for n in 0..state {
+            let v = ckpt[(pos * nchunks + ci) * state + n];
+            h[n] = select(valid, v, 0.0);
+            hs[n] = h[n];
+        }
+        for j in 0..tn {
+            let t = t0 + j;
+            let i = (bi * len + t) * channels + kc;
+            let row = (bi * len + t) * state;
+            let dt = softplus(delta[i] + bias);
+            let dtu = dt * u[i];
+            #[unroll]
+            for n in 0..state {
+                h[n] = f32::exp(dt * av[n]) * h[n] + dtu * bm[row + n];
+                hs[(j + 1) * state + n] = h[n];
+            }
+        }
+        for jr in 0..tn {
+            let j = tn - 1 - jr;
+            let t = t0 + j;
+            let i = (bi * len + t) * channels + kc;
+            let row = (bi * len + t) * state;
+            let z = delta[i] + bias;
+            let dt = softplus(z);
+            let sig = sigmoid(z);
+            let ut = u[i];
+            let dtu = dt * ut;
+            let dyt = select(valid, dy[i], 0.0);
+            let part_row = (plane_idx * batch * len + bi * len + t) * state;
+            let mut sum_dt = 0.0f32;
+            let mut sum_gb = 0.0f32;
+            #[unroll]
+            for n in 0..state {
+                let h_prev = hs[j * state + n];
+                let h_cur = hs[(j + 1) * state + n];
+                let decay = f32::exp(dt * av[n]);
+                let gn = g[n] + dyt * cm[row + n];
+                let gh = gn * h_prev * decay;
+                sum_dt += gh * av[n];
+                da_acc[n] += gh * dt;
+                sum_gb += gn * bm[row + n];
+                g[n] = gn * decay;
+                let dc_sum = plane_sum(select(valid, dyt * h_cur, 0.0));
+                let db_sum = plane_sum(select(valid, gn * dtu, 0.0));
+                if lane == n && part_row + n < part_len {
+                    dc_part[part_row + n] = dc_sum;
+                    db_part[part_row + n] = db_sum;
+                }
+            }
+            let d_delta = (sum_dt + ut * sum_gb) * sig;
+            if valid {
+                du[i] = dyt * dk + dt * sum_gb;
+                ddelta[i] = d_delta;
+            }
+            dd_acc += dyt * ut;
+            dbias_acc += d_delta;
+        }
+    }
+    if valid {
+        #[unroll]
+        for n in 0..state {
+            da_part[pos * state + n] = da_acc[n];
+        }
+        dd_part[pos] = dd_acc;
+        dbias_part[pos] = dbias_acc;
+    }
+}
+
+/// `out[i] = sum_p parts[p * n + i]` for `p` in ascending order (`parts` holds `count` rows of `n`),
+/// one unit per output element.
+#[cube(launch_unchecked)]
+pub fn sum_partials_kernel(parts: &[f32], out: &mut [f32], n: usize, count: usize) {
+    let i = ABSOLUTE_POS;
+    if i >= n {
+        terminate!();
+    }
+    let mut acc = 0.0f32;
+    for p in 0..count {
+        acc += parts[p * n + i];
+    }
+    out[i] = acc;
+}

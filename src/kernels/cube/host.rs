@@ -1,0 +1,492 @@
+//! Host side: CUDA client creation, upload, launch, read-back, timing and bandwidth.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use burn::cubecl;
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use super::backward::{scan_backward_kernel, sum_partials_kernel};
+use super::forward::scan_forward_kernel;
+use super::{CubeScanError, MAX_STATE};
+use crate::kernels::selective_scan::{
+    ScanData, ScanDims, ScanGrads, ScanInputs, validate, validate_backward,
+};
+
+/// Units per cube for every kernel (a multiple of the 32-wide CUDA warp).
+const CUBE_UNITS: u32 = 128;
+/// Plane (warp) width the backward's partial `db`/`dc` rows are laid out for.
+const PLANE: usize = 32;
+/// Floats of the backward's per-unit recompute buffer, `(chunk + 1) * state`, aimed at.
+const RECOMPUTE_FLOATS: usize = 512;
+/// Buffers bound by the backward kernel.
+const BACKWARD_BINDINGS: u32 = 17;
+
+/// Steps per backward chunk for `state`: 64 for 8, 32 for 16, 16 for 32.
+fn chunk_for(state: usize) -> usize {
+    (RECOMPUTE_FLOATS / state).max(1)
+}
+
+/// A CUDA client, or why none could be made (no driver, no device, runtime panic).
+pub fn cuda_client() -> Result<Client, CubeScanError> {
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        cubecl::Device::cuda(0).map(|device| device.client())
+    }));
+    match made {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(CubeScanError::NoDevice(e.to_string())),
+        Err(panic) => Err(CubeScanError::NoDevice(panic_message(panic.as_ref()))),
+    }
+}
+
+/// The text of a caught panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "CUDA runtime panicked while starting".to_string()
+    }
+}
+
+/// Checks that the kernels support `dims.state`.
+fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
+    if dims.state == 0 || dims.state > MAX_STATE {
+        return Err(CubeScanError::UnsupportedState(dims.state));
+    }
+    Ok(())
+}
+
+/// Checks that the device suits the kernels' layout and grid.
+fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
+    let hw = &client.properties().hardware;
+    if hw.plane_size_min as usize != PLANE || hw.plane_size_max as usize != PLANE {
+        return Err(CubeScanError::Device(format!(
+            "plane size {}..{} is not {PLANE}",
+            hw.plane_size_min, hw.plane_size_max
+        )));
+    }
+    if hw.max_bindings < BACKWARD_BINDINGS {
+        return Err(CubeScanError::Device(format!(
+            "{} bindings per kernel, {BACKWARD_BINDINGS} needed",
+            hw.max_bindings
+        )));
+    }
+    let cubes_x = dims.channels.div_ceil(CUBE_UNITS as usize);
+    let (max_x, max_y, _) = hw.max_cube_count;
+    if cubes_x > max_x as usize || dims.batch > max_y as usize {
+        return Err(CubeScanError::Device(format!(
+            "grid {cubes_x} x {} exceeds the device's {max_x} x {max_y}",
+            dims.batch
+        )));
+    }
+    Ok(())
+}
+
+/// A device buffer and its length in floats.
+#[derive(Clone)]
+struct Buf {
+    handle: Handle,
+    len: usize,
+}
+
+impl Buf {
+    fn upload(client: &Client, data: &[f32]) -> Self {
+        Buf {
+            handle: client.create_from_slice(f32::as_bytes(data)),
+            len: data.len(),
+        }
+    }
+
+    fn zeros(client: &Client, len: usize) -> Self {
+        Buf::upload(client, &vec![0.0f32; len])
+    }
+
+    /// Uninitialised device memory, for outputs the kernels overwrite completely.
+    fn empty(client: &Client, len: usize) -> Self {
+        Buf {
+            handle: client.empty(len * size_of::<f32>()),
+            len,
+        }
+    }
+
+    fn arg(&self) -> BufferArg {
+        // SAFETY: `len` is the number of f32 the handle was created with.
+        unsafe { BufferArg::from_raw_parts(self.handle.clone(), self.len) }
+    }
+
+    fn read(&self, client: &Client) -> Result<Vec<f32>, CubeScanError> {
+        let bytes = client
+            .read_one(self.handle.clone())
+            .map_err(|e| CubeScanError::Device(e.to_string()))?;
+        Ok(f32::from_bytes(&bytes)[..self.len].to_vec())
+    }
+}
+
+/// The scan inputs on the device.
+struct DeviceInputs {
+    u: Buf,
+    delta: Buf,
+    a: Buf,
+    b: Buf,
+    c: Buf,
+    d: Buf,
+    delta_bias: Buf,
+}
+
+impl DeviceInputs {
+    fn upload(client: &Client, x: &ScanInputs) -> Self {
+        DeviceInputs {
+            u: Buf::upload(client, x.u),
+            delta: Buf::upload(client, x.delta),
+            a: Buf::upload(client, x.a),
+            b: Buf::upload(client, x.b),
+            c: Buf::upload(client, x.c),
+            d: Buf::upload(client, x.d),
+            delta_bias: Buf::upload(client, x.delta_bias),
+        }
+    }
+}
+
+/// Outputs of one backward launch: final gradients plus the buffers holding partial sums.
+struct DeviceGrads {
+    du: Buf,
+    ddelta: Buf,
+    da: Buf,
+    db: Buf,
+    dc: Buf,
+    dd: Buf,
+    ddelta_bias: Buf,
+}
+
+/// One unit per (batch, channel) in 1-D cubes of [`CUBE_UNITS`].
+fn grid_1d(units: usize) -> (CubeCount, CubeDim) {
+    let cubes = units.div_ceil(CUBE_UNITS as usize).max(1) as u32;
+    (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(CUBE_UNITS))
+}
+
+/// Queues the forward kernel; returns `(y, last_state)` buffers.
+fn launch_forward(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, Buf) {
+    let y = Buf::empty(client, dims.batch * dims.len * dims.channels);
+    let last = Buf::empty(client, dims.batch * dims.channels * dims.state);
+    let (count, dim) = grid_1d(dims.batch * dims.channels);
+    // SAFETY: every index the kernel forms is below the lengths checked by `validate`.
+    unsafe {
+        scan_forward_kernel::launch_unchecked(
+            client,
+            count,
+            dim,
+            x.u.arg(),
+            x.delta.arg(),
+            x.a.arg(),
+            x.b.arg(),
+            x.c.arg(),
+            x.d.arg(),
+            x.delta_bias.arg(),
+            y.arg(),
+            last.arg(),
+            dims.batch,
+            dims.len,
+            dims.channels,
+            dims.state,
+        )
+    };
+    (y, last)
+}
+
+/// Queues `out = sum of the count rows of parts`.
+fn launch_sum(client: &Client, parts: &Buf, n: usize, count: usize) -> Buf {
+    let out = Buf::empty(client, n);
+    let (cubes, dim) = grid_1d(n);
+    // SAFETY: `parts` holds `count * n` floats and `out` holds `n`.
+    unsafe {
+        sum_partials_kernel::launch_unchecked(client, cubes, dim, parts.arg(), out.arg(), n, count)
+    };
+    out
+}
+
+/// Queues the backward kernel and the partial-sum kernels.
+fn launch_backward(
+    client: &Client,
+    dims: &ScanDims,
+    x: &DeviceInputs,
+    dy: &Buf,
+    d_last: &Buf,
+) -> DeviceGrads {
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    let chunk = chunk_for(state);
+    let nchunks = len.div_ceil(chunk);
+    let nplanes = channels.div_ceil(PLANE);
+    let blc = batch * len * channels;
+    let bls = batch * len * state;
+    let ckpt = Buf::empty(client, batch * channels * nchunks * state);
+    let du = Buf::empty(client, blc);
+    let ddelta = Buf::empty(client, blc);
+    let db_part = Buf::empty(client, nplanes * bls);
+    let dc_part = Buf::empty(client, nplanes * bls);
+    let da_part = Buf::empty(client, batch * channels * state);
+    let dd_part = Buf::empty(client, batch * channels);
+    let dbias_part = Buf::empty(client, batch * channels);
+    let cubes_x = channels.div_ceil(CUBE_UNITS as usize) as u32;
+    // SAFETY: indices stay below the buffer lengths: reads use the clamped channel, and writes are
+    // guarded by the channel test or, for the partial rows, by the partial buffer length.
+    unsafe {
+        scan_backward_kernel::launch_unchecked(
+            client,
+            CubeCount::Static(cubes_x, batch as u32, 1),
+            CubeDim::new_1d(CUBE_UNITS),
+            x.u.arg(),
+            x.delta.arg(),
+            x.a.arg(),
+            x.b.arg(),
+            x.c.arg(),
+            x.d.arg(),
+            x.delta_bias.arg(),
+            dy.arg(),
+            d_last.arg(),
+            ckpt.arg(),
+            du.arg(),
+            ddelta.arg(),
+            db_part.arg(),
+            dc_part.arg(),
+            da_part.arg(),
+            dd_part.arg(),
+            dbias_part.arg(),
+            batch,
+            len,
+            channels,
+            state,
+            chunk,
+            PLANE,
+        )
+    };
+    DeviceGrads {
+        du,
+        ddelta,
+        da: launch_sum(client, &da_part, channels * state, batch),
+        db: launch_sum(client, &db_part, bls, nplanes),
+        dc: launch_sum(client, &dc_part, bls, nplanes),
+        dd: launch_sum(client, &dd_part, channels, batch),
+        ddelta_bias: launch_sum(client, &dbias_part, channels, batch),
+    }
+}
+
+/// Whether the scan has no work at all (the kernels are then not launched).
+fn is_empty(dims: &ScanDims) -> bool {
+    dims.batch == 0 || dims.channels == 0 || dims.len == 0
+}
+
+/// Runs the forward scan on the first CUDA device. Returns `(y, last_state)`, `y` `[batch, len,
+/// channels]` and `last_state` `[batch, channels, state]`, same math and layouts as
+/// `selective_scan::scan_forward`.
+pub fn scan_forward_cuda(
+    dims: &ScanDims,
+    inputs: &ScanInputs,
+) -> Result<(Vec<f32>, Vec<f32>), CubeScanError> {
+    validate(dims, inputs)?;
+    check_state(dims)?;
+    let client = cuda_client()?;
+    check_device(&client, dims)?;
+    if is_empty(dims) {
+        return Ok((
+            vec![0.0; dims.batch * dims.len * dims.channels],
+            vec![0.0; dims.batch * dims.channels * dims.state],
+        ));
+    }
+    let x = DeviceInputs::upload(&client, inputs);
+    let (y, last) = launch_forward(&client, dims, &x);
+    Ok((y.read(&client)?, last.read(&client)?))
+}
+
+/// Runs the backward scan on the first CUDA device: gradients of every input given `dy` `[batch,
+/// len, channels]` and optionally `d_last_state` `[batch, channels, state]`; same contract as
+/// `selective_scan::scan_backward`.
+pub fn scan_backward_cuda(
+    dims: &ScanDims,
+    inputs: &ScanInputs,
+    dy: &[f32],
+    d_last_state: Option<&[f32]>,
+) -> Result<ScanGrads, CubeScanError> {
+    validate_backward(dims, inputs, dy, d_last_state)?;
+    check_state(dims)?;
+    let client = cuda_client()?;
+    check_device(&client, dims)?;
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    if is_empty(dims) {
+        return Ok(ScanGrads {
+            du: vec![0.0; batch * len * channels],
+            ddelta: vec![0.0; batch * len * channels],
+            da: vec![0.0; channels * state],
+            db: vec![0.0; batch * len * state],
+            dc: vec![0.0; batch * len * state],
+            dd: vec![0.0; channels],
+            ddelta_bias: vec![0.0; channels],
+        });
+    }
+    let x = DeviceInputs::upload(&client, inputs);
+    let dy = Buf::upload(&client, dy);
+    let d_last = match d_last_state {
+        Some(s) => Buf::upload(&client, s),
+        None => Buf::zeros(&client, batch * channels * state),
+    };
+    let g = launch_backward(&client, dims, &x, &dy, &d_last);
+    Ok(ScanGrads {
+        du: g.du.read(&client)?,
+        ddelta: g.ddelta.read(&client)?,
+        da: g.da.read(&client)?,
+        db: g.db.read(&client)?,
+        dc: g.dc.read(&client)?,
+        dd: g.dd.read(&client)?,
+        ddelta_bias: g.ddelta_bias.read(&client)?,
+    })
+}
+
+/// Waits for every queued launch of `client`.
+fn sync(client: &Client) -> Result<(), CubeScanError> {
+    cubecl::future::block_on(client.sync()).map_err(|e| CubeScanError::Device(e.to_string()))
+}
+
+/// Times the CUDA forward and backward (with `d_last_state`) on random inputs already on the device:
+/// one warm-up launch each (compiles the kernels), then the mean over `reps` launches of the time from
+/// queueing to completion. Returns `(fwd_ms, bwd_ms)`; uploads and read-backs are not timed, the
+/// backward time includes its partial-sum kernels.
+pub fn bench_cuda(dims: &ScanDims, reps: usize) -> Result<(f64, f64), CubeScanError> {
+    check_state(dims)?;
+    let client = cuda_client()?;
+    check_device(&client, dims)?;
+    if is_empty(dims) {
+        return Ok((0.0, 0.0));
+    }
+    let data = ScanData::random(dims, 7);
+    let x = DeviceInputs::upload(&client, &data.inputs());
+    let dy = Buf::upload(&client, &ScanData::random(dims, 8).u);
+    let d_last_host: Vec<f32> = (0..dims.batch * dims.channels * dims.state)
+        .map(|i| ((i % 7) as f32 - 3.0) * 0.1)
+        .collect();
+    let d_last = Buf::upload(&client, &d_last_host);
+    let reps = reps.max(1);
+    let time = |run: &dyn Fn()| -> Result<f64, CubeScanError> {
+        run();
+        sync(&client)?;
+        let start = Instant::now();
+        for _ in 0..reps {
+            run();
+        }
+        sync(&client)?;
+        Ok(start.elapsed().as_secs_f64() * 1e3 / reps as f64)
+    };
+    let fwd_ms = time(&|| {
+        launch_forward(&client, dims, &x);
+    })?;
+    let bwd_ms = time(&|| {
+        launch_backward(&client, dims, &x, &dy, &d_last);
+    })?;
+    Ok((fwd_ms, bwd_ms))
+}
+
+/// Bytes the forward must move at least: every input read once and `y`, `last_state` written once.
+pub fn forward_bytes(dims: &ScanDims) -> usize {
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    let floats = 2 * batch * len * channels // u, delta
+        + channels * state // a
+        + 2 * batch * len * state // b, c
+        + 2 * channels // d, delta_bias
+        + batch * len * channels // y
+        + batch * channels * state; // last_state
+    floats * 4
+}
+
+/// Bytes the backward must move at least: inputs, `dy` and `d_last_state` read once, every gradient
+/// written once.
+pub fn backward_bytes(dims: &ScanDims) -> usize {
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    let blc = batch * len * channels;
+    let bls = batch * len * state;
+    let inputs = 2 * blc + channels * state + 2 * bls + 2 * channels;
+    let upstream = blc + batch * channels * state;
+    let grads = 2 * blc + channels * state + 2 * bls + 2 * channels;
+    (inputs + upstream + grads) * 4
+}
+
+/// Achieved bandwidth in GB/s (1e9 bytes per second) of moving `bytes` in `ms` milliseconds.
+pub fn achieved_gbps(bytes: usize, ms: f64) -> f64 {
+    if ms <= 0.0 {
+        return 0.0;
+    }
+    bytes as f64 / (ms * 1e-3) / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_keeps_recompute_buffer_small() {
+        assert_eq!(chunk_for(8), 64);
+        assert_eq!(chunk_for(16), 32);
+        assert_eq!(chunk_for(32), 16);
+        for state in 1..=MAX_STATE {
+            let chunk = chunk_for(state);
+            assert!(chunk >= 1);
+            assert!(
+                (chunk + 1) * state <= RECOMPUTE_FLOATS + MAX_STATE,
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        let text = catch_unwind(|| panic!("no driver")).unwrap_err();
+        assert_eq!(panic_message(text.as_ref()), "no driver");
+        let owned = catch_unwind(|| panic!("{} {}", "code", 100)).unwrap_err();
+        assert_eq!(panic_message(owned.as_ref()), "code 100");
+        let other = catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(
+            panic_message(other.as_ref()),
+            "CUDA runtime panicked while starting"
+        );
+    }
+
+    #[test]
+    fn state_limits() {
+        let dims = |state| ScanDims {
+            batch: 1,
+            len: 1,
+            channels: 1,
+            state,
+        };
+        assert_eq!(
+            check_state(&dims(0)),
+            Err(CubeScanError::UnsupportedState(0))
+        );
+        assert_eq!(check_state(&dims(1)), Ok(()));
+        assert_eq!(check_state(&dims(MAX_STATE)), Ok(()));
+        assert_eq!(
+            check_state(&dims(MAX_STATE + 1)),
+            Err(CubeScanError::UnsupportedState(MAX_STATE + 1))
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! CubeCL selective-scan kernels for CUDA (the `cuda` feature): the same math and layouts as the CPU
+//! kernel in [`crate::kernels::selective_scan`], on the GPU.
+//!
+//! - [`forward`]: one unit per (batch, channel) scanning the whole sequence with its `state` values in
+//!   registers; never materialises `[batch, len, channels, state]`.
+//! - [`backward`]: one unit per (batch, channel): a forward pass storing the state at chunk boundaries,
+//!   then a reverse pass recomputing each chunk locally; deterministic reductions through partial rows
+//!   summed in a fixed order by a second small kernel (no atomics).
+//! - [`host`]: CUDA client, upload, launch, read-back, timing and bandwidth helpers.
+//!
+//! Supported state sizes: 1 to [`MAX_STATE`].
+//!
+//! # Enabling
+//! CubeCL is reached through `burn::cubecl`, which burn compiles only with its `cubecl` feature. The
+//! module is therefore compiled out (`any()` in its `cfg`, here and in `tests/kernels_cube_scan.rs`)
+//! until Cargo.toml says `cuda = ["burn/cuda", "burn/cubecl"]`; with that change and both `any()`
+//! removed it type-checks and passes clippy (`DOCS_RS=1 cargo clippy --features cuda --all-targets`).
+
+pub mod backward;
+pub mod forward;
+pub mod host;
+
+pub use host::{
+    achieved_gbps, backward_bytes, bench_cuda, cuda_client, forward_bytes, scan_backward_cuda,
+    scan_forward_cuda,
+};
+
+use thiserror::Error;
+
+use super::selective_scan::ScanError;
+
+/// Largest `state` the kernels accept (the per-unit local arrays are sized by it at compile time).
+pub const MAX_STATE: usize = 32;
+
+/// Why a CUDA scan could not run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CubeScanError {
+    /// No CUDA device could be initialised (no driver, no GPU, or the runtime panicked).
+    #[error("no CUDA device ({0})")]
+    NoDevice(String),
+    /// The state size is outside `1..=MAX_STATE`.
+    #[error("selective scan (CUDA): state {0} is not supported (1..={max})", max = MAX_STATE)]
+    UnsupportedState(usize),
+    /// The device does not suit the kernels' layout, or a launch or read-back failed.
+    #[error("selective scan (CUDA): device error: {0}")]
+    Device(String),
+    /// An input slice does not match the dimensions.
+    #[error(transparent)]
+    Shape(#[from] ScanError),
+}
