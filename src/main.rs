@@ -19,7 +19,7 @@ use locomamba::run::atomic::write_atomic;
 use locomamba::run::bench::{TrainBenchTable, train_bench};
 use locomamba::run::sweep::{SweepOptions, run_sweep};
 use locomamba::run::{self, device};
-use locomamba::sim::{VecEnv, bench_env};
+use locomamba::sim::{Env, VecEnv, bench_env, write_depth_png};
 
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
@@ -48,7 +48,12 @@ enum Command {
     /// Train one seed of the recipe (its sweep grid ignored).
     Train {
         /// The recipe (TOML, JSON, or a legacy JSON config).
-        recipe: PathBuf,
+        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+        recipe: Option<PathBuf>,
+        /// Continue one run folder (`runs/<experiment>/<variant>/seed-<n>`) from its last checkpoint,
+        /// with the recipe stored in it.
+        #[arg(long, value_name = "RUN")]
+        resume: Option<PathBuf>,
         /// Seed (default: the recipe's first).
         #[arg(long)]
         seed: Option<u64>,
@@ -72,6 +77,23 @@ enum Command {
         /// Seed of the evaluation envs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Write the depth camera's view at the start of an episode as a PNG (near = bright).
+    Render {
+        /// The recipe whose env (task, camera) to render.
+        recipe: PathBuf,
+        /// Output PNG.
+        #[arg(short, long, default_value = "depth.png")]
+        output: PathBuf,
+        /// Policy steps (zero action) before the frame is taken.
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Seed of the episode (obstacle layout).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Override a recipe key (repeatable), e.g. `--set env.task=spheres`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
     },
     /// Benchmarks: networks, simulator, or end-to-end training.
     Bench {
@@ -176,24 +198,36 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train {
             recipe,
+            resume,
             seed,
             sets,
             force,
-        } => {
-            let options = SweepOptions {
-                jobs: 1,
-                force,
-                seed,
-                base_only: true,
-            };
-            sweep(&recipe, &sets, &options)
-        }
+        } => match (recipe, resume) {
+            (_, Some(run_dir)) => resume_run(&run_dir),
+            (Some(recipe), None) => {
+                let options = SweepOptions {
+                    jobs: 1,
+                    force,
+                    seed,
+                    base_only: true,
+                };
+                sweep(&recipe, &sets, &options)
+            }
+            (None, None) => unreachable!("clap requires RECIPE or --resume"),
+        },
         Command::Eval {
             checkpoint,
             task,
             episodes,
             seed,
         } => eval(&checkpoint, task.as_deref(), episodes, seed),
+        Command::Render {
+            recipe,
+            output,
+            steps,
+            seed,
+            sets,
+        } => render(&recipe, &output, steps, seed, &sets),
         Command::Bench {
             what,
             recipe,
@@ -306,6 +340,25 @@ fn sweep(path: &Path, sets: &[String], options: &SweepOptions) -> Result<()> {
     Ok(())
 }
 
+fn resume_run(run_dir: &Path) -> Result<()> {
+    let job = run::sweep::job_of_run(run_dir)?;
+    let device = device::select(&job.recipe.backend)?;
+    install_ctrl_c();
+    match run::sweep::resume_run(run_dir, &device, &STOP)? {
+        run::job::JobOutcome::Interrupted => {
+            println!("interrupted: run the same command again to resume")
+        }
+        run::job::JobOutcome::Finished(s) | run::job::JobOutcome::Skipped(s) => println!(
+            "{}: return {:.2}, distance {:.2} m after {} env steps",
+            run_dir.display(),
+            s.final_return,
+            s.final_distance,
+            s.env_steps
+        ),
+    }
+    Ok(())
+}
+
 fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<()> {
     let checkpoint = run::checkpoint::resolve(path)?;
     let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
@@ -393,5 +446,26 @@ fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes)
             print!("{}", TrainBenchTable(&rows));
         }
     }
+    Ok(())
+}
+
+fn render(path: &Path, output: &Path, steps: usize, seed: u64, sets: &[String]) -> Result<()> {
+    let (source, overrides) = open_recipe(path, sets)?;
+    let recipe = source.resolve(&overrides, &[])?;
+    let cfg = &recipe.env;
+    let mut env = Env::new(cfg, seed, cfg.obstacle_density)?;
+    let zero = vec![0.0; locomamba::sim::env::action_dim(cfg)];
+    for _ in 0..steps {
+        env.step(&zero);
+    }
+    let mut metric = vec![0.0; cfg.depth.width * cfg.depth.height];
+    env.render_metric(&mut metric);
+    let (w, h) = (cfg.depth.width, cfg.depth.height);
+    write_depth_png(output, &metric, w, h, cfg.depth.near, cfg.depth.far)?;
+    println!(
+        "wrote {} ({w}x{h}, task {}, seed {seed}, after {steps} steps)",
+        output.display(),
+        cfg.task.name()
+    );
     Ok(())
 }

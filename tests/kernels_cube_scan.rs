@@ -1,8 +1,6 @@
 //! Parity of the CubeCL (CUDA) selective scan with the CPU kernel. Tests that need a GPU first try to
 //! create the CUDA client and, when none exists, print "skipped: no CUDA device (<reason>)" and pass.
-// Same gate as `kernels::cube` (see src/kernels/mod.rs): off until Cargo.toml's `cuda` feature
-// enables `burn/cubecl`; then both `any()` go.
-#![cfg(all(feature = "cuda", any()))]
+#![cfg(feature = "cuda")]
 
 use locomamba::kernels::cube::{
     CubeScanError, MAX_STATE, achieved_gbps, backward_bytes, cuda_client, forward_bytes,

@@ -112,6 +112,27 @@ fn set_accepts_lists_and_strings() {
 }
 
 #[test]
+fn set_and_env_accept_exponent_floats_and_quoted_strings() {
+    let (_d, path) = tmp_recipe("version = 1\n");
+    let r = recipe::load(
+        &path,
+        &Overrides {
+            env: vec![("LOCOMAMBA_PPO__VALUE_LR".into(), "2.5E-4".into())],
+            sets: vec![
+                "ppo.policy_lr=1e-3".into(),
+                "ppo.clip=0.1".into(),
+                "experiment.name=\"my_run\"".into(),
+            ],
+        },
+    )
+    .unwrap();
+    assert_eq!(r.ppo.policy_lr, 1e-3);
+    assert_eq!(r.ppo.value_lr, 2.5e-4);
+    assert_eq!(r.ppo.clip, 0.1);
+    assert_eq!(r.experiment.name, "my_run");
+}
+
+#[test]
 fn switching_the_model_by_override_keeps_the_depth() {
     let (_d, path) = tmp_recipe(
         "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[2, 128], [2, 128], [2, 128]]\n",

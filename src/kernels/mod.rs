@@ -4,9 +4,6 @@
 pub mod fast_math;
 pub mod selective_scan;
 
-/// CubeCL (CUDA) selective-scan kernels and their host-side launchers. They reach CubeCL through
-/// `burn::cubecl`, which exists only with burn's `cubecl` feature: until the `cuda` feature in
-/// Cargo.toml also enables `burn/cubecl`, the `any()` (always false) keeps them compiled out; remove
-/// it together with that Cargo.toml change.
-#[cfg(all(feature = "cuda", any()))]
+/// CubeCL (CUDA) selective-scan kernels and their host-side launchers (the `cuda` feature).
+#[cfg(feature = "cuda")]
 pub mod cube;

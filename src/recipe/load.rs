@@ -251,7 +251,15 @@ pub fn parse_set(arg: &str) -> Result<(String, Value), RecipeError> {
     Ok((key.to_string(), parse_scalar(value.trim())))
 }
 
+/// A value from the command line or the environment: a TOML value when it is one (`0.1`, `1e-3`,
+/// `true`, `[0, 1]`, `"text"`), otherwise figment's lenient parse, otherwise the text itself.
 fn parse_scalar(text: &str) -> Value {
+    if let Ok(mut table) = toml::from_str::<toml::Table>(&format!("v = {text}"))
+        && let Some(v) = table.remove("v")
+        && let Ok(json) = serde_json::to_value(v)
+    {
+        return json;
+    }
     let parsed: figment::value::Value = text
         .parse()
         .unwrap_or_else(|_| figment::value::Value::from(text.to_string()));

@@ -48,7 +48,8 @@ pub struct SweepOptions {
     pub force: bool,
     /// Only this seed (`runner train --seed`).
     pub seed: Option<u64>,
-    /// Only the base recipe, ignoring the sweep grid (`runner train`).
+    /// Only the base recipe, ignoring the sweep grid, and (without `seed`) only its first seed
+    /// (`runner train`).
     pub base_only: bool,
 }
 
@@ -84,6 +85,8 @@ pub fn plan(
         let exp = experiment_dir(&v.recipe.experiment.output_dir, &v.recipe.experiment.name);
         let seeds = match options.seed {
             Some(s) => vec![s],
+            // `runner train` without --seed: the recipe's first seed.
+            None if options.base_only => v.recipe.experiment.seeds[..1].to_vec(),
             None => v.recipe.experiment.seeds.clone(),
         };
         for seed in seeds {
@@ -201,4 +204,41 @@ pub fn run_sweep(
         table,
         interrupted,
     })
+}
+
+/// The job of an existing run folder (`runner train --resume RUN`): its own resolved recipe, seed
+/// and variant, so it continues from its last checkpoint wherever the recipe file has gone.
+pub fn job_of_run(run_dir: &std::path::Path) -> Result<Job, RecipeError> {
+    let recipe = crate::recipe::load(&run_dir.join("recipe.toml"), &Overrides::default())?;
+    let seed = recipe.experiment.seeds[0];
+    let variant = run_dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| "base".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(Job {
+        variant,
+        seed,
+        recipe,
+        dir: RunDir {
+            root: run_dir.to_path_buf(),
+        },
+        force: false,
+    })
+}
+
+/// Resumes (or finishes) one run folder and returns its outcome.
+pub fn resume_run(
+    run_dir: &std::path::Path,
+    device: &Device,
+    stop: &AtomicBool,
+) -> Result<JobOutcome, SweepError> {
+    let job = job_of_run(run_dir)?;
+    let display = Display::new(
+        std::io::stdout().is_terminal(),
+        job.recipe.experiment.total_env_steps,
+    );
+    let progress = display.job(&format!("{}/seed-{}", job.variant, job.seed));
+    let outcome = run_job(&job, device, progress.as_ref(), stop);
+    display.finish();
+    outcome.map_err(|first| SweepError::Jobs { failed: 1, first })
 }

@@ -9,12 +9,6 @@
 //! - [`host`]: CUDA client, upload, launch, read-back, timing and bandwidth helpers.
 //!
 //! Supported state sizes: 1 to [`MAX_STATE`].
-//!
-//! # Enabling
-//! CubeCL is reached through `burn::cubecl`, which burn compiles only with its `cubecl` feature. The
-//! module is therefore compiled out (`any()` in its `cfg`, here and in `tests/kernels_cube_scan.rs`)
-//! until Cargo.toml says `cuda = ["burn/cuda", "burn/cubecl"]`; with that change and both `any()`
-//! removed it type-checks and passes clippy (`DOCS_RS=1 cargo clippy --features cuda --all-targets`).
 
 pub mod backward;
 pub mod forward;
