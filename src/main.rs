@@ -21,6 +21,10 @@ use locomamba::run::sweep::{SweepOptions, run_sweep};
 use locomamba::run::{self, device};
 use locomamba::sim::{Env, VecEnv, bench_env, write_depth_png};
 
+/// Counts heap bytes so `runner bench nets` can report peak memory.
+#[global_allocator]
+static ALLOC: locomamba::run::peak_alloc::PeakAlloc = locomamba::run::peak_alloc::PeakAlloc;
+
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, about, long_about = None)]
@@ -41,6 +45,9 @@ enum Command {
         /// Runs at a time; each gets an equal share of the CPU threads.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Retrain finished runs (their old folders are renamed, not deleted).
         #[arg(long)]
         force: bool,
@@ -57,6 +64,9 @@ enum Command {
         /// Seed (default: the recipe's first).
         #[arg(long)]
         seed: Option<u64>,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Override a recipe key (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -115,6 +125,16 @@ enum Command {
         /// Batch of the training-step rows for `nets`.
         #[arg(long, default_value_t = 1024)]
         batch: usize,
+        /// Batch sizes for `scan` (comma-separated; default 256,1024 on CPU, 256,1024,4096 on CUDA).
+        #[arg(long, value_delimiter = ',')]
+        batches: Vec<usize>,
+        /// Sequence lengths for `scan` (comma-separated; default 17,65,257 on CPU,
+        /// 17,256,1024,4096 on CUDA).
+        #[arg(long, value_delimiter = ',')]
+        lens: Vec<usize>,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
     },
     /// Convert a legacy Python LocoTransformer JSON config into a recipe.
     Migrate {
@@ -129,7 +149,8 @@ enum Command {
     },
     /// Print the recipe JSON Schema.
     Schema,
-    /// Report the version, compiled backends, CPU threads and CUDA availability.
+    /// Report the version, compiled backends, CPU threads and CUDA availability, and check a tiny
+    /// Mamba forward on every backend that can run.
     Check {
         /// Exit with an error when no CUDA device can be used.
         #[arg(long)]
@@ -154,6 +175,29 @@ enum BenchKind {
     Env,
     /// End-to-end env steps per second (rollout + update), Transformer vs Mamba.
     Train,
+    /// The fused selective scan vs the tensor-op reference (time and bandwidth).
+    Scan,
+}
+
+/// `--backend`: where the networks run.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    /// CPU (always available).
+    Cpu,
+    /// CUDA (a binary built with `--features cuda` and a device).
+    Cuda,
+}
+
+/// `sets` with `--backend` appended as the last override.
+fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<String> {
+    if let Some(b) = backend {
+        let kind = match b {
+            BackendArg::Cpu => "cpu",
+            BackendArg::Cuda => "cuda",
+        };
+        sets.push(format!("backend.kind={kind}"));
+    }
+    sets
 }
 
 fn main() {
@@ -177,6 +221,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check { require_cuda } => {
             let report = check::run();
             print!("{report}");
+            if !report.forward_ok() {
+                anyhow::bail!("the Mamba forward check failed on a backend (see above)");
+            }
             if require_cuda && !report.cuda_usable() {
                 anyhow::bail!("--require-cuda: no usable CUDA device ({})", report.cuda);
             }
@@ -187,8 +234,10 @@ fn run(cli: Cli) -> Result<()> {
             recipe,
             sets,
             jobs,
+            backend,
             force,
         } => {
+            let sets = with_backend(sets, backend);
             let options = SweepOptions {
                 jobs,
                 force,
@@ -200,11 +249,13 @@ fn run(cli: Cli) -> Result<()> {
             recipe,
             resume,
             seed,
+            backend,
             sets,
             force,
         } => match (recipe, resume) {
             (_, Some(run_dir)) => resume_run(&run_dir),
             (Some(recipe), None) => {
+                let sets = with_backend(sets, backend);
                 let options = SweepOptions {
                     jobs: 1,
                     force,
@@ -235,14 +286,19 @@ fn run(cli: Cli) -> Result<()> {
             updates,
             steps,
             batch,
+            batches,
+            lens,
+            backend,
         } => bench(
             what,
             &recipe,
-            &sets,
+            &with_backend(sets, backend),
             BenchSizes {
                 updates,
                 steps,
                 batch,
+                batches,
+                lens,
             },
         ),
     }
@@ -397,6 +453,8 @@ struct BenchSizes {
     updates: u64,
     steps: usize,
     batch: usize,
+    batches: Vec<usize>,
+    lens: Vec<usize>,
 }
 
 fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes) -> Result<()> {
@@ -444,6 +502,28 @@ fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes)
                 eprintln!("measured {}", recipe.experiment.name);
             }
             print!("{}", TrainBenchTable(&rows));
+        }
+        BenchKind::Scan => {
+            let cuda = first.backend.kind == recipe::BackendKind::Cuda;
+            let pick = |given: Vec<usize>, cpu: &[usize], gpu: &[usize]| {
+                if !given.is_empty() {
+                    given
+                } else if cuda {
+                    gpu.to_vec()
+                } else {
+                    cpu.to_vec()
+                }
+            };
+            let options = nn::scan_bench::ScanBenchOptions {
+                batches: pick(sizes.batches, &[256, 1024], &[256, 1024, 4096]),
+                lens: pick(sizes.lens, &[17, 65, 257], &[17, 256, 1024, 4096]),
+                channels: 512,
+                state: 16,
+                repeats: 3,
+                reference_limit_bytes: if cuda { 32 << 30 } else { 4 << 30 },
+            };
+            let rows = nn::scan_bench::run(&device, &options);
+            print!("{}", nn::scan_bench::table(&rows));
         }
     }
     Ok(())

@@ -266,3 +266,67 @@ fn byte_counts_and_bandwidth() {
     assert!((achieved_gbps(2_000_000_000, 1000.0) - 2.0).abs() < 1e-12);
     assert_eq!(achieved_gbps(100, 0.0), 0.0);
 }
+
+/// The burn-level operation the Mamba block calls, on CUDA tensors (the CubeCL kernels through
+/// burn's dispatch and autodiff): output and every gradient against the tensor-op reference scan
+/// run on the same GPU.
+#[test]
+fn scan_op_on_cuda_tensors_matches_the_reference_with_autodiff() {
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+    use locomamba::nn::scan::{ScanInputs, selective_scan};
+    use locomamba::nn::scan_op::selective_scan_fused;
+
+    if !have_device() {
+        return;
+    }
+    let device: Device = burn::backend::CudaDevice::default().into();
+    let device = device.autodiff();
+    for (b, l, c, n) in [(2, 17, 64, 16), (3, 129, 40, 8), (1, 300, 33, 32)] {
+        let r = |s: [usize; 3]| {
+            Tensor::<3>::random(s, Distribution::Normal(0.0, 1.0), &device).require_grad()
+        };
+        let x = ScanInputs {
+            u: r([b, l, c]),
+            delta: r([b, l, c]),
+            a: Tensor::<2>::random([c, n], Distribution::Uniform(0.1, 2.0), &device)
+                .neg()
+                .require_grad(),
+            b: r([b, l, n]),
+            c: r([b, l, n]),
+            d: Tensor::<1>::random([c], Distribution::Normal(0.0, 1.0), &device).require_grad(),
+            delta_bias: Tensor::<1>::random([c], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad(),
+        };
+        let wy = Tensor::<3>::random([b, l, c], Distribution::Normal(0.0, 1.0), &device);
+        let wh = Tensor::<3>::random([b, c, n], Distribution::Normal(0.0, 1.0), &device);
+        let host = |t: Tensor<1>| t.into_data().to_vec::<f32>().unwrap();
+        let run = |scan: &dyn Fn(ScanInputs) -> (Tensor<3>, Tensor<3>)| {
+            let (y, h) = scan(x.clone());
+            let out = host(y.clone().flatten(0, 2));
+            let grads = ((y * wy.clone()).sum() + (h * wh.clone()).sum()).backward();
+            let g3 = |t: &Tensor<3>| host(t.grad(&grads).unwrap().flatten(0, 2));
+            vec![
+                ("y", out),
+                ("du", g3(&x.u)),
+                ("ddelta", g3(&x.delta)),
+                ("da", host(x.a.grad(&grads).unwrap().flatten(0, 1))),
+                ("db", g3(&x.b)),
+                ("dc", g3(&x.c)),
+                ("dd", host(x.d.grad(&grads).unwrap())),
+                ("ddelta_bias", host(x.delta_bias.grad(&grads).unwrap())),
+            ]
+        };
+        let fused = run(&|x| selective_scan_fused(&x));
+        let reference = run(&selective_scan);
+        let dims = ScanDims {
+            batch: b,
+            len: l,
+            channels: c,
+            state: n,
+        };
+        for ((name, got), (_, want)) in fused.iter().zip(&reference) {
+            assert_close(name, &dims, got, want);
+        }
+    }
+}

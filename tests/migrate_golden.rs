@@ -183,7 +183,7 @@ fn every_unmapped_key_is_warned_and_kept_as_a_comment() {
             report
                 .unmapped
                 .iter()
-                .any(|(k, _)| k == "env.env_build.z_constrain")
+                .any(|(k, _)| k == "replay_buffer.size")
         );
         assert!(
             report
@@ -254,7 +254,7 @@ fn runner_migrate_writes_atomically_and_warns() {
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("warning:") && stderr.contains("z_constrain"),
+        stderr.contains("warning:") && stderr.contains("replay_buffer.size"),
         "{stderr}"
     );
     assert!(stderr.contains("token width 64"), "{stderr}");

@@ -23,35 +23,24 @@ fn bench_runs_and_reports_every_row() {
     let opts = BenchOptions {
         train_batch: 2,
         infer_batches: vec![1],
+        layer_batch: 2,
         token_counts: vec![5, 9],
         scaling_batch: 2,
         repeats: 1,
     };
     let rows = run(&r, &SHAPE, &Device::flex(), &opts);
-    // per model: 1 train + 1 inference + 2 scaling rows
-    assert_eq!(rows.len(), 2 * 4);
+    // per model: 1 train + 1 inference + 2 scaling rows; then 2 rows per reference stack
+    assert_eq!(rows.len(), 2 * 4 + 2 * 2);
     assert!(rows.iter().all(|row| row.ms.is_finite() && row.ms >= 0.0));
+    // The counting allocator is installed only in the `runner` binary.
+    assert!(rows.iter().all(|row| row.peak_mb_per_sample.is_none()));
     let text = table(&rows);
     assert_eq!(text.lines().count(), 1 + rows.len());
     assert!(text.contains("mamba") && text.contains("transformer"));
-}
-
-#[test]
-#[ignore = "benchmark: minutes in release on 2 cores"]
-#[allow(deprecated)]
-fn bench_table() {
-    let recipe = Recipe::default();
-    for (name, device) in [("flex", Device::flex()), ("ndarray", Device::ndarray())] {
-        let opts = if name == "flex" {
-            BenchOptions::default()
-        } else {
-            BenchOptions {
-                infer_batches: vec![1],
-                token_counts: vec![],
-                ..BenchOptions::default()
-            }
-        };
-        let rows = run(&recipe, &SHAPE, &device, &opts);
-        println!("backend {name}\n{}", table(&rows));
-    }
+    assert!(text.contains("mamba x1") && text.contains("transformer x2"));
+    // The PyTorch figure is printed beside the rows that have one.
+    assert!(
+        text.lines()
+            .any(|l| l.contains("mamba x1") && l.trim_end().ends_with("1000"))
+    );
 }

@@ -123,8 +123,15 @@ fn unknown_sequence_model_lists_known_ones() {
 
 #[test]
 fn empty_seeds_rejected() {
-    let (_, msg) = load_err("r.toml", "[experiment]\nseeds = []\n");
-    assert_has(&msg, &["`experiment.seeds`", "at least one seed"]);
+    let (path, msg) = load_err("r.toml", "[experiment]\nseeds = []\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`experiment.seeds`",
+            "at least one seed",
+        ],
+    );
 }
 
 #[test]
@@ -150,16 +157,33 @@ fn unknown_task_lists_known_tasks() {
 
 #[test]
 fn minibatch_larger_than_rollout_rejected() {
-    let (_, msg) = load_err(
+    let (path, msg) = load_err(
         "r.toml",
         "[ppo]\nminibatch_size = 4096\nrollout_steps = 1024\n",
     );
     assert_has(
         &msg,
         &[
+            &path.display().to_string(),
             "`ppo.minibatch_size`",
             "found 4096",
             "ppo.rollout_steps (1024)",
+        ],
+    );
+}
+
+#[test]
+fn rule_broken_by_a_defaulted_key_still_names_the_file() {
+    // Only rollout_steps is written; minibatch_size keeps its default (1024) and breaks the rule.
+    let (path, msg) = load_err("r.toml", "[ppo]\nrollout_steps = 512\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "left at its default",
+            "`ppo.minibatch_size`",
+            "found 1024",
+            "ppo.rollout_steps (512)",
         ],
     );
 }
@@ -322,5 +346,59 @@ fn unsupported_legacy_value_is_named() {
             "TORQUE",
             "POSITION",
         ],
+    );
+}
+
+#[test]
+fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, expected) in [
+        ("enable_action_filter", "true", "no low-pass filter"),
+        (
+            "enable_action_interpolation",
+            "true",
+            "held over the action repeat",
+        ),
+        (
+            "frame_extract",
+            "2",
+            "every policy step renders a depth frame",
+        ),
+    ] {
+        let legacy = format!(
+            r#"{{"env_name": "A1MoveGround", "env": {{"env_build": {{"{key}": {value}}}}}}}"#
+        );
+        let path = write(dir.path(), "old.json", &legacy);
+        let msg = recipe::load(&path, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert_has(
+            &msg,
+            &[
+                "old.json",
+                &format!("`env.env_build.{key}`"),
+                value,
+                expected,
+            ],
+        );
+    }
+}
+
+#[test]
+fn migrating_a_recipe_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "recipe.json",
+        r#"{"version": 1, "env": {"num_envs": 2}}"#,
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let err = locomamba::migrate::render::migrate_to_toml(&value, &path, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &err,
+        &["recipe.json", "not a legacy Python config", "version"],
     );
 }

@@ -89,3 +89,33 @@ fn png_is_written() {
         locomamba::sim::write_depth_png(&p, &m[1..], c.depth.width, c.depth.height, 0.3, 10.0);
     assert!(err.unwrap_err().to_string().contains("pixels"));
 }
+
+#[test]
+fn spheres_are_seen_by_the_camera() {
+    use locomamba::sim::depth::Camera;
+    use locomamba::sim::terrain::SPHERE_RADIUS;
+    let mut c = cfg();
+    c.task = Task::Spheres;
+    let env = Env::new(&c, 3, 1.0).unwrap();
+    let sphere = env
+        .scene()
+        .spheres
+        .first()
+        .expect("the spheres task places spheres");
+    // The camera 0.5 m behind the sphere's centre, looking along +x: obstacles keep at least
+    // 0.9 m from a sphere, so nothing else can be in between.
+    let gap = 0.5;
+    let [sx, sy, sz] = sphere.pos;
+    let pose = Pose::from_translation(Vector::new(sx - gap - CAMERA_FORWARD, sy, sz));
+    let camera = Camera::new(&c.depth);
+    let (w, h) = (c.depth.width, c.depth.height);
+    let mut m = vec![0.0; w * h];
+    camera.render_metric(env.world(), &pose, &mut m);
+    let centre = (h / 2) * w + w / 2;
+    let expected = gap - SPHERE_RADIUS;
+    assert!(
+        (m[centre] - expected).abs() < 0.01,
+        "read {}, expected {expected}",
+        m[centre]
+    );
+}

@@ -55,3 +55,34 @@ fn collapses_with_motors_off() {
         env.trunk_pose().translation.z
     );
 }
+
+#[test]
+fn a_robot_that_stood_still_still_follows_new_targets() {
+    // Rapier puts resting bodies to sleep; the robot's bodies must stay awake so a policy that
+    // stands still for a while can move again.
+    let c = cfg();
+    let mut env = Env::new(&c, 3, 1.0).unwrap();
+    let stand = stand_action(&c);
+    for _ in 0..75 {
+        env.step(&stand);
+    }
+    // Knee targets at the edge of the clip: every knee angle must move towards them.
+    let knee = |env: &Env| -> Vec<f32> {
+        let p = env.proprio();
+        // Newest joint angles are the last 36 floats' first 12; knees are every third joint.
+        let q = &p[p.len() - 36..p.len() - 24];
+        (0..4).map(|leg| q[3 * leg + 2]).collect()
+    };
+    let before = knee(&env);
+    let mut bend = stand.clone();
+    for leg in 0..bend.len() / 3 {
+        bend[3 * leg + 2] = 3.0;
+    }
+    for _ in 0..5 {
+        env.step(&bend);
+    }
+    let after = knee(&env);
+    for (b, a) in before.iter().zip(&after) {
+        assert!(a - b > 0.2, "knee moved from {b} to {a}");
+    }
+}

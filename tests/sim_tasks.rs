@@ -1,7 +1,7 @@
 //! Every task builds; obstacles lie in the arena and away from the start; moving obstacles move;
 //! collisions are counted; finished envs reset with terminal observations kept.
 
-use locomamba::recipe::{EnvConfig, Task};
+use locomamba::recipe::{EnvConfig, SphereObstacles, Task};
 use locomamba::sim::terrain::{FIELD_X, FIELD_Y, THIN_COUNT};
 use locomamba::sim::{Env, VecEnv};
 use rapier3d::prelude::*;
@@ -46,6 +46,22 @@ fn every_task_builds_with_obstacles_in_the_arena() {
             assert!(!env.scene().spheres.is_empty());
         }
     }
+}
+
+#[test]
+fn spheres_come_with_thin_or_wide_obstacles() {
+    let mut c = cfg(Task::Spheres);
+    let thin = Env::new(&c, 5, 1.0).unwrap();
+    c.sphere_obstacles = SphereObstacles::Wide;
+    let wide = Env::new(&c, 5, 1.0).unwrap();
+    let walls = |e: &Env| e.scene().obstacles.iter().filter(|o| o[3] > 0.5).count();
+    assert_eq!(walls(&thin), 0);
+    assert!(
+        walls(&wide) >= 8,
+        "wide layout has {} wall pieces",
+        walls(&wide)
+    );
+    assert!(!thin.scene().spheres.is_empty() && !wide.scene().spheres.is_empty());
 }
 
 #[test]

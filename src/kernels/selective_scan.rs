@@ -973,6 +973,48 @@ impl ScanData {
     }
 }
 
+/// Bytes the forward must move at least: every input read once and `y`, `last_state` written once.
+pub fn forward_bytes(dims: &ScanDims) -> usize {
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    let floats = 2 * batch * len * channels // u, delta
+        + channels * state // a
+        + 2 * batch * len * state // b, c
+        + 2 * channels // d, delta_bias
+        + batch * len * channels // y
+        + batch * channels * state; // last_state
+    floats * 4
+}
+
+/// Bytes the backward must move at least: inputs, `dy` and `d_last_state` read once, every gradient
+/// written once.
+pub fn backward_bytes(dims: &ScanDims) -> usize {
+    let ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    } = *dims;
+    let blc = batch * len * channels;
+    let bls = batch * len * state;
+    let inputs = 2 * blc + channels * state + 2 * bls + 2 * channels;
+    let upstream = blc + batch * channels * state;
+    let grads = 2 * blc + channels * state + 2 * bls + 2 * channels;
+    (inputs + upstream + grads) * 4
+}
+
+/// Achieved bandwidth in GB/s (1e9 bytes per second) of moving `bytes` in `ms` milliseconds.
+pub fn achieved_gbps(bytes: usize, ms: f64) -> f64 {
+    if ms <= 0.0 {
+        return 0.0;
+    }
+    bytes as f64 / (ms * 1e-3) / 1e9
+}
+
 /// Times [`scan_forward`] and [`scan_backward`] (with `d_last_state`) on random inputs in the current
 /// rayon pool: one warm-up call each, then the mean of `reps` calls. Returns `(fwd_ms, bwd_ms)`.
 pub fn bench(dims: &ScanDims, reps: usize) -> (f64, f64) {

@@ -25,6 +25,16 @@ pub enum MigrateError {
         /// What was found.
         found: String,
     },
+    /// The file is not a legacy config (already a recipe, or another JSON file).
+    #[error(
+        "{}: not a legacy Python config: expected no `version` key and one of the top-level keys {}; \
+         a recipe needs no migration",
+        file.display(), LEGACY_MARKERS.join(", ")
+    )]
+    NotLegacy {
+        /// The file.
+        file: PathBuf,
+    },
     /// A key holds a value of the wrong type.
     #[error("{}: key `{path}`: found {found}, expected {expected}", file.display())]
     WrongType {
@@ -272,7 +282,15 @@ pub fn convert(
                     "env.env_build.get_image" | "env.env_build.depth_image" => {
                         ctx.bool(key, value)?
                     }
-                    "env.env_build.rgbd" | "env.env_build.grayscale" => !ctx.bool(key, value)?,
+                    "env.env_build.rgbd"
+                    | "env.env_build.grayscale"
+                    | "env.env_build.z_constrain"
+                    | "env.env_build.no_displacement"
+                    | "env.env_build.enable_action_interpolation"
+                    | "env.env_build.enable_action_filter" => !ctx.bool(key, value)?,
+                    "env.env_build.frame_extract" | "env.env_build.get_image_interval" => {
+                        ctx.uint(key, value)? == 1
+                    }
                     other => unreachable!("no check written for required key {other}"),
                 };
                 if !ok {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Converted, MigrateOptions, convert};
+use super::{Converted, MigrateError, MigrateOptions, convert, is_legacy};
 use crate::recipe::{Overrides, Recipe, RecipeError, RecipeSource};
 
 /// Converts a legacy config file's parsed JSON into a validated recipe and its TOML text: a header
@@ -12,6 +12,12 @@ pub fn migrate_to_toml(
     file: &Path,
     options: &MigrateOptions,
 ) -> Result<(Recipe, Converted, String), RecipeError> {
+    if !is_legacy(legacy) {
+        return Err(MigrateError::NotLegacy {
+            file: file.to_path_buf(),
+        }
+        .into());
+    }
     let converted = convert(legacy, file, options).map_err(RecipeError::from)?;
     let source = RecipeSource {
         file: file.to_path_buf(),

@@ -65,6 +65,30 @@ pub const TABLE: &[(&str, Rule)] = &[
         "env.env_build.grayscale",
         Rule::Require("false (grayscale input is not built)"),
     ),
+    (
+        "env.env_build.z_constrain",
+        Rule::Require("false (the trunk moves freely in z)"),
+    ),
+    (
+        "env.env_build.no_displacement",
+        Rule::Require("false (distance moved is measured and rewarded)"),
+    ),
+    (
+        "env.env_build.enable_action_interpolation",
+        Rule::Require("false (targets are held over the action repeat)"),
+    ),
+    (
+        "env.env_build.enable_action_filter",
+        Rule::Require("false (no low-pass filter on actions)"),
+    ),
+    (
+        "env.env_build.frame_extract",
+        Rule::Require("1 (every policy step renders a depth frame)"),
+    ),
+    (
+        "env.env_build.get_image_interval",
+        Rule::Require("1 (every policy step renders a depth frame)"),
+    ),
     ("env.env_build.alive_reward", Rule::Copy("env.reward.alive")),
     ("env.env_build.fall_reward", Rule::Copy("env.reward.fall")),
     (

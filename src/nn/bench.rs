@@ -1,5 +1,10 @@
-//! Network benchmarks for `runner bench nets`: train step (forward + backward + Adam) and
-//! inference latency, Transformer vs Mamba fusion, and token-count scaling of one fusion layer.
+//! Network benchmarks for `runner bench nets`, Transformer vs Mamba fusion:
+//! - the whole actor-critic's training step (forward + backward + Adam) and inference latency at the
+//!   recipe's sizes;
+//! - one fusion block at the shapes of the PyTorch reference figures (batch 1024 x 17 tokens,
+//!   width 128: a Mamba layer with d_state 16, expand 2; a 2-layer Transformer with 8 heads,
+//!   feed-forward 256), forward and forward + backward;
+//! - the recipe's fusion stack over growing token counts: time and peak heap memory per sample.
 
 use std::time::Instant;
 
@@ -10,7 +15,8 @@ use burn::tensor::Distribution;
 use super::encoder::ObsShape;
 use super::fusion::Fusion;
 use super::registry::{build_actor_critic, build_fusion};
-use crate::recipe::{Recipe, SequenceConfig};
+use crate::recipe::{MambaLayer, Recipe, SequenceConfig, TransformerLayer};
+use crate::run::peak_alloc;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -19,6 +25,8 @@ pub struct BenchOptions {
     pub train_batch: usize,
     /// Inference batches (e.g. 1 and num_envs).
     pub infer_batches: Vec<usize>,
+    /// Batch of the PyTorch-shape layer rows (0 skips them).
+    pub layer_batch: usize,
     /// Token counts for the fusion scaling rows.
     pub token_counts: Vec<usize>,
     /// Batch of the scaling rows.
@@ -32,26 +40,38 @@ impl Default for BenchOptions {
         Self {
             train_batch: 1024,
             infer_batches: vec![1, 4],
-            token_counts: vec![17, 65, 257, 1025],
+            layer_batch: 1024,
+            token_counts: vec![17, 65, 257, 1025, 4097],
             scaling_batch: 8,
             repeats: 3,
         }
     }
 }
 
+/// The PyTorch CPU figures the layer rows compare with (same shapes, measured on this machine
+/// kind): `(case, model, ms)`.
+pub const PYTORCH_REFERENCE: &[(&str, &str, f64)] = &[
+    ("layer fwd+bwd", "mamba x1", 1000.0),
+    ("layer fwd+bwd", "transformer x2", 397.0),
+    ("layer fwd", "transformer x2", 86.0),
+];
+
 /// One benchmark row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchRow {
     /// What was measured.
     pub case: String,
-    /// Fusion model name.
+    /// Fusion model name (with layer count for the layer rows).
     pub model: String,
     /// Batch size.
     pub batch: usize,
     /// Tokens per sample.
     pub tokens: usize,
-    /// Mean milliseconds per call.
+    /// Mean milliseconds per call (per sample for the scaling rows).
     pub ms: f64,
+    /// Peak heap megabytes added by one call, per sample (scaling rows, when the counting
+    /// allocator is installed).
+    pub peak_mb_per_sample: Option<f64>,
 }
 
 fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
@@ -63,24 +83,82 @@ fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() * 1e3 / repeats.max(1) as f64
 }
 
+/// The recipe with each fusion model: its own `[sequence]` for the model it names, the other
+/// model's default layers at the same depth.
 fn recipes(base: &Recipe) -> Vec<Recipe> {
-    let mut mamba = base.clone();
-    mamba.sequence = SequenceConfig::Mamba {
-        layers: vec![Default::default(); 2],
-        bidirectional: false,
-    };
+    let depth = base.sequence.depth();
     let mut tf = base.clone();
-    tf.sequence = SequenceConfig::default();
+    if !matches!(base.sequence, SequenceConfig::Transformer { .. }) {
+        tf.sequence = SequenceConfig::Transformer {
+            layers: vec![TransformerLayer::default(); depth],
+        };
+    }
+    let mut mamba = base.clone();
+    if !matches!(base.sequence, SequenceConfig::Mamba { .. }) {
+        mamba.sequence = SequenceConfig::Mamba {
+            layers: vec![
+                MambaLayer {
+                    d_model: Some(base.encoder.visual_dim),
+                    ..Default::default()
+                };
+                depth
+            ],
+            bidirectional: false,
+        };
+    }
     vec![tf, mamba]
 }
+
+/// The fusion stacks of the PyTorch reference figures, at width 128: `(name, sequence)`.
+fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
+    vec![
+        (
+            "transformer x2",
+            SequenceConfig::Transformer {
+                layers: vec![
+                    TransformerLayer {
+                        n_heads: 8,
+                        dim_feedforward: 256,
+                    };
+                    2
+                ],
+            },
+        ),
+        (
+            "mamba x1",
+            SequenceConfig::Mamba {
+                layers: vec![MambaLayer {
+                    d_model: Some(REFERENCE_WIDTH),
+                    d_state: 16,
+                    d_conv: 4,
+                    expand: 2,
+                }],
+                bidirectional: false,
+            },
+        ),
+    ]
+}
+
+/// Token width of the PyTorch reference figures.
+const REFERENCE_WIDTH: usize = 128;
+/// Tokens per sample of the PyTorch reference figures.
+const REFERENCE_TOKENS: usize = 17;
 
 /// Runs the benchmarks for the recipe's sizes on `device` (an autodiff device is made from it
 /// for the training rows) and returns the rows.
 pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions) -> Vec<BenchRow> {
     let mut rows = Vec::new();
     let train_device = device.clone().autodiff();
+    let row = |case: &str, model: &str, batch, tokens, ms, peak| BenchRow {
+        case: case.into(),
+        model: model.into(),
+        batch,
+        tokens,
+        ms,
+        peak_mb_per_sample: peak,
+    };
     for recipe in recipes(base) {
-        let name = recipe.sequence.model().name().to_string();
+        let name = recipe.sequence.model().name();
         let tokens = super::encoder::token_count(recipe.encoder.kind, shape).unwrap_or(0);
         let obs = |b: usize, dev: &Device| {
             (
@@ -101,13 +179,14 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(1e-4, model.clone(), grads);
             });
-            rows.push(BenchRow {
-                case: "train step (fwd+bwd+adam)".into(),
-                model: name.clone(),
-                batch: opts.train_batch,
+            rows.push(row(
+                "train step (fwd+bwd+adam)",
+                name,
+                opts.train_batch,
                 tokens,
                 ms,
-            });
+                None,
+            ));
         }
         if let Ok(model) = build_actor_critic(&recipe, shape, device) {
             for &b in &opts.infer_batches {
@@ -116,52 +195,91 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                     let (mean, _) = model.forward(p.clone(), d.clone());
                     let _ = mean.into_data();
                 });
-                rows.push(BenchRow {
-                    case: "inference".into(),
-                    model: name.clone(),
-                    batch: b,
-                    tokens,
-                    ms,
-                });
+                rows.push(row("inference", name, b, tokens, ms, None));
             }
         }
         if let Ok(fusion) = build_fusion(&recipe.sequence, recipe.encoder.visual_dim, &train_device)
         {
             for &t in &opts.token_counts {
+                let b = opts.scaling_batch;
                 let x = Tensor::<3>::random(
-                    [opts.scaling_batch, t, recipe.encoder.visual_dim],
+                    [b, t, recipe.encoder.visual_dim],
                     Distribution::Default,
                     &train_device,
                 );
-                let ms = mean_ms(opts.repeats, || scaling_step(&fusion, x.clone()));
-                rows.push(BenchRow {
-                    case: "fusion fwd+bwd per sample".into(),
-                    model: name.clone(),
-                    batch: opts.scaling_batch,
-                    tokens: t,
-                    ms: ms / opts.scaling_batch as f64,
-                });
+                let ms = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
+                let ((), peak) = peak_alloc::measure(|| fwd_bwd(&fusion, x.clone()));
+                let per_sample_mb = peak.map(|p| p as f64 / b as f64 / 1e6);
+                rows.push(row(
+                    "fusion fwd+bwd per sample",
+                    name,
+                    b,
+                    t,
+                    ms / b as f64,
+                    per_sample_mb,
+                ));
             }
+        }
+    }
+    if opts.layer_batch > 0 {
+        rows.extend(reference_layer_rows(opts, &train_device));
+    }
+    rows
+}
+
+/// Forward and forward + backward of the reference stacks at the PyTorch figures' shapes.
+fn reference_layer_rows(opts: &BenchOptions, train_device: &Device) -> Vec<BenchRow> {
+    let mut rows = Vec::new();
+    let b = opts.layer_batch;
+    let x = Tensor::<3>::random(
+        [b, REFERENCE_TOKENS, REFERENCE_WIDTH],
+        Distribution::Default,
+        train_device,
+    );
+    for (name, seq) in reference_stacks() {
+        let Ok(fusion) = build_fusion(&seq, REFERENCE_WIDTH, train_device) else {
+            continue;
+        };
+        let fwd = mean_ms(opts.repeats, || {
+            let _ = fusion.forward(x.clone()).mean().into_data();
+        });
+        let fwd_bwd = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
+        for (case, ms) in [("layer fwd", fwd), ("layer fwd+bwd", fwd_bwd)] {
+            rows.push(BenchRow {
+                case: case.into(),
+                model: name.into(),
+                batch: b,
+                tokens: REFERENCE_TOKENS,
+                ms,
+                peak_mb_per_sample: None,
+            });
         }
     }
     rows
 }
 
-fn scaling_step(fusion: &Fusion, x: Tensor<3>) {
+fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
     let y = fusion.forward(x);
     let _ = y.mean().backward();
 }
 
-/// Renders rows as a plain-text table.
+/// Renders rows as a plain-text table, with the PyTorch figure beside the rows that have one.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut s = format!(
-        "{:<28} {:<12} {:>6} {:>7} {:>12}\n",
-        "case", "model", "batch", "tokens", "ms"
+        "{:<26} {:<15} {:>6} {:>7} {:>11} {:>13} {:>11}\n",
+        "case", "model", "batch", "tokens", "ms", "peak MB/smpl", "pytorch ms"
     );
     for r in rows {
+        let peak = r
+            .peak_mb_per_sample
+            .map_or("-".to_string(), |p| format!("{p:.2}"));
+        let torch = PYTORCH_REFERENCE
+            .iter()
+            .find(|(case, model, _)| *case == r.case && *model == r.model)
+            .map_or("-".to_string(), |(_, _, ms)| format!("{ms:.0}"));
         s.push_str(&format!(
-            "{:<28} {:<12} {:>6} {:>7} {:>12.3}\n",
-            r.case, r.model, r.batch, r.tokens, r.ms
+            "{:<26} {:<15} {:>6} {:>7} {:>11.3} {:>13} {:>11}\n",
+            r.case, r.model, r.batch, r.tokens, r.ms, peak, torch
         ));
     }
     s

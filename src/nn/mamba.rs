@@ -7,7 +7,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
-use super::scan::{ScanInputs, selective_scan, selective_scan_from, selective_scan_fused};
+use super::scan::{ScanInputs, selective_scan_from};
+use super::scan_op::selective_scan_fused;
 
 /// Sizes of one Mamba block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,7 @@ impl MambaBlock {
         let z = xz.narrow(2, di, di);
         let (dt, b, c) = self.split_dbc(self.x_proj.forward(x.clone()));
         let inputs = self.scan_inputs(x, self.dt_proj.forward(dt), b, c);
-        let (y, _) = selective_scan_fused(&inputs).unwrap_or_else(|| selective_scan(inputs));
+        let (y, _) = selective_scan_fused(&inputs);
         self.out_proj.forward(y * silu(z))
     }
 

@@ -16,6 +16,8 @@ pub mod mamba;
 pub mod policy;
 pub mod registry;
 pub mod scan;
+pub mod scan_bench;
+pub mod scan_op;
 pub mod transformer;
 
 pub use describe::describe;

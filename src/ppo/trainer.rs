@@ -128,6 +128,27 @@ impl ModuleVisitor for InitializeNow {
     }
 }
 
+/// Finds a NaN or infinite parameter value, if any.
+struct NonFiniteParam(Option<f64>);
+
+impl ModuleVisitor for NonFiniteParam {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.0.is_none() {
+            self.0 = to_vec(param.val())
+                .into_iter()
+                .find(|v| !v.is_finite())
+                .map(f64::from);
+        }
+    }
+}
+
+/// The first NaN or infinite value among `model`'s parameters.
+pub fn first_non_finite_param(model: &ActorCritic) -> Option<f64> {
+    let mut visitor = NonFiniteParam(None);
+    model.visit(&mut visitor);
+    visitor.0
+}
+
 /// A standard normal sample (Box-Muller).
 fn normal(rng: &mut ChaCha8Rng) -> f32 {
     let u1 = rng.random::<f64>().max(1e-12);
@@ -349,6 +370,13 @@ impl Trainer {
                 }
                 count += 1.0;
             }
+        }
+        if let Some(value) = first_non_finite_param(&self.model) {
+            return Err(TrainError::NonFinite {
+                update,
+                what: "a network parameter".into(),
+                value,
+            });
         }
         self.counters.update += 1;
         self.counters.env_steps += n as u64;

@@ -107,13 +107,14 @@ impl<'de> Deserialize<'de> for RawLayer {
 }
 
 impl RawLayer {
-    /// The values in `names` order, `defaults` where a named table omits one; the error says what
+    /// The values in key order, `defaults` where a named table omits one; the error says what
     /// was expected.
     fn values(
         &self,
-        names: &[&str],
+        keys: &[LayerKey],
         defaults: &[Option<usize>],
     ) -> Result<Vec<Option<usize>>, String> {
+        let names: Vec<&str> = keys.iter().map(|(name, _)| *name).collect();
         match self {
             RawLayer::Positional(values) if values.len() == names.len() => {
                 Ok(values.iter().map(|v| Some(*v)).collect())
@@ -141,18 +142,12 @@ impl RawLayer {
     }
 }
 
-const TRANSFORMER_NAMES: &[&str] = &["n_heads", "dim_feedforward"];
-const MAMBA_NAMES: &[&str] = &["d_model", "d_state", "d_conv", "expand"];
-
 impl TryFrom<&RawLayer> for TransformerLayer {
     type Error = String;
 
     fn try_from(raw: &RawLayer) -> Result<Self, String> {
         let def = TransformerLayer::default();
-        let v = raw.values(
-            TRANSFORMER_NAMES,
-            &[Some(def.n_heads), Some(def.dim_feedforward)],
-        )?;
+        let v = raw.values(TRANSFORMER_KEYS, &transformer_defaults())?;
         Ok(TransformerLayer {
             n_heads: v[0].unwrap_or(def.n_heads),
             dim_feedforward: v[1].unwrap_or(def.dim_feedforward),
@@ -165,15 +160,7 @@ impl TryFrom<&RawLayer> for MambaLayer {
 
     fn try_from(raw: &RawLayer) -> Result<Self, String> {
         let def = MambaLayer::default();
-        let v = raw.values(
-            MAMBA_NAMES,
-            &[
-                def.d_model,
-                Some(def.d_state),
-                Some(def.d_conv),
-                Some(def.expand),
-            ],
-        )?;
+        let v = raw.values(MAMBA_KEYS, &mamba_defaults())?;
         Ok(MambaLayer {
             d_model: v[0],
             d_state: v[1].unwrap_or(def.d_state),
@@ -225,24 +212,71 @@ impl Serialize for MambaLayer {
     }
 }
 
-fn layer_schema(names: &[&str], description: &str, required: &[&str]) -> Schema {
-    let properties: serde_json::Map<String, serde_json::Value> = names
+/// One named key of a layer table: name and description.
+type LayerKey = (&'static str, &'static str);
+
+/// The named keys of a Transformer layer table, in positional order.
+const TRANSFORMER_KEYS: &[LayerKey] = &[
+    (
+        "n_heads",
+        "Attention heads; must divide encoder.visual_dim.",
+    ),
+    ("dim_feedforward", "Width of the ReLU feed-forward block."),
+];
+
+/// The named keys of a Mamba layer table, in positional order.
+const MAMBA_KEYS: &[LayerKey] = &[
+    (
+        "d_model",
+        "Token width; must equal encoder.visual_dim, which it defaults to.",
+    ),
+    ("d_state", "SSM state size per channel."),
+    ("d_conv", "Width of the depthwise causal convolution."),
+    ("expand", "d_inner = expand x d_model."),
+];
+
+/// Per-key defaults of a Transformer layer table.
+fn transformer_defaults() -> [Option<usize>; 2] {
+    let d = TransformerLayer::default();
+    [Some(d.n_heads), Some(d.dim_feedforward)]
+}
+
+/// Per-key defaults of a Mamba layer table (`d_model`: none, it follows encoder.visual_dim).
+fn mamba_defaults() -> [Option<usize>; 4] {
+    let d = MambaLayer::default();
+    [d.d_model, Some(d.d_state), Some(d.d_conv), Some(d.expand)]
+}
+
+fn layer_schema(
+    keys: &[LayerKey],
+    defaults: &[Option<usize>],
+    description: &str,
+    required: &[&str],
+) -> Schema {
+    let properties: serde_json::Map<String, serde_json::Value> = keys
         .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                serde_json::json!({ "type": "integer", "minimum": 1 }),
-            )
+        .zip(defaults)
+        .map(|((name, doc), default)| {
+            let mut prop = serde_json::json!({
+                "description": doc,
+                "type": "integer",
+                "minimum": 1
+            });
+            if let Some(d) = default {
+                prop["default"] = serde_json::json!(d);
+            }
+            (name.to_string(), prop)
         })
         .collect();
+    let count = keys.len();
     json_schema!({
         "description": description,
         "oneOf": [
             {
                 "type": "array",
                 "items": { "type": "integer", "minimum": 1 },
-                "minItems": names.len(),
-                "maxItems": names.len()
+                "minItems": count,
+                "maxItems": count
             },
             {
                 "type": "object",
@@ -261,7 +295,8 @@ impl JsonSchema for TransformerLayer {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         layer_schema(
-            TRANSFORMER_NAMES,
+            TRANSFORMER_KEYS,
+            &transformer_defaults(),
             "A Transformer layer: [n_heads, dim_feedforward] or a table with those keys (defaults 1, 256).",
             &[],
         )
@@ -275,7 +310,8 @@ impl JsonSchema for MambaLayer {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         layer_schema(
-            MAMBA_NAMES,
+            MAMBA_KEYS,
+            &mamba_defaults(),
             "A Mamba layer: [d_model, d_state, d_conv, expand] or a table with those keys \
              (d_model defaults to encoder.visual_dim, then 16, 4, 2).",
             &[],

@@ -139,6 +139,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Name of the built-in defaults layer.
+const DEFAULTS_ORIGIN: &str = "built-in defaults";
+
 /// Reads, layers, resolves and validates a recipe with the given overrides.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Recipe, RecipeError> {
     read_source(path)?.resolve(overrides, &[])
@@ -165,7 +168,7 @@ impl RecipeSource {
             let (path, message) =
                 join_relative_path(e.path().to_string(), e.into_inner().to_string());
             RecipeError::Invalid {
-                origin: origin_of(&figment, &path),
+                origin: origin_of(&figment, &path, &self.file),
                 path,
                 message,
             }
@@ -173,7 +176,7 @@ impl RecipeSource {
         let recipe = recipe.resolved();
         if let Some(v) = validate::violations(&recipe).into_iter().next() {
             return Err(RecipeError::Semantic {
-                origin: origin_of(&figment, &v.path),
+                origin: origin_of(&figment, &v.path, &self.file),
                 path: v.path,
                 found: v.found,
                 expected: v.expected,
@@ -191,7 +194,7 @@ impl RecipeSource {
             serde_json::to_value(Recipe::default()).expect("default recipe serialises to JSON");
         let mut layers = vec![
             Layer {
-                origin: "built-in defaults".into(),
+                origin: DEFAULTS_ORIGIN.into(),
                 value: defaults,
             },
             Layer {
@@ -321,19 +324,24 @@ fn join_relative_path(path: String, message: String) -> (String, String) {
     (joined, rest.to_string())
 }
 
-/// Names the layer that supplied `path` (or its closest parent), for error messages.
-fn origin_of(figment: &Figment, path: &str) -> String {
+/// Names the layer that supplied `path` (or its closest parent), for error messages. A value the
+/// file left at its default still names the file, which is what the user edits.
+fn origin_of(figment: &Figment, path: &str, file: &Path) -> String {
     let plain = path.split('[').next().unwrap_or(path).to_string();
     let mut key = plain.as_str();
     loop {
         if !key.is_empty()
             && let Some(meta) = figment.find_metadata(key)
         {
-            return meta.name.to_string();
+            return if meta.name == DEFAULTS_ORIGIN {
+                format!("{} (`{path}` left at its default)", file.display())
+            } else {
+                meta.name.to_string()
+            };
         }
         match key.rsplit_once('.') {
             Some((parent, _)) => key = parent,
-            None => return "recipe".into(),
+            None => return file.display().to_string(),
         }
     }
 }

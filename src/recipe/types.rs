@@ -98,7 +98,8 @@ pub enum Task {
     WideObstacles,
     /// Thin boxes that move (legacy `moving: true`).
     MovingObstacles,
-    /// Thin obstacles plus spheres to collect for a bonus (legacy `random_blocks_sparse_with_subgoal`).
+    /// Thin or wide obstacles (`env.sphere_obstacles`) plus spheres to collect for a bonus
+    /// (legacy `random_blocks_sparse_with_subgoal`: thin).
     Spheres,
     /// A heightfield hill with the goal at the summit (legacy `mount`).
     Mountain,
@@ -128,12 +129,24 @@ impl Task {
     }
 }
 
+/// The obstacle layout of the `spheres` task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SphereObstacles {
+    /// The thin-obstacles layout (the paper's "Thin & Sphere").
+    Thin,
+    /// The wide-obstacles layout (the paper's "Wide & Sphere").
+    Wide,
+}
+
 /// `[env]`: the simulated A1 task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnvConfig {
     /// Task (terrain and obstacles).
     pub task: Task,
+    /// Obstacle layout under the spheres of the `spheres` task.
+    pub sphere_obstacles: SphereObstacles,
     /// Parallel environments per run.
     pub num_envs: usize,
     /// Episode length limit in policy steps; reaching it is a time-limit end, not a fall.
@@ -157,7 +170,8 @@ pub struct EnvConfig {
     pub start_xy_range: f32,
     /// Obstacle-count multiplier (1 = the paper's density); a curriculum can change it.
     pub obstacle_density: f32,
-    /// Ground and foot friction coefficient when domain randomisation is off (legacy `fric_coeff[0]`).
+    /// Ground friction coefficient (legacy `fric_coeff[0]`); domain randomisation multiplies it at
+    /// the feet by a foot friction drawn from 0.5-1.25 per episode.
     pub friction: f32,
     /// Reward coefficients.
     pub reward: RewardConfig,
@@ -169,6 +183,7 @@ impl Default for EnvConfig {
     fn default() -> Self {
         Self {
             task: Task::ThinObstacles,
+            sphere_obstacles: SphereObstacles::Thin,
             num_envs: 4,
             horizon: 1000,
             time_step_s: 0.0025,
@@ -332,6 +347,7 @@ impl SequenceModel {
 /// or by name. Omitting `layers` gives the model's default two-layer stack.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(transform = describe_model_tag)]
 pub enum SequenceConfig {
     /// Post-LayerNorm Transformer encoder layers with ReLU feed-forward, as PyTorch's default.
     Transformer {
@@ -348,6 +364,20 @@ pub enum SequenceConfig {
         #[serde(default)]
         bidirectional: bool,
     },
+}
+
+/// Documents the `model` tag in every variant of the `[sequence]` schema.
+fn describe_model_tag(schema: &mut schemars::Schema) {
+    let Some(variants) = schema.get_mut("oneOf").and_then(|v| v.as_array_mut()) else {
+        return;
+    };
+    for variant in variants {
+        if let Some(tag) = variant.pointer_mut("/properties/model") {
+            tag["description"] = serde_json::json!(
+                "Fusion model: \"transformer\" (the default) or \"mamba\"; picks the layer format."
+            );
+        }
+    }
 }
 
 impl Default for SequenceConfig {
@@ -545,12 +575,24 @@ pub enum BackendKind {
     Cuda,
 }
 
+/// burn's CPU backends (both run the fused selective scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuBackend {
+    /// burn's Flex backend (the faster one on these networks, see README).
+    Flex,
+    /// burn's NdArray backend.
+    Ndarray,
+}
+
 /// `[backend]`: where the networks run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackendConfig {
     /// Backend for the networks.
     pub kind: BackendKind,
+    /// Which CPU backend runs the networks when `kind = "cpu"`.
+    pub cpu_backend: CpuBackend,
     /// CPU threads for the simulator and CPU tensor ops; 0 = all cores.
     pub cpu_threads: usize,
 }
@@ -559,6 +601,7 @@ impl Default for BackendConfig {
     fn default() -> Self {
         Self {
             kind: BackendKind::Cpu,
+            cpu_backend: CpuBackend::Flex,
             cpu_threads: 0,
         }
     }

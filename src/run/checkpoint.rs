@@ -80,6 +80,12 @@ const LATEST: &str = "latest.json";
 pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let name = format!("update-{:07}", trainer.counters.update);
+    let target = dir.join(&name);
+    if target.is_dir() {
+        // Already saved at this update (e.g. Ctrl-C right after a periodic checkpoint): the state
+        // is the same, and the folder was completed by an atomic rename, so keep it.
+        return point_latest_at(dir, &name).map(|()| target);
+    }
     let tmp = dir.join(format!(".{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
@@ -106,18 +112,19 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
     write_atomic(&tmp.join(STATE), &state_json).map_err(io(&tmp.join(STATE)))?;
     write_atomic(&tmp.join(RECIPE), trainer.recipe.to_toml().as_bytes())
         .map_err(io(&tmp.join(RECIPE)))?;
-    let target = dir.join(&name);
-    if target.exists() {
-        std::fs::remove_dir_all(&target).map_err(io(&target))?;
-    }
     std::fs::rename(&tmp, &target).map_err(io(&target))?;
-    let latest = serde_json::to_vec(&Latest {
-        checkpoint: name.clone(),
-    })
-    .expect("serialises");
-    write_atomic(&dir.join(LATEST), &latest).map_err(io(&dir.join(LATEST)))?;
+    point_latest_at(dir, &name)?;
     prune(dir, 2)?;
     Ok(target)
+}
+
+/// Writes `latest.json` in `dir` naming the checkpoint folder `name`.
+fn point_latest_at(dir: &Path, name: &str) -> Result<(), CheckpointError> {
+    let latest = serde_json::to_vec(&Latest {
+        checkpoint: name.to_string(),
+    })
+    .expect("serialises");
+    write_atomic(&dir.join(LATEST), &latest).map_err(io(&dir.join(LATEST)))
 }
 
 /// Removes all but the `keep` newest checkpoint folders (never the one `latest.json` names).

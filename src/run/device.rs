@@ -33,7 +33,7 @@ pub fn select(backend: &BackendConfig) -> Result<Device, DeviceError> {
             .build_global();
     }
     match backend.kind {
-        BackendKind::Cpu => Ok(crate::nn::cpu_device()),
+        BackendKind::Cpu => Ok(crate::nn::device::cpu_device_of(backend.cpu_backend)),
         BackendKind::Cuda => cuda_device(),
     }
 }

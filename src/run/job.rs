@@ -131,22 +131,23 @@ pub fn run_job(
     let dir = &job.dir;
     let run = dir.root.display().to_string();
     let recipe_text = job.recipe.to_toml();
-    if dir.finished() && !job.force {
-        let text = std::fs::read_to_string(dir.summary()).map_err(io_err(&dir.summary()))?;
-        if let Ok(summary) = serde_json::from_str::<RunSummary>(&text) {
-            progress.finish("already finished; skipped (use --force to retrain)");
-            return Ok(JobOutcome::Skipped(summary));
-        }
-    }
     let existing = std::fs::read_to_string(dir.recipe()).ok();
     if job.force {
         if let Some(old) = set_aside(&dir.root)? {
             progress.message(&format!("--force: previous run moved to {}", old.display()));
         }
     } else if existing.as_ref().is_some_and(|t| *t != recipe_text) {
+        // Checked before skipping a finished run, so changed settings are never silently
+        // answered with old results.
         return Err(JobError::RecipeChanged {
             path: dir.recipe().display().to_string(),
         });
+    } else if dir.finished() {
+        let text = std::fs::read_to_string(dir.summary()).map_err(io_err(&dir.summary()))?;
+        if let Ok(summary) = serde_json::from_str::<RunSummary>(&text) {
+            progress.finish("already finished; skipped (use --force to retrain)");
+            return Ok(JobOutcome::Skipped(summary));
+        }
     }
     std::fs::create_dir_all(&dir.root).map_err(io_err(&dir.root))?;
     write_atomic(&dir.recipe(), recipe_text.as_bytes()).map_err(io_err(&dir.recipe()))?;

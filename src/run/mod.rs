@@ -9,6 +9,7 @@ pub mod eval;
 pub mod job;
 pub mod layout;
 pub mod metrics;
+pub mod peak_alloc;
 pub mod progress;
 pub mod summary;
 pub mod sweep;

@@ -10,7 +10,7 @@ use crate::recipe::{EnvConfig, Task};
 use crate::sim::SimError;
 use crate::sim::depth::Camera;
 use crate::sim::reward::RewardTerms;
-use crate::sim::robot::{Robot, RobotParams, STAND_POSE, TAG_OBSTACLE, TORQUE_LIMIT};
+use crate::sim::robot::{Robot, RobotParams, TAG_OBSTACLE, a1};
 use crate::sim::terrain::{self, Scene};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -134,7 +134,7 @@ impl Env {
     pub fn new(cfg: &EnvConfig, episode_seed: u64, density: f32) -> Result<Env, SimError> {
         validate(cfg)?;
         let mut world = PhysicsWorld::new();
-        let robot = Robot::build(&mut world, 0.0, 0.0, RobotParams::nominal(cfg.friction));
+        let robot = Robot::build(&mut world, 0.0, 0.0, RobotParams::nominal());
         let n = cfg.depth.width * cfg.depth.height;
         let mut env = Env {
             cfg: cfg.clone(),
@@ -177,7 +177,7 @@ impl Env {
         world.gravity = Vector::new(0.0, 0.0, -9.81);
         world.integration_parameters.dt = cfg.time_step_s;
         world.integration_parameters.num_solver_iterations = SOLVER_ITERATIONS;
-        let scene = terrain::build(&mut world, cfg.task, density, cfg.friction, rng)?;
+        let scene = terrain::build(&mut world, cfg, density, rng)?;
         let params = if cfg.domain_randomization {
             RobotParams {
                 mass_scale: rng.random_range(0.8..1.2),
@@ -190,7 +190,7 @@ impl Env {
                 latency_steps: (rng.random_range(0.0..0.04f32) / cfg.time_step_s).round() as usize,
             }
         } else {
-            RobotParams::nominal(cfg.friction)
+            RobotParams::nominal()
         };
         let r = cfg.start_xy_range.max(0.0);
         let (x, y) = if r > 0.0 {
@@ -222,7 +222,7 @@ impl Env {
         self.actions.clear();
         let mut stand = [0.0; 12];
         for (k, s) in stand.iter_mut().enumerate() {
-            *s = STAND_POSE[k % 3];
+            *s = a1().leg.stand_pose[k % 3];
         }
         self.robot.set_targets(&mut self.world, &stand, true);
         // One settling sub-step builds the scene-query structures for the first depth frame.
@@ -306,7 +306,7 @@ impl Env {
             } else {
                 self.cfg.action_clip[j]
             };
-            *tk = STAND_POSE[j] + clip * a.tanh();
+            *tk = a1().leg.stand_pose[j] + clip * a.tanh();
         }
         t
     }
@@ -322,7 +322,7 @@ impl Env {
         let targets = self.targets_from_action(action);
         let dt = self.cfg.time_step_s;
         let p = self.robot.params;
-        let fmax = TORQUE_LIMIT * p.motor_strength;
+        let fmax = a1().motor.torque_limit * p.motor_strength;
         let mut energy = 0.0f32;
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
@@ -332,6 +332,7 @@ impl Env {
             terrain::redraw_moving(&mut self.scene, &mut self.rng);
         }
         let prev = self.targets[0];
+        let mut touched = false;
         for sub in 0..self.cfg.action_repeat {
             let active = if sub < latency { &prev } else { &targets };
             if sub == 0 || sub == latency {
@@ -350,6 +351,7 @@ impl Env {
                 }
             }
             self.world.step();
+            touched = touched || self.touching_obstacle();
         }
         self.steps += 1;
         let body = &self.world.bodies[self.robot.trunk];
@@ -384,7 +386,7 @@ impl Env {
         }
         terms.sphere = rc.sphere_bonus * got as f32;
         self.spheres += got;
-        if self.touching_obstacle() {
+        if touched {
             self.collisions += 1;
         }
         self.reached_end |= match self.cfg.task {

@@ -1,6 +1,6 @@
 //! Procedural task scenes: ground, corridor walls, obstacles, spheres, the mountain.
 
-use crate::recipe::Task;
+use crate::recipe::{EnvConfig, SphereObstacles, Task};
 use crate::sim::robot::{SPHERE_GROUP, TAG_GROUND, TAG_OBSTACLE, TAG_SPHERE, WORLD_GROUP};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -115,14 +115,16 @@ fn poisson(
     pts
 }
 
-/// Builds the task into `world`. `density` multiplies the obstacle counts.
+/// Builds the config's task into `world`. `density` multiplies the obstacle counts.
 pub fn build(
     world: &mut PhysicsWorld,
-    task: Task,
+    cfg: &EnvConfig,
     density: f32,
-    friction: f32,
     rng: &mut ChaCha8Rng,
 ) -> Result<Scene, crate::sim::SimError> {
+    let (task, friction) = (cfg.task, cfg.friction);
+    let wide = task == Task::WideObstacles
+        || (task == Task::Spheres && cfg.sphere_obstacles == SphereObstacles::Wide);
     let mut scene = Scene::default();
     if task == Task::Mountain {
         build_mountain(world, friction)?;
@@ -150,16 +152,15 @@ pub fn build(
     let count = |n: usize| ((n as f32) * density.max(0.0)).round() as usize;
     let hb = [THIN_BOX[0] * 0.5, THIN_BOX[1] * 0.5, THIN_BOX[2] * 0.5];
     let mut walls_x = Vec::new();
-    let thin_n = match task {
-        Task::WideObstacles => {
-            let mut x = FIELD_X[0] + 1.5;
-            while x < FIELD_X[1] {
-                walls_x.push(x);
-                x += WIDE_WALL_SPACING;
-            }
-            count(WIDE_THIN_COUNT)
+    let thin_n = if wide {
+        let mut x = FIELD_X[0] + 1.5;
+        while x < FIELD_X[1] {
+            walls_x.push(x);
+            x += WIDE_WALL_SPACING;
         }
-        _ => count(THIN_COUNT),
+        count(WIDE_THIN_COUNT)
+    } else {
+        count(THIN_COUNT)
     };
     for &wx in &walls_x {
         let gap = rng.random_range(FIELD_Y[0] + WIDE_GAP..FIELD_Y[1] - WIDE_GAP);
@@ -206,9 +207,11 @@ pub fn build(
             let c = world.insert_collider(
                 ColliderBuilder::ball(SPHERE_RADIUS)
                     .translation(Vector::from(pos))
+                    // Seen by the camera's ray casts; no robot group lists spheres, so
+                    // nothing collides with them (collection is by distance).
                     .collision_groups(InteractionGroups::new(
                         SPHERE_GROUP,
-                        Group::NONE,
+                        Group::ALL,
                         InteractionTestMode::And,
                     ))
                     .user_data(TAG_SPHERE),

@@ -52,7 +52,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Checks that the kernels support `dims.state`.
-fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
+pub(super) fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
     if dims.state == 0 || dims.state > MAX_STATE {
         return Err(CubeScanError::UnsupportedState(dims.state));
     }
@@ -60,7 +60,7 @@ fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
 }
 
 /// Checks that the device suits the kernels' layout and grid.
-fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
+pub(super) fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
     let hw = &client.properties().hardware;
     if hw.plane_size_min as usize != PLANE || hw.plane_size_max as usize != PLANE {
         return Err(CubeScanError::Device(format!(
@@ -87,9 +87,11 @@ fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
 
 /// A device buffer and its length in floats.
 #[derive(Clone)]
-struct Buf {
-    handle: Handle,
-    len: usize,
+pub(super) struct Buf {
+    /// The device memory (possibly a byte range of a larger allocation).
+    pub(super) handle: Handle,
+    /// Length in floats.
+    pub(super) len: usize,
 }
 
 impl Buf {
@@ -100,12 +102,12 @@ impl Buf {
         }
     }
 
-    fn zeros(client: &Client, len: usize) -> Self {
+    pub(super) fn zeros(client: &Client, len: usize) -> Self {
         Buf::upload(client, &vec![0.0f32; len])
     }
 
     /// Uninitialised device memory, for outputs the kernels overwrite completely.
-    fn empty(client: &Client, len: usize) -> Self {
+    pub(super) fn empty(client: &Client, len: usize) -> Self {
         Buf {
             handle: client.empty(len * size_of::<f32>()),
             len,
@@ -126,14 +128,14 @@ impl Buf {
 }
 
 /// The scan inputs on the device.
-struct DeviceInputs {
-    u: Buf,
-    delta: Buf,
-    a: Buf,
-    b: Buf,
-    c: Buf,
-    d: Buf,
-    delta_bias: Buf,
+pub(super) struct DeviceInputs {
+    pub(super) u: Buf,
+    pub(super) delta: Buf,
+    pub(super) a: Buf,
+    pub(super) b: Buf,
+    pub(super) c: Buf,
+    pub(super) d: Buf,
+    pub(super) delta_bias: Buf,
 }
 
 impl DeviceInputs {
@@ -150,15 +152,15 @@ impl DeviceInputs {
     }
 }
 
-/// Outputs of one backward launch: final gradients plus the buffers holding partial sums.
-struct DeviceGrads {
-    du: Buf,
-    ddelta: Buf,
-    da: Buf,
-    db: Buf,
-    dc: Buf,
-    dd: Buf,
-    ddelta_bias: Buf,
+/// Outputs of one backward launch: the final gradients of every input.
+pub(super) struct DeviceGrads {
+    pub(super) du: Buf,
+    pub(super) ddelta: Buf,
+    pub(super) da: Buf,
+    pub(super) db: Buf,
+    pub(super) dc: Buf,
+    pub(super) dd: Buf,
+    pub(super) ddelta_bias: Buf,
 }
 
 /// One unit per (batch, channel) in 1-D cubes of [`CUBE_UNITS`].
@@ -167,10 +169,15 @@ fn grid_1d(units: usize) -> (CubeCount, CubeDim) {
     (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(CUBE_UNITS))
 }
 
-/// Queues the forward kernel; returns `(y, last_state)` buffers.
-fn launch_forward(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, Buf) {
-    let y = Buf::empty(client, dims.batch * dims.len * dims.channels);
-    let last = Buf::empty(client, dims.batch * dims.channels * dims.state);
+/// Queues the forward kernel writing `y` `[batch, len, channels]` and `last` `[batch, channels,
+/// state]` (buffers of at least those lengths, overwritten completely).
+pub(super) fn launch_forward(
+    client: &Client,
+    dims: &ScanDims,
+    x: &DeviceInputs,
+    y: &Buf,
+    last: &Buf,
+) {
     let (count, dim) = grid_1d(dims.batch * dims.channels);
     // SAFETY: every index the kernel forms is below the lengths checked by `validate`.
     unsafe {
@@ -193,6 +200,13 @@ fn launch_forward(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, B
             dims.state,
         )
     };
+}
+
+/// Allocates `(y, last_state)` and queues the forward kernel into them.
+fn forward_into_new(client: &Client, dims: &ScanDims, x: &DeviceInputs) -> (Buf, Buf) {
+    let y = Buf::empty(client, dims.batch * dims.len * dims.channels);
+    let last = Buf::empty(client, dims.batch * dims.channels * dims.state);
+    launch_forward(client, dims, x, &y, &last);
     (y, last)
 }
 
@@ -208,7 +222,7 @@ fn launch_sum(client: &Client, parts: &Buf, n: usize, count: usize) -> Buf {
 }
 
 /// Queues the backward kernel and the partial-sum kernels.
-fn launch_backward(
+pub(super) fn launch_backward(
     client: &Client,
     dims: &ScanDims,
     x: &DeviceInputs,
@@ -279,7 +293,7 @@ fn launch_backward(
 }
 
 /// Whether the scan has no work at all (the kernels are then not launched).
-fn is_empty(dims: &ScanDims) -> bool {
+pub(super) fn is_empty(dims: &ScanDims) -> bool {
     dims.batch == 0 || dims.channels == 0 || dims.len == 0
 }
 
@@ -301,7 +315,7 @@ pub fn scan_forward_cuda(
         ));
     }
     let x = DeviceInputs::upload(&client, inputs);
-    let (y, last) = launch_forward(&client, dims, &x);
+    let (y, last) = forward_into_new(&client, dims, &x);
     Ok((y.read(&client)?, last.read(&client)?))
 }
 
@@ -388,54 +402,12 @@ pub fn bench_cuda(dims: &ScanDims, reps: usize) -> Result<(f64, f64), CubeScanEr
         Ok(start.elapsed().as_secs_f64() * 1e3 / reps as f64)
     };
     let fwd_ms = time(&|| {
-        launch_forward(&client, dims, &x);
+        forward_into_new(&client, dims, &x);
     })?;
     let bwd_ms = time(&|| {
         launch_backward(&client, dims, &x, &dy, &d_last);
     })?;
     Ok((fwd_ms, bwd_ms))
-}
-
-/// Bytes the forward must move at least: every input read once and `y`, `last_state` written once.
-pub fn forward_bytes(dims: &ScanDims) -> usize {
-    let ScanDims {
-        batch,
-        len,
-        channels,
-        state,
-    } = *dims;
-    let floats = 2 * batch * len * channels // u, delta
-        + channels * state // a
-        + 2 * batch * len * state // b, c
-        + 2 * channels // d, delta_bias
-        + batch * len * channels // y
-        + batch * channels * state; // last_state
-    floats * 4
-}
-
-/// Bytes the backward must move at least: inputs, `dy` and `d_last_state` read once, every gradient
-/// written once.
-pub fn backward_bytes(dims: &ScanDims) -> usize {
-    let ScanDims {
-        batch,
-        len,
-        channels,
-        state,
-    } = *dims;
-    let blc = batch * len * channels;
-    let bls = batch * len * state;
-    let inputs = 2 * blc + channels * state + 2 * bls + 2 * channels;
-    let upstream = blc + batch * channels * state;
-    let grads = 2 * blc + channels * state + 2 * bls + 2 * channels;
-    (inputs + upstream + grads) * 4
-}
-
-/// Achieved bandwidth in GB/s (1e9 bytes per second) of moving `bytes` in `ms` milliseconds.
-pub fn achieved_gbps(bytes: usize, ms: f64) -> f64 {
-    if ms <= 0.0 {
-        return 0.0;
-    }
-    bytes as f64 / (ms * 1e-3) / 1e9
 }
 
 #[cfg(test)]

@@ -1,0 +1,346 @@
+//! The fused selective scan as a burn backend operation, forward and backward, registered with
+//! autodiff, so that training runs the fused kernels instead of the tensor-op loop.
+//!
+//! One extension trait, [`SelectiveScanOps`], routed by burn's dispatch to:
+//! - Flex and NdArray (CPU): the fused rayon/AVX2 kernels of [`crate::kernels::selective_scan`] on
+//!   the tensors' host buffers;
+//! - `Autodiff<B>`: the forward of `B` plus a backward node that calls `B`'s fused backward, so the
+//!   graph holds one node per scan (the saved inputs), never a `[B, L, C, N]` tensor;
+//! - the CubeCL backend (CUDA) under the `cuda` feature: the CubeCL kernels, see
+//!   [`crate::kernels::cube`].
+//!
+//! The forward returns `y` `[B, L, C]` and the last state `[B, C, N]` packed in one flat tensor, so
+//! that a single autodiff node carries gradients for both; [`selective_scan_fused`] unpacks it.
+
+// burn 0.22 deprecates its NdArray backend; it is still one of the two CPU backends a recipe can
+// pick (`backend.cpu_backend`), so the scan op serves it too.
+#![allow(deprecated)]
+
+use burn::backend::NdArray;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::Shape;
+use std::borrow::Cow;
+
+use super::scan::ScanInputs;
+use crate::kernels::selective_scan::{self as kernel, ScanDims};
+
+/// Gradients of one scan with respect to its seven inputs (same shapes as the inputs).
+#[derive(ExtensionType)]
+pub struct ScanGradTensors<B: Backend> {
+    /// Gradient of `u`.
+    pub du: FloatTensor<B>,
+    /// Gradient of `delta`.
+    pub ddelta: FloatTensor<B>,
+    /// Gradient of `a`.
+    pub da: FloatTensor<B>,
+    /// Gradient of `b`.
+    pub db: FloatTensor<B>,
+    /// Gradient of `c`.
+    pub dc: FloatTensor<B>,
+    /// Gradient of `d`.
+    pub dd: FloatTensor<B>,
+    /// Gradient of `delta_bias`.
+    pub ddelta_bias: FloatTensor<B>,
+}
+
+impl<B: Backend> ScanGradTensors<B> {
+    /// The gradients in input order `(u, delta, a, b, c, d, delta_bias)`.
+    pub fn into_array(self) -> [FloatTensor<B>; 7] {
+        [
+            self.du,
+            self.ddelta,
+            self.da,
+            self.db,
+            self.dc,
+            self.dd,
+            self.ddelta_bias,
+        ]
+    }
+
+    /// Applies `f` to every gradient.
+    pub fn map<B2: Backend>(
+        self,
+        f: impl Fn(FloatTensor<B>) -> FloatTensor<B2>,
+    ) -> ScanGradTensors<B2> {
+        ScanGradTensors {
+            du: f(self.du),
+            ddelta: f(self.ddelta),
+            da: f(self.da),
+            db: f(self.db),
+            dc: f(self.dc),
+            dd: f(self.dd),
+            ddelta_bias: f(self.ddelta_bias),
+        }
+    }
+}
+
+/// The selective scan as a backend operation (see the module documentation for layouts).
+#[backend_extension(Flex, NdArray, Autodiff, Cube: cfg(feature = "cuda"))]
+pub trait SelectiveScanOps: Backend {
+    /// Runs the scan from a zero state; returns `y` `[B, L, C]` followed by the last state
+    /// `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N` values.
+    #[allow(clippy::too_many_arguments)]
+    fn selective_scan_packed(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        delta_bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of the inputs given the gradient of the packed output (same layout as
+    /// [`selective_scan_packed`](Self::selective_scan_packed)'s result).
+    #[allow(clippy::too_many_arguments)]
+    fn selective_scan_packed_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        delta_bias: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanGradTensors<Self>;
+}
+
+/// Scan sizes read from the shapes of `u` `[B, L, C]` and `a` `[C, N]`.
+pub fn scan_dims(u: &Shape, a: &Shape) -> ScanDims {
+    ScanDims {
+        batch: u[0],
+        len: u[1],
+        channels: u[2],
+        state: a[1],
+    }
+}
+
+/// Number of values in the packed output: `y` then the last state.
+pub fn packed_len(dims: &ScanDims) -> usize {
+    dims.batch * dims.channels * (dims.len + dims.state)
+}
+
+/// Host copy of a float tensor of backend `B`, as `f32`.
+fn to_host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    let data = burn::tensor::read_sync(B::float_into_data(t))
+        .expect("selective scan: reading a CPU tensor cannot fail");
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("selective scan: converted to f32")
+}
+
+/// A float tensor of backend `B` from host `f32` values (moved, not copied, on Flex).
+fn from_host<B: Backend>(values: Vec<f32>, shape: Shape, device: &B::Device) -> FloatTensor<B> {
+    B::float_from_data(TensorData::new(values, shape), device)
+}
+
+/// A CPU backend whose float tensors' values the host kernels can read.
+trait HostValues: Backend {
+    /// The values of `t` as contiguous `f32`, borrowed where the backend allows it.
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]>;
+}
+
+impl HostValues for Flex {
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        match t.as_slice::<f32>() {
+            Some(values) => Cow::Borrowed(values),
+            None => Cow::Owned(to_host::<Self>(t.clone())),
+        }
+    }
+}
+
+impl HostValues for NdArray {
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        Cow::Owned(to_host::<Self>(t.clone()))
+    }
+}
+
+/// The kernels' view of seven host value buffers.
+fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
+    kernel::ScanInputs {
+        u: &v[0],
+        delta: &v[1],
+        a: &v[2],
+        b: &v[3],
+        c: &v[4],
+        d: &v[5],
+        delta_bias: &v[6],
+    }
+}
+
+/// Forward on host buffers: shared by every CPU backend.
+fn host_forward<B: HostValues>(inputs: [FloatTensor<B>; 7]) -> FloatTensor<B> {
+    let device = inputs[0].device();
+    let dims = scan_dims(&inputs[0].shape(), &inputs[2].shape());
+    let values = inputs.each_ref().map(B::values);
+    let blc = dims.batch * dims.len * dims.channels;
+    let mut packed = vec![0.0f32; packed_len(&dims)];
+    let (y, last) = packed.split_at_mut(blc);
+    kernel::scan_forward(&dims, &kernel_inputs(&values), y, last);
+    let n = packed.len();
+    from_host::<B>(packed, Shape::new([n]), &device)
+}
+
+/// Backward on host buffers: shared by every CPU backend.
+fn host_backward<B: HostValues>(
+    inputs: [FloatTensor<B>; 7],
+    grad: FloatTensor<B>,
+) -> ScanGradTensors<B> {
+    let device = inputs[0].device();
+    let shapes = inputs.each_ref().map(|t| t.shape());
+    let dims = scan_dims(&shapes[0], &shapes[2]);
+    let values = inputs.each_ref().map(B::values);
+    let grad = B::values(&grad);
+    let (dy, dlast) = grad.split_at(dims.batch * dims.len * dims.channels);
+    let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
+    let [su, sdelta, sa, sb, sc, sd, sbias] = shapes;
+    ScanGradTensors {
+        du: from_host::<B>(g.du, su, &device),
+        ddelta: from_host::<B>(g.ddelta, sdelta, &device),
+        da: from_host::<B>(g.da, sa, &device),
+        db: from_host::<B>(g.db, sb, &device),
+        dc: from_host::<B>(g.dc, sc, &device),
+        dd: from_host::<B>(g.dd, sd, &device),
+        ddelta_bias: from_host::<B>(g.ddelta_bias, sbias, &device),
+    }
+}
+
+/// Implements [`SelectiveScanOps`] for a CPU backend with the host kernels.
+macro_rules! host_scan_ops {
+    ($backend:ty) => {
+        impl SelectiveScanOps for $backend {
+            fn selective_scan_packed(
+                u: FloatTensor<Self>,
+                delta: FloatTensor<Self>,
+                a: FloatTensor<Self>,
+                b: FloatTensor<Self>,
+                c: FloatTensor<Self>,
+                d: FloatTensor<Self>,
+                delta_bias: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host_forward::<Self>([u, delta, a, b, c, d, delta_bias])
+            }
+
+            fn selective_scan_packed_backward(
+                u: FloatTensor<Self>,
+                delta: FloatTensor<Self>,
+                a: FloatTensor<Self>,
+                b: FloatTensor<Self>,
+                c: FloatTensor<Self>,
+                d: FloatTensor<Self>,
+                delta_bias: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> ScanGradTensors<Self> {
+                host_backward::<Self>([u, delta, a, b, c, d, delta_bias], grad)
+            }
+        }
+    };
+}
+
+host_scan_ops!(Flex);
+host_scan_ops!(NdArray);
+
+/// The autodiff node of one scan: keeps the seven inputs for the fused backward.
+#[derive(Debug)]
+struct ScanBackward;
+
+impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
+    type State = [FloatTensor<B>; 7];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 7>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let grad = grads.consume::<B>(&ops.node);
+        let [u, delta, a, b, c, d, delta_bias] = ops.state;
+        let grads_in = B::selective_scan_packed_backward(u, delta, a, b, c, d, delta_bias, grad);
+        for (parent, g) in ops.parents.into_iter().zip(grads_in.into_array()) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
+    fn selective_scan_packed(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        delta_bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let inputs = [u, delta, a, b, c, d, delta_bias];
+        let nodes = inputs.each_ref().map(|t| t.node());
+        let primitives = inputs.map(|t| t.into_primitive());
+        let [pu, pdelta, pa, pb, pc, pd, pbias] = primitives.clone();
+        let packed = B::selective_scan_packed(pu, pdelta, pa, pb, pc, pd, pbias);
+        match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(primitives, packed),
+            OpsKind::UnTracked(prep) => prep.finish(packed),
+        }
+    }
+
+    fn selective_scan_packed_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        delta_bias: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanGradTensors<Self> {
+        // Second-order gradients are not supported: the backward runs untracked.
+        let untracked = |t: FloatTensor<Self>| t.into_primitive();
+        B::selective_scan_packed_backward(
+            untracked(u),
+            untracked(delta),
+            untracked(a),
+            untracked(b),
+            untracked(c),
+            untracked(d),
+            untracked(delta_bias),
+            untracked(grad),
+        )
+        .map(<FloatTensor<Self>>::new)
+    }
+}
+
+/// Runs the fused scan through burn's dispatch on any device (CPU backends, autodiff over them,
+/// CUDA with the `cuda` feature): returns `y` `[B, L, C]` and the last state `[B, C, N]`, with
+/// gradients for every input when they are tracked. Same results as
+/// [`selective_scan`](super::scan::selective_scan) up to f32 rounding.
+pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
+    let [batch, len, channels] = inputs.u.dims();
+    let state = inputs.a.dims()[1];
+    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(
+        inputs.u.clone().into_dispatch(),
+        inputs.delta.clone().into_dispatch(),
+        inputs.a.clone().into_dispatch(),
+        inputs.b.clone().into_dispatch(),
+        inputs.c.clone().into_dispatch(),
+        inputs.d.clone().into_dispatch(),
+        inputs.delta_bias.clone().into_dispatch(),
+    );
+    let packed = Tensor::<1>::from_dispatch(packed);
+    let blc = batch * len * channels;
+    let y = packed
+        .clone()
+        .narrow(0, 0, blc)
+        .reshape([batch, len, channels]);
+    let last = packed
+        .narrow(0, blc, batch * channels * state)
+        .reshape([batch, channels, state]);
+    (y, last)
+}
