@@ -8,7 +8,7 @@ use std::fmt;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::nn::mamba::{MambaBlock, MambaDims};
+use crate::nn::mamba::MambaBlockConfig;
 
 /// Largest |parallel - step| accepted by the forward check (f32).
 pub const FORWARD_TOLERANCE: f32 = 1e-4;
@@ -94,14 +94,14 @@ pub fn mamba_forward_parity(device: &Device) -> Result<f32, String> {
     let device = device.clone();
     let run = move || {
         device.seed(7);
-        let dims = MambaDims {
+        let dims = MambaBlockConfig {
             d_model: 8,
             d_state: 4,
             d_conv: 3,
             expand: 2,
         };
         let (batch, len) = (2, 6);
-        let block = MambaBlock::new(dims, &device);
+        let block = dims.init(&device);
         let x = Tensor::<3>::random(
             [batch, len, dims.d_model],
             Distribution::Normal(0.0, 1.0),

@@ -432,7 +432,10 @@ fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<(
     let norm = run::checkpoint::norm_of(&checkpoint)?;
     let result = run::eval::evaluate(&model, norm.as_ref(), &recipe.env, episodes, seed, &device)?;
     println!("{} ({})", result, checkpoint.display());
-    let out = checkpoint.join(format!("eval-{}-seed{seed}.json", result.task));
+    let out = run::layout::eval_output(&checkpoint, &result.task, seed);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
     println!("wrote {}", out.display());
     Ok(())

@@ -283,24 +283,16 @@ fn scan_op_on_cuda_tensors_matches_the_reference_with_autodiff() {
     let device: Device = burn::backend::CudaDevice::default().into();
     let device = device.autodiff();
     for (b, l, c, n) in [(2, 17, 64, 16), (3, 129, 40, 8), (1, 300, 33, 32)] {
-        let r = |s: [usize; 3]| {
-            Tensor::<3>::random(s, Distribution::Normal(0.0, 1.0), &device).require_grad()
+        let dims = ScanDims {
+            batch: b,
+            len: l,
+            channels: c,
+            state: n,
         };
-        let x = ScanInputs {
-            u: r([b, l, c]),
-            delta: r([b, l, c]),
-            a: Tensor::<2>::random([c, n], Distribution::Uniform(0.1, 2.0), &device)
-                .neg()
-                .require_grad(),
-            b: r([b, l, n]),
-            c: r([b, l, n]),
-            d: Tensor::<1>::random([c], Distribution::Normal(0.0, 1.0), &device).require_grad(),
-            delta_bias: Tensor::<1>::random([c], Distribution::Normal(0.0, 1.0), &device)
-                .require_grad(),
-        };
+        let x = ScanInputs::random(&dims, &device).require_grad();
         let wy = Tensor::<3>::random([b, l, c], Distribution::Normal(0.0, 1.0), &device);
         let wh = Tensor::<3>::random([b, c, n], Distribution::Normal(0.0, 1.0), &device);
-        let host = |t: Tensor<1>| t.into_data().to_vec::<f32>().unwrap();
+        let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
         let run = |scan: &dyn Fn(ScanInputs) -> (Tensor<3>, Tensor<3>)| {
             let (y, h) = scan(x.clone());
             let out = host(y.clone().flatten(0, 2));
@@ -319,12 +311,6 @@ fn scan_op_on_cuda_tensors_matches_the_reference_with_autodiff() {
         };
         let fused = run(&|x| selective_scan_fused(&x));
         let reference = run(&selective_scan);
-        let dims = ScanDims {
-            batch: b,
-            len: l,
-            channels: c,
-            state: n,
-        };
         for ((name, got), (_, want)) in fused.iter().zip(&reference) {
             assert_close(name, &dims, got, want);
         }

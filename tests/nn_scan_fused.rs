@@ -3,20 +3,21 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use locomamba::kernels::selective_scan::ScanDims;
 use locomamba::nn::scan::{ScanInputs, selective_scan};
 use locomamba::nn::scan_op::selective_scan_fused;
 
-fn inputs(device: &Device, (b, l, c, n): (usize, usize, usize, usize)) -> ScanInputs {
-    let r = |s: [usize; 3]| Tensor::<3>::random(s, Distribution::Normal(0.0, 1.0), device);
-    ScanInputs {
-        u: r([b, l, c]),
-        delta: r([b, l, c]),
-        a: Tensor::<2>::random([c, n], Distribution::Uniform(0.1, 2.0), device).neg(),
-        b: r([b, l, n]),
-        c: r([b, l, n]),
-        d: Tensor::random([c], Distribution::Normal(0.0, 1.0), device),
-        delta_bias: Tensor::random([c], Distribution::Normal(0.0, 1.0), device),
-    }
+fn inputs(
+    device: &Device,
+    (batch, len, channels, state): (usize, usize, usize, usize),
+) -> ScanInputs {
+    let dims = ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    };
+    ScanInputs::random(&dims, device)
 }
 
 fn max_abs_diff<const D: usize>(x: Tensor<D>, y: Tensor<D>) -> f32 {
@@ -61,16 +62,7 @@ struct GradCase {
 
 impl GradCase {
     fn new(device: &Device, dims: (usize, usize, usize, usize)) -> Self {
-        let x = inputs(device, dims);
-        let x = ScanInputs {
-            u: x.u.require_grad(),
-            delta: x.delta.require_grad(),
-            a: x.a.require_grad(),
-            b: x.b.require_grad(),
-            c: x.c.require_grad(),
-            d: x.d.require_grad(),
-            delta_bias: x.delta_bias.require_grad(),
-        };
+        let x = inputs(device, dims).require_grad();
         let (b, l, c, n) = dims;
         let wy = Tensor::random([b, l, c], Distribution::Normal(0.0, 1.0), device);
         let wh = Tensor::random([b, c, n], Distribution::Normal(0.0, 1.0), device);

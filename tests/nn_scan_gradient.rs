@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use locomamba::nn::cpu_device;
-use locomamba::nn::mamba::{MambaBlock, MambaDims};
+use locomamba::nn::mamba::MambaBlockConfig;
 use locomamba::nn::scan::{ScanInputs, selective_scan};
 
 const EPS: f32 = 1e-2;
@@ -198,13 +198,13 @@ fn scan_gradients_match_finite_differences() {
 fn mamba_block_input_gradient_matches_finite_differences() {
     let plain = cpu_device();
     let ad = plain.clone().autodiff();
-    let dims = MambaDims {
+    let dims = MambaBlockConfig {
         d_model: 4,
         d_state: 3,
         d_conv: 2,
         expand: 2,
     };
-    let block = MambaBlock::new(dims, &ad);
+    let block = dims.init(&ad);
     let block_plain = block.clone().to_device(&plain);
     let shape = [2, 3, 4];
     let x = to_vec(Tensor::<3>::random(

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use locomamba::ppo::trainer::Trainer;
 use locomamba::recipe::{self, Overrides};
-use locomamba::run::sweep::{SweepOptions, run_sweep};
+use locomamba::run::job::{JobOutcome, Progress, run_job};
+use locomamba::run::sweep::{SweepOptions, plan, run_sweep};
 use locomamba::run::{checkpoint, tensorboard, weights};
 
 fn tiny_recipe(dir: &Path, total_env_steps: u64) -> PathBuf {
@@ -147,36 +148,99 @@ fn params(t: &Trainer) -> Vec<(String, Vec<usize>, Vec<f32>)> {
 fn resumed_run_matches_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_recipe(dir.path(), 64);
-    let mut r = recipe::load(&path, &Overrides::default()).unwrap();
+    let device = locomamba::nn::cpu_device();
+    for model in ["transformer", "mamba"] {
+        let overrides = Overrides {
+            sets: vec![format!("sequence.model={model}")],
+            ..Overrides::default()
+        };
+        let mut r = recipe::load(&path, &overrides).unwrap();
+        r.sweep.clear();
+
+        let mut straight = Trainer::new(&r, 7, &device).unwrap();
+        while !straight.done() {
+            straight.update().unwrap();
+        }
+
+        let mut first = Trainer::new(&r, 7, &device).unwrap();
+        first.update().unwrap();
+        first.update().unwrap();
+        let cp = checkpoint::save(&first, &dir.path().join(format!("ck-{model}"))).unwrap();
+        drop(first);
+        let mut resumed = checkpoint::restore(Trainer::new(&r, 7, &device).unwrap(), &cp).unwrap();
+        assert_eq!(resumed.counters.update, 2);
+        while !resumed.done() {
+            resumed.update().unwrap();
+        }
+        assert_eq!(
+            resumed.counters,
+            locomamba::ppo::trainer::Counters {
+                wall_time_s: resumed.counters.wall_time_s,
+                ..straight.counters
+            },
+            "{model}"
+        );
+        assert_eq!(
+            params(&resumed),
+            params(&straight),
+            "{model}: resumed parameters differ from the uninterrupted run"
+        );
+        assert!(!straight.recent_episodes().is_empty());
+        assert_eq!(
+            resumed.recent_episodes(),
+            straight.recent_episodes(),
+            "{model}: the logged episode window differs after resuming"
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_seed_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = recipe::load(&tiny_recipe(dir.path(), 16), &Overrides::default()).unwrap();
     r.sweep.clear();
     let device = locomamba::nn::cpu_device();
-
-    let mut straight = Trainer::new(&r, 7, &device).unwrap();
-    while !straight.done() {
-        straight.update().unwrap();
-    }
-
-    let mut first = Trainer::new(&r, 7, &device).unwrap();
-    first.update().unwrap();
-    first.update().unwrap();
-    let cp = checkpoint::save(&first, &dir.path().join("ck")).unwrap();
-    drop(first);
-    let mut resumed = checkpoint::restore(Trainer::new(&r, 7, &device).unwrap(), &cp).unwrap();
-    assert_eq!(resumed.counters.update, 2);
-    while !resumed.done() {
-        resumed.update().unwrap();
-    }
-    assert_eq!(
-        resumed.counters,
-        locomamba::ppo::trainer::Counters {
-            wall_time_s: resumed.counters.wall_time_s,
-            ..straight.counters
-        }
+    let cp = checkpoint::save(
+        &Trainer::new(&r, 1, &device).unwrap(),
+        &dir.path().join("ck"),
+    )
+    .unwrap();
+    let err = match checkpoint::restore(Trainer::new(&r, 2, &device).unwrap(), &cp) {
+        Ok(_) => panic!("restored a checkpoint of seed 1 into seed 2"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("state.json") && err.contains("seed 1"),
+        "{err}"
     );
+}
+
+#[test]
+fn a_finished_run_with_a_changed_recipe_is_refused_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_recipe(dir.path(), 16);
+    sweep(&path, false);
+    let summary = dir.path().join("runs/tiny/model-mamba/seed-0/summary.json");
+    let before = std::fs::read(&summary).unwrap();
+    // Same experiment, longer budget: old results must not be reported as the new ones.
+    let source = recipe::read_source(&path).unwrap();
+    let overrides = Overrides {
+        sets: vec!["experiment.total_env_steps=32".into()],
+        ..Overrides::default()
+    };
+    let err = run_sweep(
+        &source,
+        &overrides,
+        &SweepOptions::default(),
+        &locomamba::nn::cpu_device(),
+        &AtomicBool::new(false),
+    )
+    .expect_err("changed recipe for finished runs");
+    assert!(err.to_string().contains("recipe.toml"), "{err}");
     assert_eq!(
-        params(&resumed),
-        params(&straight),
-        "resumed parameters differ from the uninterrupted run"
+        std::fs::read(&summary).unwrap(),
+        before,
+        "nothing is overwritten"
     );
 }
 
@@ -192,4 +256,109 @@ fn same_seed_same_parameters_different_seed_different() {
     let c = Trainer::new(&r, 4, &device).unwrap();
     assert_eq!(params(&a), params(&b));
     assert_ne!(params(&a), params(&c));
+}
+
+/// Raises the stop flag (as Ctrl-C does) after the first update it hears of.
+struct StopAfterFirstUpdate<'a>(&'a AtomicBool);
+
+impl Progress for StopAfterFirstUpdate<'_> {
+    fn start(&self, _: u64, _: u64) {}
+    fn update(&self, _: u64, _: f64, _: Option<f64>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn message(&self, _: &str) {}
+    fn finish(&self, _: &str) {}
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_a_rerun_finishes_like_an_uninterrupted_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_recipe(dir.path(), 32);
+    let source = recipe::read_source(&path).unwrap();
+    let device = locomamba::nn::cpu_device();
+    let jobs = plan(&source, &Overrides::default(), &SweepOptions::default()).unwrap();
+    for (_, job) in &jobs {
+        let stop = AtomicBool::new(false);
+        let outcome = run_job(job, &device, &StopAfterFirstUpdate(&stop), &stop).unwrap();
+        assert!(
+            matches!(outcome, JobOutcome::Interrupted),
+            "{}",
+            job.variant
+        );
+        let latest = checkpoint::resolve(&job.dir.root).unwrap();
+        assert!(latest.ends_with("update-0000001"), "{}", latest.display());
+        assert!(!job.dir.finished());
+    }
+    // Running the sweep again resumes every run from its checkpoint and finishes it ...
+    let finished = sweep(&path, false);
+    assert_eq!(finished.summaries.len(), 4);
+    // ... with the weights of a sweep that was never interrupted.
+    let other = tempfile::tempdir().unwrap();
+    sweep(&tiny_recipe(other.path(), 32), false);
+    for variant in ["model-transformer", "model-mamba"] {
+        // Tensors by name (the file's metadata also holds burn's random parameter ids).
+        let weights_of = |root: &Path| {
+            let run = root.join(format!("runs/tiny/{variant}/seed-1"));
+            let file = checkpoint::resolve(&run).unwrap().join("model.safetensors");
+            let bytes = std::fs::read(file).unwrap();
+            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let mut tensors: Vec<(String, Vec<u8>)> = st
+                .tensors()
+                .into_iter()
+                .map(|(name, view)| (name, view.data().to_vec()))
+                .collect();
+            tensors.sort();
+            tensors
+        };
+        assert!(
+            weights_of(dir.path()) == weights_of(other.path()),
+            "{variant}: weights differ from the uninterrupted sweep"
+        );
+    }
+}
+
+#[test]
+fn runner_eval_writes_results_outside_the_pruned_checkpoint_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_recipe(dir.path(), 16);
+    sweep(&path, false);
+    let run = dir.path().join("runs/tiny/model-mamba/seed-0");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([
+            "eval",
+            run.to_str().unwrap(),
+            "--episodes",
+            "1",
+            "--task",
+            "thin_obstacles",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("thin_obstacles"), "{stdout}");
+    let written: Vec<_> = std::fs::read_dir(run.join("eval")).unwrap().collect();
+    assert_eq!(written.len(), 1);
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(written[0].as_ref().unwrap().path()).unwrap())
+            .unwrap();
+    for key in [
+        "mean_return",
+        "mean_distance",
+        "mean_collisions",
+        "fall_rate",
+        "success_rate",
+    ] {
+        assert!(result.get(key).is_some(), "{key} missing in {result}");
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["eval", run.to_str().unwrap(), "--task", "lava"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected one of flat"));
 }

@@ -74,7 +74,8 @@ pub struct BenchRow {
     pub peak_mb_per_sample: Option<f64>,
 }
 
-fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
+/// Mean milliseconds of `repeats` calls of `f`, after one warm-up call.
+pub(crate) fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
     f();
     let start = Instant::now();
     for _ in 0..repeats {

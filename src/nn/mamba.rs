@@ -10,20 +10,23 @@ use burn::tensor::activation::silu;
 use super::scan::{ScanInputs, selective_scan_from};
 use super::scan_op::selective_scan_fused;
 
-/// Sizes of one Mamba block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MambaDims {
+/// Configuration of one Mamba block (its sizes); [`init`](Self::init) builds the block.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub struct MambaBlockConfig {
     /// Token width.
     pub d_model: usize,
     /// SSM state size per channel.
+    #[config(default = 16)]
     pub d_state: usize,
     /// Width of the depthwise causal convolution.
+    #[config(default = 4)]
     pub d_conv: usize,
     /// d_inner = expand x d_model.
+    #[config(default = 2)]
     pub expand: usize,
 }
 
-impl MambaDims {
+impl MambaBlockConfig {
     /// Channels of the inner stream.
     pub fn d_inner(&self) -> usize {
         self.expand * self.d_model
@@ -31,6 +34,60 @@ impl MambaDims {
     /// Rank of the step-size projection, ceil(d_model / 16).
     pub fn dt_rank(&self) -> usize {
         self.d_model.div_ceil(16)
+    }
+
+    /// Builds the block with the Mamba paper's initialisation.
+    pub fn init(&self, device: &Device) -> MambaBlock {
+        let dims = *self;
+        let (dm, di, n, k, r) = (
+            dims.d_model,
+            dims.d_inner(),
+            dims.d_state,
+            dims.d_conv,
+            dims.dt_rank(),
+        );
+        let conv_bound = 1.0 / (k as f64).sqrt();
+        let dt_std = 1.0 / (r as f64).sqrt();
+        let (dt_min, dt_max) = (1e-3f64, 1e-1f64);
+        let dt = (Tensor::<1>::random([di], Distribution::Uniform(0.0, 1.0), device)
+            * (dt_max.ln() - dt_min.ln())
+            + dt_min.ln())
+        .exp()
+        .clamp_min(1e-4);
+        // inverse softplus: dt + log(1 - exp(-dt))
+        let inv_dt = dt.clone() + (dt.neg().exp().neg() + 1.0).log();
+        let a_row: Vec<f32> = (1..=n).map(|i| (i as f32).ln()).collect();
+        let a_log = Tensor::<1>::from_data(TensorData::new(a_row, [n]), device)
+            .unsqueeze_dim::<2>(0)
+            .repeat_dim(0, di);
+        let mut dt_proj = LinearConfig::new(r, di).with_bias(false).init(device);
+        dt_proj.weight = Param::from_tensor(Tensor::random(
+            [r, di],
+            Distribution::Uniform(-dt_std, dt_std),
+            device,
+        ));
+        MambaBlock {
+            norm: LayerNormConfig::new(dm).init(device),
+            in_proj: LinearConfig::new(dm, 2 * di).with_bias(false).init(device),
+            conv_weight: Param::from_tensor(Tensor::random(
+                [di, k],
+                Distribution::Uniform(-conv_bound, conv_bound),
+                device,
+            )),
+            conv_bias: Param::from_tensor(Tensor::random(
+                [di],
+                Distribution::Uniform(-conv_bound, conv_bound),
+                device,
+            )),
+            x_proj: LinearConfig::new(di, r + 2 * n)
+                .with_bias(false)
+                .init(device),
+            dt_proj,
+            dt_bias: Param::from_tensor(inv_dt),
+            a_log: Param::from_tensor(a_log),
+            d: Param::from_tensor(Tensor::ones([di], device)),
+            out_proj: LinearConfig::new(di, dm).with_bias(false).init(device),
+        }
     }
 }
 
@@ -70,65 +127,12 @@ pub struct MambaBlock {
 }
 
 impl MambaBlock {
-    /// Builds a block with the Mamba paper's initialisation.
-    pub fn new(dims: MambaDims, device: &Device) -> Self {
-        let (dm, di, n, k, r) = (
-            dims.d_model,
-            dims.d_inner(),
-            dims.d_state,
-            dims.d_conv,
-            dims.dt_rank(),
-        );
-        let conv_bound = 1.0 / (k as f64).sqrt();
-        let dt_std = 1.0 / (r as f64).sqrt();
-        let (dt_min, dt_max) = (1e-3f64, 1e-1f64);
-        let dt = (Tensor::<1>::random([di], Distribution::Uniform(0.0, 1.0), device)
-            * (dt_max.ln() - dt_min.ln())
-            + dt_min.ln())
-        .exp()
-        .clamp_min(1e-4);
-        // inverse softplus: dt + log(1 - exp(-dt))
-        let inv_dt = dt.clone() + (dt.neg().exp().neg() + 1.0).log();
-        let a_row: Vec<f32> = (1..=n).map(|i| (i as f32).ln()).collect();
-        let a_log = Tensor::<1>::from_data(TensorData::new(a_row, [n]), device)
-            .unsqueeze_dim::<2>(0)
-            .repeat_dim(0, di);
-        let mut dt_proj = LinearConfig::new(r, di).with_bias(false).init(device);
-        dt_proj.weight = Param::from_tensor(Tensor::random(
-            [r, di],
-            Distribution::Uniform(-dt_std, dt_std),
-            device,
-        ));
-        Self {
-            norm: LayerNormConfig::new(dm).init(device),
-            in_proj: LinearConfig::new(dm, 2 * di).with_bias(false).init(device),
-            conv_weight: Param::from_tensor(Tensor::random(
-                [di, k],
-                Distribution::Uniform(-conv_bound, conv_bound),
-                device,
-            )),
-            conv_bias: Param::from_tensor(Tensor::random(
-                [di],
-                Distribution::Uniform(-conv_bound, conv_bound),
-                device,
-            )),
-            x_proj: LinearConfig::new(di, r + 2 * n)
-                .with_bias(false)
-                .init(device),
-            dt_proj,
-            dt_bias: Param::from_tensor(inv_dt),
-            a_log: Param::from_tensor(a_log),
-            d: Param::from_tensor(Tensor::ones([di], device)),
-            out_proj: LinearConfig::new(di, dm).with_bias(false).init(device),
-        }
-    }
-
     /// The block's sizes, read back from its parameters.
-    pub fn dims(&self) -> MambaDims {
+    pub fn dims(&self) -> MambaBlockConfig {
         let [di, n] = self.a_log.dims();
         let [dm, _] = self.in_proj.weight.dims();
         let [_, k] = self.conv_weight.dims();
-        MambaDims {
+        MambaBlockConfig {
             d_model: dm,
             d_state: n,
             d_conv: k,

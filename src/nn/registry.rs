@@ -7,9 +7,9 @@ use burn::prelude::*;
 use super::encoder::{Encoder, ObsShape, token_count};
 use super::error::NnError;
 use super::fusion::{Fusion, MambaFusion, TransformerFusion};
-use super::mamba::{MambaBlock, MambaDims};
+use super::mamba::MambaBlockConfig;
 use super::policy::{ActorCritic, Head, PolicyBranch, ValueBranch, output_layer};
-use super::transformer::TransformerLayerModule;
+use super::transformer::TransformerLayerConfig;
 use crate::recipe::{EncoderKind, Recipe, SequenceConfig};
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
@@ -41,12 +41,9 @@ pub fn build_fusion(
                 if l.dim_feedforward == 0 {
                     return Err(invalid(format!("sequence.layers[{i}][1]"), "must be > 0"));
                 }
-                built.push(TransformerLayerModule::new(
-                    width,
-                    l.n_heads,
-                    l.dim_feedforward,
-                    device,
-                ));
+                built.push(
+                    TransformerLayerConfig::new(width, l.n_heads, l.dim_feedforward).init(device),
+                );
             }
             Ok(Fusion::Transformer(TransformerFusion { layers: built }))
         }
@@ -79,15 +76,13 @@ pub fn build_fusion(
                         ));
                     }
                 }
-                built.push(MambaBlock::new(
-                    MambaDims {
-                        d_model,
-                        d_state: l.d_state,
-                        d_conv: l.d_conv,
-                        expand: l.expand,
-                    },
-                    device,
-                ));
+                built.push(
+                    MambaBlockConfig::new(d_model)
+                        .with_d_state(l.d_state)
+                        .with_d_conv(l.d_conv)
+                        .with_expand(l.expand)
+                        .init(device),
+                );
             }
             Ok(Fusion::Mamba(MambaFusion {
                 layers: built,

@@ -9,7 +9,10 @@
 //! [`super::scan_op`] instead.
 
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use burn::tensor::activation::softplus;
+
+use crate::kernels::selective_scan::ScanDims;
 
 /// Inputs of one selective scan, see the module documentation for layouts.
 #[derive(Debug, Clone)]
@@ -28,6 +31,43 @@ pub struct ScanInputs {
     pub d: Tensor<1>,
     /// Bias added to `delta` before softplus `[C]`.
     pub delta_bias: Tensor<1>,
+}
+
+impl ScanInputs {
+    /// Random inputs of the given sizes on `device`: standard normal `u`, `delta`, `b`, `c`, `d`,
+    /// `delta_bias`, and `a` uniform in [-2, -0.1] (for tests and benchmarks).
+    pub fn random(dims: &ScanDims, device: &Device) -> Self {
+        let ScanDims {
+            batch,
+            len,
+            channels,
+            state,
+        } = *dims;
+        let normal = Distribution::Normal(0.0, 1.0);
+        let r3 = |shape: [usize; 3]| Tensor::<3>::random(shape, normal, device);
+        Self {
+            u: r3([batch, len, channels]),
+            delta: r3([batch, len, channels]),
+            a: Tensor::random([channels, state], Distribution::Uniform(0.1, 2.0), device).neg(),
+            b: r3([batch, len, state]),
+            c: r3([batch, len, state]),
+            d: Tensor::random([channels], normal, device),
+            delta_bias: Tensor::random([channels], normal, device),
+        }
+    }
+
+    /// The same inputs, each marked as requiring gradients.
+    pub fn require_grad(self) -> Self {
+        Self {
+            u: self.u.require_grad(),
+            delta: self.delta.require_grad(),
+            a: self.a.require_grad(),
+            b: self.b.require_grad(),
+            c: self.c.require_grad(),
+            d: self.d.require_grad(),
+            delta_bias: self.delta_bias.require_grad(),
+        }
+    }
 }
 
 /// Runs the scan from a zero state: returns `y` `[B, L, C]` and the last state `[B, C, N]`.

@@ -6,11 +6,9 @@
 //!
 //! Each timing ends by reading one scalar back, which waits for the device's queue.
 
-use std::time::Instant;
-
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
+use super::bench::mean_ms;
 use super::scan::{ScanInputs, selective_scan};
 use super::scan_op::selective_scan_fused;
 use crate::kernels::selective_scan::{ScanDims, achieved_gbps, backward_bytes, forward_bytes};
@@ -63,45 +61,6 @@ fn reference_graph_bytes(d: &ScanDims) -> usize {
     6 * d.batch * d.len * d.channels * d.state * size_of::<f32>()
 }
 
-fn inputs(d: &ScanDims, device: &Device, tracked: bool) -> ScanInputs {
-    let r = |s: [usize; 3]| Tensor::<3>::random(s, Distribution::Normal(0.0, 1.0), device);
-    let x = ScanInputs {
-        u: r([d.batch, d.len, d.channels]),
-        delta: r([d.batch, d.len, d.channels]),
-        a: Tensor::<2>::random(
-            [d.channels, d.state],
-            Distribution::Uniform(0.5, 2.0),
-            device,
-        )
-        .neg(),
-        b: r([d.batch, d.len, d.state]),
-        c: r([d.batch, d.len, d.state]),
-        d: Tensor::random([d.channels], Distribution::Normal(0.0, 1.0), device),
-        delta_bias: Tensor::random([d.channels], Distribution::Normal(0.0, 1.0), device),
-    };
-    if !tracked {
-        return x;
-    }
-    ScanInputs {
-        u: x.u.require_grad(),
-        delta: x.delta.require_grad(),
-        a: x.a.require_grad(),
-        b: x.b.require_grad(),
-        c: x.c.require_grad(),
-        d: x.d.require_grad(),
-        delta_bias: x.delta_bias.require_grad(),
-    }
-}
-
-fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let start = Instant::now();
-    for _ in 0..repeats {
-        f();
-    }
-    start.elapsed().as_secs_f64() * 1e3 / repeats.max(1) as f64
-}
-
 /// Forward of `scan`, waiting for the result.
 fn forward(scan: &dyn Fn(ScanInputs) -> (Tensor<3>, Tensor<3>), x: &ScanInputs) {
     let (y, _) = scan(x.clone());
@@ -131,8 +90,8 @@ pub fn run(device: &Device, opts: &ScanBenchOptions) -> Vec<ScanBenchRow> {
                 channels: opts.channels,
                 state: opts.state,
             };
-            let plain = inputs(&dims, device, false);
-            let tracked = inputs(&dims, &ad, true);
+            let plain = ScanInputs::random(&dims, device);
+            let tracked = ScanInputs::random(&dims, &ad).require_grad();
             let r = opts.repeats;
             let fused_fwd_ms = mean_ms(r, || forward(&fused, &plain));
             let fused_fwd_bwd_ms = mean_ms(r, || forward_backward(&fused, &tracked));

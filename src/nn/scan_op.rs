@@ -30,53 +30,59 @@ use std::borrow::Cow;
 use super::scan::ScanInputs;
 use crate::kernels::selective_scan::{self as kernel, ScanDims};
 
-/// Gradients of one scan with respect to its seven inputs (same shapes as the inputs).
+/// The seven scan tensors in input order, as backend primitives: the operation's inputs, and
+/// (same shapes) their gradients. Layouts as in [`ScanInputs`].
 #[derive(ExtensionType)]
-pub struct ScanGradTensors<B: Backend> {
-    /// Gradient of `u`.
-    pub du: FloatTensor<B>,
-    /// Gradient of `delta`.
-    pub ddelta: FloatTensor<B>,
-    /// Gradient of `a`.
-    pub da: FloatTensor<B>,
-    /// Gradient of `b`.
-    pub db: FloatTensor<B>,
-    /// Gradient of `c`.
-    pub dc: FloatTensor<B>,
-    /// Gradient of `d`.
-    pub dd: FloatTensor<B>,
-    /// Gradient of `delta_bias`.
-    pub ddelta_bias: FloatTensor<B>,
+pub struct ScanTensors<B: Backend> {
+    /// `u` `[B, L, C]`.
+    pub u: FloatTensor<B>,
+    /// `delta` `[B, L, C]`.
+    pub delta: FloatTensor<B>,
+    /// `a` `[C, N]`.
+    pub a: FloatTensor<B>,
+    /// `b` `[B, L, N]`.
+    pub b: FloatTensor<B>,
+    /// `c` `[B, L, N]`.
+    pub c: FloatTensor<B>,
+    /// `d` `[C]`.
+    pub d: FloatTensor<B>,
+    /// `delta_bias` `[C]`.
+    pub delta_bias: FloatTensor<B>,
 }
 
-impl<B: Backend> ScanGradTensors<B> {
-    /// The gradients in input order `(u, delta, a, b, c, d, delta_bias)`.
+impl<B: Backend> ScanTensors<B> {
+    /// From an array in input order.
+    pub fn from_array([u, delta, a, b, c, d, delta_bias]: [FloatTensor<B>; 7]) -> Self {
+        Self {
+            u,
+            delta,
+            a,
+            b,
+            c,
+            d,
+            delta_bias,
+        }
+    }
+
+    /// As an array in input order `(u, delta, a, b, c, d, delta_bias)`.
     pub fn into_array(self) -> [FloatTensor<B>; 7] {
         [
-            self.du,
-            self.ddelta,
-            self.da,
-            self.db,
-            self.dc,
-            self.dd,
-            self.ddelta_bias,
+            self.u,
+            self.delta,
+            self.a,
+            self.b,
+            self.c,
+            self.d,
+            self.delta_bias,
         ]
     }
 
-    /// Applies `f` to every gradient.
+    /// Applies `f` to every tensor.
     pub fn map<B2: Backend>(
         self,
-        f: impl Fn(FloatTensor<B>) -> FloatTensor<B2>,
-    ) -> ScanGradTensors<B2> {
-        ScanGradTensors {
-            du: f(self.du),
-            ddelta: f(self.ddelta),
-            da: f(self.da),
-            db: f(self.db),
-            dc: f(self.dc),
-            dd: f(self.dd),
-            ddelta_bias: f(self.ddelta_bias),
-        }
+        f: impl FnMut(FloatTensor<B>) -> FloatTensor<B2>,
+    ) -> ScanTensors<B2> {
+        ScanTensors::from_array(self.into_array().map(f))
     }
 }
 
@@ -85,30 +91,14 @@ impl<B: Backend> ScanGradTensors<B> {
 pub trait SelectiveScanOps: Backend {
     /// Runs the scan from a zero state; returns `y` `[B, L, C]` followed by the last state
     /// `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N` values.
-    #[allow(clippy::too_many_arguments)]
-    fn selective_scan_packed(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+    fn selective_scan_packed(#[extension_type] x: ScanTensors<Self>) -> FloatTensor<Self>;
 
     /// Gradients of the inputs given the gradient of the packed output (same layout as
     /// [`selective_scan_packed`](Self::selective_scan_packed)'s result).
-    #[allow(clippy::too_many_arguments)]
     fn selective_scan_packed_backward(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
+        #[extension_type] x: ScanTensors<Self>,
         grad: FloatTensor<Self>,
-    ) -> ScanGradTensors<Self>;
+    ) -> ScanTensors<Self>;
 }
 
 /// Scan sizes read from the shapes of `u` `[B, L, C]` and `a` `[C, N]`.
@@ -140,7 +130,7 @@ fn from_host<B: Backend>(values: Vec<f32>, shape: Shape, device: &B::Device) -> 
     B::float_from_data(TensorData::new(values, shape), device)
 }
 
-/// A CPU backend whose float tensors' values the host kernels can read.
+/// A CPU backend whose float tensors the host kernels can read.
 trait HostValues: Backend {
     /// The values of `t` as contiguous `f32`, borrowed where the backend allows it.
     fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]>;
@@ -161,7 +151,12 @@ impl HostValues for NdArray {
     }
 }
 
-/// The kernels' view of seven host value buffers.
+/// The host values of the seven inputs, in input order.
+fn host_values<B: HostValues>(x: &ScanTensors<B>) -> [Cow<'_, [f32]>; 7] {
+    [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(B::values)
+}
+
+/// The kernels' view of the seven host value buffers.
 fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
     kernel::ScanInputs {
         u: &v[0],
@@ -175,10 +170,10 @@ fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
 }
 
 /// Forward on host buffers: shared by every CPU backend.
-fn host_forward<B: HostValues>(inputs: [FloatTensor<B>; 7]) -> FloatTensor<B> {
-    let device = inputs[0].device();
-    let dims = scan_dims(&inputs[0].shape(), &inputs[2].shape());
-    let values = inputs.each_ref().map(B::values);
+fn host_forward<B: HostValues>(x: ScanTensors<B>) -> FloatTensor<B> {
+    let device = x.u.device();
+    let dims = scan_dims(&x.u.shape(), &x.a.shape());
+    let values = host_values(&x);
     let blc = dims.batch * dims.len * dims.channels;
     let mut packed = vec![0.0f32; packed_len(&dims)];
     let (y, last) = packed.split_at_mut(blc);
@@ -188,63 +183,53 @@ fn host_forward<B: HostValues>(inputs: [FloatTensor<B>; 7]) -> FloatTensor<B> {
 }
 
 /// Backward on host buffers: shared by every CPU backend.
-fn host_backward<B: HostValues>(
-    inputs: [FloatTensor<B>; 7],
-    grad: FloatTensor<B>,
-) -> ScanGradTensors<B> {
-    let device = inputs[0].device();
-    let shapes = inputs.each_ref().map(|t| t.shape());
-    let dims = scan_dims(&shapes[0], &shapes[2]);
-    let values = inputs.each_ref().map(B::values);
+fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> ScanTensors<B> {
+    let device = x.u.device();
+    let dims = scan_dims(&x.u.shape(), &x.a.shape());
+    let shapes = [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(|t| t.shape());
+    let values = host_values(&x);
     let grad = B::values(&grad);
     let (dy, dlast) = grad.split_at(dims.batch * dims.len * dims.channels);
     let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
-    let [su, sdelta, sa, sb, sc, sd, sbias] = shapes;
-    ScanGradTensors {
-        du: from_host::<B>(g.du, su, &device),
-        ddelta: from_host::<B>(g.ddelta, sdelta, &device),
-        da: from_host::<B>(g.da, sa, &device),
-        db: from_host::<B>(g.db, sb, &device),
-        dc: from_host::<B>(g.dc, sc, &device),
-        dd: from_host::<B>(g.dd, sd, &device),
-        ddelta_bias: from_host::<B>(g.ddelta_bias, sbias, &device),
+    let mut shapes = shapes.into_iter();
+    let mut wrap =
+        |values: Vec<f32>| from_host::<B>(values, shapes.next().expect("seven shapes"), &device);
+    ScanTensors {
+        u: wrap(g.du),
+        delta: wrap(g.ddelta),
+        a: wrap(g.da),
+        b: wrap(g.db),
+        c: wrap(g.dc),
+        d: wrap(g.dd),
+        delta_bias: wrap(g.ddelta_bias),
     }
 }
 
-/// Implements [`SelectiveScanOps`] for a CPU backend with the host kernels.
-macro_rules! host_scan_ops {
-    ($backend:ty) => {
-        impl SelectiveScanOps for $backend {
-            fn selective_scan_packed(
-                u: FloatTensor<Self>,
-                delta: FloatTensor<Self>,
-                a: FloatTensor<Self>,
-                b: FloatTensor<Self>,
-                c: FloatTensor<Self>,
-                d: FloatTensor<Self>,
-                delta_bias: FloatTensor<Self>,
-            ) -> FloatTensor<Self> {
-                host_forward::<Self>([u, delta, a, b, c, d, delta_bias])
-            }
+impl SelectiveScanOps for Flex {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        host_forward(x)
+    }
 
-            fn selective_scan_packed_backward(
-                u: FloatTensor<Self>,
-                delta: FloatTensor<Self>,
-                a: FloatTensor<Self>,
-                b: FloatTensor<Self>,
-                c: FloatTensor<Self>,
-                d: FloatTensor<Self>,
-                delta_bias: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-            ) -> ScanGradTensors<Self> {
-                host_backward::<Self>([u, delta, a, b, c, d, delta_bias], grad)
-            }
-        }
-    };
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        host_backward(x, grad)
+    }
 }
 
-host_scan_ops!(Flex);
-host_scan_ops!(NdArray);
+impl SelectiveScanOps for NdArray {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        host_forward(x)
+    }
+
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        host_backward(x, grad)
+    }
+}
 
 /// The autodiff node of one scan: keeps the seven inputs for the fused backward.
 #[derive(Debug)]
@@ -260,9 +245,9 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
         _checkpointer: &mut Checkpointer,
     ) {
         let grad = grads.consume::<B>(&ops.node);
-        let [u, delta, a, b, c, d, delta_bias] = ops.state;
-        let grads_in = B::selective_scan_packed_backward(u, delta, a, b, c, d, delta_bias, grad);
-        for (parent, g) in ops.parents.into_iter().zip(grads_in.into_array()) {
+        let inputs = ScanTensors::from_array(ops.state);
+        let input_grads = B::selective_scan_packed_backward(inputs, grad);
+        for (parent, g) in ops.parents.into_iter().zip(input_grads.into_array()) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, g);
             }
@@ -271,20 +256,11 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
 }
 
 impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
-    fn selective_scan_packed(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let inputs = [u, delta, a, b, c, d, delta_bias];
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        let inputs = x.into_array();
         let nodes = inputs.each_ref().map(|t| t.node());
         let primitives = inputs.map(|t| t.into_primitive());
-        let [pu, pdelta, pa, pb, pc, pd, pbias] = primitives.clone();
-        let packed = B::selective_scan_packed(pu, pdelta, pa, pb, pc, pd, pbias);
+        let packed = B::selective_scan_packed(ScanTensors::from_array(primitives.clone()));
         match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(primitives, packed),
             OpsKind::UnTracked(prep) => prep.finish(packed),
@@ -292,28 +268,12 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
     }
 
     fn selective_scan_packed_backward(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
+        x: ScanTensors<Self>,
         grad: FloatTensor<Self>,
-    ) -> ScanGradTensors<Self> {
+    ) -> ScanTensors<Self> {
         // Second-order gradients are not supported: the backward runs untracked.
-        let untracked = |t: FloatTensor<Self>| t.into_primitive();
-        B::selective_scan_packed_backward(
-            untracked(u),
-            untracked(delta),
-            untracked(a),
-            untracked(b),
-            untracked(c),
-            untracked(d),
-            untracked(delta_bias),
-            untracked(grad),
-        )
-        .map(<FloatTensor<Self>>::new)
+        B::selective_scan_packed_backward(x.map(|t| t.into_primitive()), grad.into_primitive())
+            .map(<FloatTensor<Self>>::new)
     }
 }
 
@@ -324,15 +284,16 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
 pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
     let [batch, len, channels] = inputs.u.dims();
     let state = inputs.a.dims()[1];
-    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(
-        inputs.u.clone().into_dispatch(),
-        inputs.delta.clone().into_dispatch(),
-        inputs.a.clone().into_dispatch(),
-        inputs.b.clone().into_dispatch(),
-        inputs.c.clone().into_dispatch(),
-        inputs.d.clone().into_dispatch(),
-        inputs.delta_bias.clone().into_dispatch(),
-    );
+    let x = ScanTensors {
+        u: inputs.u.clone().into_dispatch(),
+        delta: inputs.delta.clone().into_dispatch(),
+        a: inputs.a.clone().into_dispatch(),
+        b: inputs.b.clone().into_dispatch(),
+        c: inputs.c.clone().into_dispatch(),
+        d: inputs.d.clone().into_dispatch(),
+        delta_bias: inputs.delta_bias.clone().into_dispatch(),
+    };
+    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
     let packed = Tensor::<1>::from_dispatch(packed);
     let blc = batch * len * channels;
     let y = packed

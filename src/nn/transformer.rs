@@ -14,18 +14,31 @@ pub struct TransformerLayerModule {
     pub inner: TransformerEncoder,
 }
 
-impl TransformerLayerModule {
-    /// Builds a layer with `n_heads` heads and feed-forward width `d_ff`.
-    pub fn new(d_model: usize, n_heads: usize, d_ff: usize, device: &Device) -> Self {
-        let inner = TransformerEncoderConfig::new(d_model, d_ff, n_heads, 1)
+/// Configuration of one Transformer fusion layer; [`init`](Self::init) builds it.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub struct TransformerLayerConfig {
+    /// Token width.
+    pub d_model: usize,
+    /// Attention heads (must divide `d_model`).
+    pub n_heads: usize,
+    /// Feed-forward width.
+    pub d_ff: usize,
+}
+
+impl TransformerLayerConfig {
+    /// Builds the layer (post-LN, ReLU, dropout 0, as PyTorch's default encoder layer).
+    pub fn init(&self, device: &Device) -> TransformerLayerModule {
+        let inner = TransformerEncoderConfig::new(self.d_model, self.d_ff, self.n_heads, 1)
             .with_dropout(0.0)
             .with_norm_first(false)
             .with_activation(ActivationConfig::Relu)
             .with_layer_norm_eps(1e-5)
             .init(device);
-        Self { inner }
+        TransformerLayerModule { inner }
     }
+}
 
+impl TransformerLayerModule {
     /// `[B, T, d_model]` -> `[B, T, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.inner.forward(TransformerEncoderInput::new(x))

@@ -33,6 +33,17 @@ pub fn value_loss(
     plain.max_pair(clipped).mean()
 }
 
+/// The minimised PPO objective: `surrogate + value_coef * value_loss - entropy_coef * entropy`.
+pub fn ppo_objective(
+    surrogate: Tensor<1>,
+    value_loss: Tensor<1>,
+    entropy: Tensor<1>,
+    value_coef: f32,
+    entropy_coef: f32,
+) -> Tensor<1> {
+    surrogate - entropy.mul_scalar(entropy_coef) + value_loss.mul_scalar(value_coef)
+}
+
 /// Approximate KL divergence `mean((r - 1) - ln r)` (Schulman's k3 estimator) and the fraction of
 /// samples whose ratio left `[1 - c, 1 + c]`.
 pub fn kl_and_clip_fraction(log_prob: Tensor<1>, old_log_prob: Tensor<1>, clip: f32) -> (f32, f32) {

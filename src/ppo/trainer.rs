@@ -48,6 +48,9 @@ pub enum TrainError {
     },
 }
 
+/// Finished training episodes the `train/*` scalars average over.
+pub const RECENT_EPISODES: usize = 100;
+
 /// Progress counters, saved in checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
@@ -228,9 +231,17 @@ impl Trainer {
         }
     }
 
-    /// The most recent finished training episodes (up to 100).
+    /// The most recent finished training episodes (up to [`RECENT_EPISODES`]).
     pub fn recent_episodes(&self) -> &VecDeque<EpisodeStats> {
         &self.recent
+    }
+
+    /// Replaces the recent-episode window (when resuming from a checkpoint).
+    pub fn restore_recent_episodes(&mut self, episodes: Vec<EpisodeStats>) {
+        self.recent = episodes.into();
+        while self.recent.len() > RECENT_EPISODES {
+            self.recent.pop_front();
+        }
     }
 
     fn normalized_proprio(&self, raw: &[f32]) -> Vec<f32> {
@@ -384,7 +395,7 @@ impl Trainer {
         self.counters.wall_time_s += elapsed;
         for e in &episodes {
             self.recent.push_back(e.clone());
-            if self.recent.len() > 100 {
+            if self.recent.len() > RECENT_EPISODES {
                 self.recent.pop_front();
             }
         }
@@ -462,8 +473,13 @@ impl Trainer {
         let policy_loss = loss::surrogate_loss(logp.clone(), old_logp.clone(), adv, ppo.clip);
         let value_loss = loss::value_loss(value, ret, old_values, ppo.value_clip);
         let entropy = nn::gaussian_entropy(log_std).mean();
-        let total = policy_loss.clone() - entropy.clone().mul_scalar(ppo.entropy_coef)
-            + value_loss.clone().mul_scalar(ppo.value_coef);
+        let total = loss::ppo_objective(
+            policy_loss.clone(),
+            value_loss.clone(),
+            entropy.clone(),
+            ppo.value_coef,
+            ppo.entropy_coef,
+        );
 
         let pl = policy_loss.clone().into_scalar::<f32>() as f64;
         let vl = value_loss.clone().into_scalar::<f32>() as f64;

@@ -14,7 +14,7 @@ use super::weights;
 use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::trainer::{Counters, Trainer};
 use crate::recipe::Recipe;
-use crate::sim::{VecEnv, VecEnvSnapshot};
+use crate::sim::{EpisodeStats, VecEnv, VecEnvSnapshot};
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, Error)]
@@ -62,6 +62,10 @@ pub struct RunState {
     pub norm: Option<RunningNorm>,
     /// Simulator state (episodes in progress, curriculum).
     pub env: VecEnvSnapshot,
+    /// The last finished training episodes (the window the `train/*` scalars average), so a
+    /// resumed run logs what the uninterrupted run would.
+    #[serde(default)]
+    pub recent_episodes: Vec<EpisodeStats>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,6 +111,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
         counters: trainer.counters,
         norm: trainer.norm.clone(),
         env: trainer.env.snapshot(),
+        recent_episodes: trainer.recent_episodes().iter().cloned().collect(),
     };
     let state_json = serde_json::to_vec_pretty(&state).expect("run state serialises");
     write_atomic(&tmp.join(STATE), &state_json).map_err(io(&tmp.join(STATE)))?;
@@ -188,6 +193,15 @@ pub fn restore(mut trainer: Trainer, checkpoint: &Path) -> Result<Trainer, Check
     let state_path = checkpoint.join(STATE);
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
     let state: RunState = serde_json::from_str(&text).map_err(|e| format_err(&state_path, e))?;
+    if state.seed != trainer.seed {
+        return Err(format_err(
+            &state_path,
+            format!(
+                "checkpoint of seed {}, but the run resumes seed {}",
+                state.seed, trainer.seed
+            ),
+        ));
+    }
     let model_path = checkpoint.join(MODEL);
     trainer.model =
         weights::load(trainer.model, &model_path).map_err(|e| format_err(&model_path, e))?;
@@ -209,6 +223,7 @@ pub fn restore(mut trainer: Trainer, checkpoint: &Path) -> Result<Trainer, Check
         VecEnv::restore(&trainer.recipe.env, &state.env).map_err(|e| format_err(&state_path, e))?;
     trainer.norm = state.norm;
     trainer.counters = state.counters;
+    trainer.restore_recent_episodes(state.recent_episodes);
     Ok(trainer)
 }
 

@@ -52,3 +52,19 @@ impl RunDir {
 pub fn experiment_dir(output_dir: &str, experiment: &str) -> PathBuf {
     Path::new(output_dir).join(experiment)
 }
+
+/// Where `runner eval` writes the result of evaluating `checkpoint` on `task`: the run's `eval/`
+/// folder when the checkpoint sits in a run's `checkpoints/` (pruning deletes old checkpoint
+/// folders, not results), else beside the checkpoint's files.
+pub fn eval_output(checkpoint: &Path, task: &str, seed: u64) -> PathBuf {
+    let name = checkpoint
+        .file_name()
+        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().to_string());
+    let file = format!("{name}-{task}-seed{seed}.json");
+    match checkpoint.parent() {
+        Some(dir) if dir.file_name().is_some_and(|n| n == "checkpoints") => dir
+            .parent()
+            .map_or_else(|| dir.join(&file), |run| run.join("eval").join(&file)),
+        _ => checkpoint.join(file),
+    }
+}

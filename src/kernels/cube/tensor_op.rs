@@ -7,8 +7,9 @@
 //! Inputs are made contiguous first; the kernels compute in f32.
 
 use burn::backend::Cube;
+use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, Shape, TensorMetadata};
+use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
@@ -16,7 +17,7 @@ use super::host::{
     Buf, DeviceInputs, check_device, check_state, is_empty, launch_backward, launch_forward,
 };
 use crate::kernels::selective_scan::ScanDims;
-use crate::nn::scan_op::{ScanGradTensors, SelectiveScanOps, packed_len, scan_dims};
+use crate::nn::scan_op::{ScanTensors, SelectiveScanOps, packed_len, scan_dims};
 
 /// A contiguous f32 tensor's buffer as a kernel argument.
 fn buffer(t: &CubeTensor) -> Buf {
@@ -38,10 +39,10 @@ fn prepared(t: CubeTensor, what: &str) -> CubeTensor {
 
 /// The seven inputs, contiguous, with their scan sizes; panics with the kernels' message when the
 /// state size or the device does not suit them.
-fn prepare(inputs: [CubeTensor; 7]) -> ([CubeTensor; 7], ScanDims) {
+fn prepare(x: ScanTensors<Cube>) -> ([CubeTensor; 7], ScanDims) {
     let names = ["u", "delta", "a", "b", "c", "d", "delta_bias"];
     let mut k = 0;
-    let inputs = inputs.map(|t| {
+    let inputs = x.into_array().map(|t| {
         let t = prepared(t, names[k]);
         k += 1;
         t
@@ -91,7 +92,7 @@ fn tensor(like: &CubeTensor, buf: Buf, shape: Shape) -> CubeTensor {
 }
 
 /// Forward: `y` then the last state, packed (see [`SelectiveScanOps::selective_scan_packed`]).
-pub fn forward_packed(inputs: [CubeTensor; 7]) -> CubeTensor {
+pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     let (x, dims) = prepare(inputs);
     let client = &x[0].client;
     let n = packed_len(&dims);
@@ -107,9 +108,9 @@ pub fn forward_packed(inputs: [CubeTensor; 7]) -> CubeTensor {
 }
 
 /// Backward: gradients of the seven inputs given the packed output's gradient.
-pub fn backward_packed(inputs: [CubeTensor; 7], grad: CubeTensor) -> ScanGradTensors<Cube> {
-    let shapes = inputs.each_ref().map(|t| t.shape());
+pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTensors<Cube> {
     let (x, dims) = prepare(inputs);
+    let shapes = x.each_ref().map(|t| t.shape());
     let client = &x[0].client;
     let grad = prepared(grad, "packed gradient");
     let blc = dims.batch * dims.len * dims.channels;
@@ -133,40 +134,26 @@ pub fn backward_packed(inputs: [CubeTensor; 7], grad: CubeTensor) -> ScanGradTen
     };
     let [su, sdelta, sa, sb, sc, sd, sbias] = shapes;
     let like = &x[0];
-    ScanGradTensors {
-        du: tensor(like, g.du, su),
-        ddelta: tensor(like, g.ddelta, sdelta),
-        da: tensor(like, g.da, sa),
-        db: tensor(like, g.db, sb),
-        dc: tensor(like, g.dc, sc),
-        dd: tensor(like, g.dd, sd),
-        ddelta_bias: tensor(like, g.ddelta_bias, sbias),
+    ScanTensors {
+        u: tensor(like, g.du, su),
+        delta: tensor(like, g.ddelta, sdelta),
+        a: tensor(like, g.da, sa),
+        b: tensor(like, g.db, sb),
+        c: tensor(like, g.dc, sc),
+        d: tensor(like, g.dd, sd),
+        delta_bias: tensor(like, g.ddelta_bias, sbias),
     }
 }
 
 impl SelectiveScanOps for Cube {
-    fn selective_scan_packed(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward_packed([u, delta, a, b, c, d, delta_bias])
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        forward_packed(x)
     }
 
     fn selective_scan_packed_backward(
-        u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d: FloatTensor<Self>,
-        delta_bias: FloatTensor<Self>,
+        x: ScanTensors<Self>,
         grad: FloatTensor<Self>,
-    ) -> ScanGradTensors<Self> {
-        backward_packed([u, delta, a, b, c, d, delta_bias], grad)
+    ) -> ScanTensors<Self> {
+        backward_packed(x, grad)
     }
 }
