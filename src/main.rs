@@ -21,7 +21,7 @@ use locomamba::run::sweep::{SweepOptions, run_sweep};
 use locomamba::run::{self, device};
 use locomamba::sim::{Env, VecEnv, bench_env, write_depth_png};
 
-/// Counts heap bytes so `runner bench nets` can report peak memory.
+/// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
 #[global_allocator]
 static ALLOC: locomamba::run::peak_alloc::PeakAlloc = locomamba::run::peak_alloc::PeakAlloc;
 
@@ -201,6 +201,7 @@ fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<Strin
 }
 
 fn main() {
+    locomamba::run::peak_alloc::keep_freed_memory();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
