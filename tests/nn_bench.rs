@@ -29,8 +29,8 @@ fn bench_runs_and_reports_every_row() {
         repeats: 1,
     };
     let rows = run(&r, &SHAPE, &Device::flex(), &opts);
-    // per model: 1 train + 1 inference + 2 scaling rows; then 2 rows per reference stack
-    assert_eq!(rows.len(), 2 * 4 + 2 * 2);
+    // per model: 1 train + 1 inference + 2 scaling rows; then 2 rows per reference stack (3)
+    assert_eq!(rows.len(), 2 * 4 + 3 * 2);
     assert!(rows.iter().all(|row| row.ms.is_finite() && row.ms >= 0.0));
     // The counting allocator is installed only in the `runner` binary.
     assert!(rows.iter().all(|row| row.peak_mb_per_sample.is_none()));

@@ -112,19 +112,18 @@ fn recipes(base: &Recipe) -> Vec<Recipe> {
 
 /// The fusion stacks of the PyTorch reference figures, at width 128: `(name, sequence)`.
 fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
+    let transformer = |depth| SequenceConfig::Transformer {
+        layers: vec![
+            TransformerLayer {
+                n_heads: 8,
+                dim_feedforward: 256,
+            };
+            depth
+        ],
+    };
     vec![
-        (
-            "transformer x2",
-            SequenceConfig::Transformer {
-                layers: vec![
-                    TransformerLayer {
-                        n_heads: 8,
-                        dim_feedforward: 256,
-                    };
-                    2
-                ],
-            },
-        ),
+        ("transformer x1", transformer(1)),
+        ("transformer x2", transformer(2)),
         (
             "mamba x1",
             SequenceConfig::Mamba {
