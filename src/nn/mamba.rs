@@ -9,6 +9,7 @@ use burn::tensor::activation::silu;
 
 use super::scan::{ScanInputs, selective_scan_from};
 use super::scan_op::selective_scan_fused;
+use super::token_linear::{token_linear, token_linear_part};
 
 /// Configuration of one Mamba block (its sizes); [`init`](Self::init) builds the block.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -181,13 +182,12 @@ impl MambaBlock {
     /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
     pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
         let di = self.a_log.dims()[0];
-        let xz = self.in_proj.forward(h);
-        let x = silu(self.causal_conv(xz.clone().narrow(2, 0, di)));
-        let z = xz.narrow(2, di, di);
-        let (dt, b, c) = self.split_dbc(self.x_proj.forward(x.clone()));
-        let inputs = self.scan_inputs(x, self.dt_proj.forward(dt), b, c);
+        let x = silu(self.causal_conv(token_linear_part(&self.in_proj, h.clone(), 0..di)));
+        let z = token_linear_part(&self.in_proj, h, di..2 * di);
+        let (dt, b, c) = self.split_dbc(token_linear(&self.x_proj, x.clone()));
+        let inputs = self.scan_inputs(x, token_linear(&self.dt_proj, dt), b, c);
         let (y, _) = selective_scan_fused(&inputs);
-        self.out_proj.forward(y * silu(z))
+        token_linear(&self.out_proj, y * silu(z))
     }
 
     fn scan_inputs(
@@ -239,8 +239,8 @@ impl MambaBlock {
             .reshape([batch, di])
             + self.conv_bias.val().unsqueeze_dim::<2>(0);
         let u = silu(xc).reshape([batch, 1, di]);
-        let (dt, b, c) = self.split_dbc(self.x_proj.forward(u.clone()));
-        let inputs = self.scan_inputs(u, self.dt_proj.forward(dt), b, c);
+        let (dt, b, c) = self.split_dbc(token_linear(&self.x_proj, u.clone()));
+        let inputs = self.scan_inputs(u, token_linear(&self.dt_proj, dt), b, c);
         let (y, ssm) = selective_scan_from(inputs, state.ssm);
         let y = y.reshape([batch, di]) * silu(z);
         (

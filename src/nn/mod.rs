@@ -18,6 +18,7 @@ pub mod registry;
 pub mod scan;
 pub mod scan_bench;
 pub mod scan_op;
+pub mod token_linear;
 pub mod transformer;
 
 pub use describe::describe;

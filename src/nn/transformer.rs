@@ -1,11 +1,17 @@
 //! Transformer fusion layer with PyTorch `TransformerEncoderLayer` defaults: post-LayerNorm,
 //! ReLU feed-forward, dropout 0, LayerNorm eps 1e-5.
+//!
+//! The parameters live in burn's `TransformerEncoder` (its initialisation, names and checkpoint
+//! layout); the forward is ours and computes the same function with every linear layer run over
+//! `[B * T, d]` rows, one matrix product each (see [`token_linear`](super::token_linear)), which is
+//! what makes its backward cheap on the CPU.
 
 use burn::nn::activation::ActivationConfig;
 use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
 };
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 
 /// One post-LN Transformer encoder layer of width `d_model`.
 #[derive(Module, Debug)]
@@ -39,8 +45,38 @@ impl TransformerLayerConfig {
 }
 
 impl TransformerLayerModule {
-    /// `[B, T, d_model]` -> `[B, T, d_model]`.
+    /// `[B, T, d_model]` -> `[B, T, d_model]`: `x = norm_1(x + attention(x))`, then
+    /// `x = norm_2(x + ff(x))`. Equals burn's [`reference_forward`](Self::reference_forward).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let layer = &self.inner.layers[0];
+        let mha = &layer.mha;
+        let [b, t, d] = x.dims();
+        let rows = x.reshape([b * t, d]);
+        let heads = |linear: &burn::nn::Linear| {
+            linear
+                .forward(rows.clone())
+                .reshape([b, t, mha.n_heads, mha.d_k])
+                .swap_dims(1, 2)
+        };
+        let (q, k, v) = (heads(&mha.query), heads(&mha.key), heads(&mha.value));
+        let scores = q.matmul(k.transpose()).div_scalar((mha.d_k as f32).sqrt());
+        let context = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([b * t, d]);
+        let h = layer.norm_1.forward(rows + mha.output.forward(context));
+        let ff = layer.pwff.linear_outer.forward(
+            layer
+                .pwff
+                .activation
+                .forward(layer.pwff.linear_inner.forward(h.clone())),
+        );
+        layer.norm_2.forward(h + ff).reshape([b, t, d])
+    }
+
+    /// burn's own `TransformerEncoder` forward on the same parameters: the oracle the parity test
+    /// checks [`forward`](Self::forward) against.
+    pub fn reference_forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.inner.forward(TransformerEncoderInput::new(x))
     }
 }
