@@ -15,6 +15,7 @@ use burn::tensor::Distribution;
 use super::encoder::ObsShape;
 use super::fusion::Fusion;
 use super::registry::{build_actor_critic, build_fusion};
+use super::transformer::TransformerLayerConfig;
 use crate::recipe::{MambaLayer, Recipe, SequenceConfig, TransformerLayer};
 use crate::run::peak_alloc;
 
@@ -255,6 +256,20 @@ fn reference_layer_rows(opts: &BenchOptions, train_device: &Device) -> Vec<Bench
             });
         }
     }
+    // The same Transformer layer through burn's own encoder forward, which runs its linear
+    // layers as per-sample products (see `nn::token_linear`).
+    let layer = TransformerLayerConfig::new(REFERENCE_WIDTH, 8, 256).init(train_device);
+    let ms = mean_ms(opts.repeats, || {
+        let _ = layer.reference_forward(x.clone()).mean().backward();
+    });
+    rows.push(BenchRow {
+        case: "layer fwd+bwd".into(),
+        model: "transformer x1, burn fwd".into(),
+        batch: b,
+        tokens: REFERENCE_TOKENS,
+        ms,
+        peak_mb_per_sample: None,
+    });
     rows
 }
 
@@ -266,7 +281,7 @@ fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
 /// Renders rows as a plain-text table, with the PyTorch figure beside the rows that have one.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut s = format!(
-        "{:<26} {:<15} {:>6} {:>7} {:>11} {:>13} {:>11}\n",
+        "{:<26} {:<25} {:>6} {:>7} {:>11} {:>13} {:>11}\n",
         "case", "model", "batch", "tokens", "ms", "peak MB/smpl", "pytorch ms"
     );
     for r in rows {
@@ -278,7 +293,7 @@ pub fn table(rows: &[BenchRow]) -> String {
             .find(|(case, model, _)| *case == r.case && *model == r.model)
             .map_or("-".to_string(), |(_, _, ms)| format!("{ms:.0}"));
         s.push_str(&format!(
-            "{:<26} {:<15} {:>6} {:>7} {:>11.3} {:>13} {:>11}\n",
+            "{:<26} {:<25} {:>6} {:>7} {:>11.3} {:>13} {:>11}\n",
             r.case, r.model, r.batch, r.tokens, r.ms, peak, torch
         ));
     }
