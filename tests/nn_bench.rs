@@ -29,8 +29,9 @@ fn bench_runs_and_reports_every_row() {
         repeats: 1,
     };
     let rows = run(&r, &SHAPE, &Device::flex(), &opts);
-    // per model: 1 train + 1 inference + 2 scaling rows; then 2 rows per reference stack (3)
-    assert_eq!(rows.len(), 2 * 4 + 3 * 2);
+    // per model: 1 train + 1 inference + 2 scaling rows; then 2 rows per reference stack (3),
+    // and one row of the Transformer layer through burn's own forward
+    assert_eq!(rows.len(), 2 * 4 + 3 * 2 + 1);
     assert!(rows.iter().all(|row| row.ms.is_finite() && row.ms >= 0.0));
     // The counting allocator is installed only in the `runner` binary.
     assert!(rows.iter().all(|row| row.peak_mb_per_sample.is_none()));
@@ -38,6 +39,7 @@ fn bench_runs_and_reports_every_row() {
     assert_eq!(text.lines().count(), 1 + rows.len());
     assert!(text.contains("mamba") && text.contains("transformer"));
     assert!(text.contains("mamba x1") && text.contains("transformer x2"));
+    assert!(text.contains("transformer x1, burn fwd"));
     // The PyTorch figure is printed beside the rows that have one.
     assert!(
         text.lines()
