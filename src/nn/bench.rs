@@ -15,7 +15,6 @@ use burn::tensor::Distribution;
 use super::encoder::ObsShape;
 use super::fusion::Fusion;
 use super::registry::{build_actor_critic, build_fusion};
-use super::transformer::TransformerLayerConfig;
 use crate::recipe::{MambaLayer, Recipe, SequenceConfig, TransformerLayer};
 use crate::run::peak_alloc;
 
@@ -230,13 +229,13 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
 
 /// Forward and forward + backward of the reference stacks at the PyTorch figures' shapes.
 fn reference_layer_rows(opts: &BenchOptions, train_device: &Device) -> Vec<BenchRow> {
-    let mut rows = Vec::new();
     let b = opts.layer_batch;
     let x = Tensor::<3>::random(
         [b, REFERENCE_TOKENS, REFERENCE_WIDTH],
         Distribution::Default,
         train_device,
     );
+    let mut timed: Vec<(&str, String, f64)> = Vec::new();
     for (name, seq) in reference_stacks() {
         let Ok(fusion) = build_fusion(&seq, REFERENCE_WIDTH, train_device) else {
             continue;
@@ -245,32 +244,30 @@ fn reference_layer_rows(opts: &BenchOptions, train_device: &Device) -> Vec<Bench
             let _ = fusion.forward(x.clone()).mean().into_data();
         });
         let fwd_bwd = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
-        for (case, ms) in [("layer fwd", fwd), ("layer fwd+bwd", fwd_bwd)] {
-            rows.push(BenchRow {
-                case: case.into(),
-                model: name.into(),
-                batch: b,
-                tokens: REFERENCE_TOKENS,
-                ms,
-                peak_mb_per_sample: None,
+        timed.push(("layer fwd", name.into(), fwd));
+        timed.push(("layer fwd+bwd", name.into(), fwd_bwd));
+        // A single Transformer layer also through burn's own encoder forward (same weights, same
+        // input), which runs its linear layers as per-sample products (see `nn::token_linear`).
+        if let Fusion::Transformer(f) = &fusion
+            && let [layer] = f.layers.as_slice()
+        {
+            let ms = mean_ms(opts.repeats, || {
+                let _ = layer.reference_forward(x.clone()).mean().backward();
             });
+            timed.push(("layer fwd+bwd", format!("{name}, burn fwd"), ms));
         }
     }
-    // The same Transformer layer through burn's own encoder forward, which runs its linear
-    // layers as per-sample products (see `nn::token_linear`).
-    let layer = TransformerLayerConfig::new(REFERENCE_WIDTH, 8, 256).init(train_device);
-    let ms = mean_ms(opts.repeats, || {
-        let _ = layer.reference_forward(x.clone()).mean().backward();
-    });
-    rows.push(BenchRow {
-        case: "layer fwd+bwd".into(),
-        model: "transformer x1, burn fwd".into(),
-        batch: b,
-        tokens: REFERENCE_TOKENS,
-        ms,
-        peak_mb_per_sample: None,
-    });
-    rows
+    timed
+        .into_iter()
+        .map(|(case, model, ms)| BenchRow {
+            case: case.into(),
+            model,
+            batch: b,
+            tokens: REFERENCE_TOKENS,
+            ms,
+            peak_mb_per_sample: None,
+        })
+        .collect()
 }
 
 fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
