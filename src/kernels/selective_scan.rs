@@ -25,6 +25,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use super::fast_math::{fast_exp, softplus_sigmoid};
+use super::has_avx2;
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -466,22 +467,6 @@ fn step_reverse<const S: usize>(
         g[n] = gn * s.decay[n];
     }
     (sum_dt, sum_gb)
-}
-
-/// Whether the running CPU has AVX2; the task bodies are then compiled a second time with 256-bit
-/// vectors. Both versions do the same operations in the same order (no FMA contraction), so results
-/// are bitwise identical. Setting the environment variable `LOCOMAMBA_SCAN_NO_AVX2` forces the
-/// baseline version (for comparisons).
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::env::var_os("LOCOMAMBA_SCAN_NO_AVX2").is_none()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// Everything one forward task needs.

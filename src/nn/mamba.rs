@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
+use super::pointwise_op::{causal_conv_silu, silu_gate};
 use super::scan::{ScanInputs, selective_scan_from};
 use super::scan_op::selective_scan_fused;
 use super::token_linear::{token_linear, token_linear_part};
@@ -161,33 +162,19 @@ impl MambaBlock {
         )
     }
 
-    /// Depthwise causal conv over `[B, L, C]` (zero history).
-    fn causal_conv(&self, x: Tensor<3>) -> Tensor<3> {
-        let [b, l, c] = x.dims();
-        let k = self.conv_weight.dims()[1];
-        let padded = if k > 1 {
-            Tensor::cat(vec![Tensor::zeros([b, k - 1, c], &x.device()), x], 1)
-        } else {
-            x
-        };
-        let w = self.conv_weight.val();
-        let mut out = self.conv_bias.val().reshape([1, 1, c]);
-        for j in 0..k {
-            let wj = w.clone().narrow(1, j, 1).reshape([1, 1, c]);
-            out = out + padded.clone().narrow(1, j, l) * wj;
-        }
-        out
-    }
-
     /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
     pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
         let di = self.a_log.dims()[0];
-        let x = silu(self.causal_conv(token_linear_part(&self.in_proj, h.clone(), 0..di)));
+        let x = causal_conv_silu(
+            token_linear_part(&self.in_proj, h.clone(), 0..di),
+            self.conv_weight.val(),
+            self.conv_bias.val(),
+        );
         let z = token_linear_part(&self.in_proj, h, di..2 * di);
         let (dt, b, c) = self.split_dbc(token_linear(&self.x_proj, x.clone()));
         let inputs = self.scan_inputs(x, token_linear(&self.dt_proj, dt), b, c);
         let (y, _) = selective_scan_fused(&inputs);
-        token_linear(&self.out_proj, y * silu(z))
+        token_linear(&self.out_proj, silu_gate(y, z))
     }
 
     fn scan_inputs(

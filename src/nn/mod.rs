@@ -13,6 +13,7 @@ pub mod error;
 pub mod fusion;
 pub mod init;
 pub mod mamba;
+pub mod pointwise_op;
 pub mod policy;
 pub mod registry;
 pub mod scan;

@@ -126,12 +126,16 @@ fn to_host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
 }
 
 /// A float tensor of backend `B` from host `f32` values (moved, not copied, on Flex).
-fn from_host<B: Backend>(values: Vec<f32>, shape: Shape, device: &B::Device) -> FloatTensor<B> {
+pub(crate) fn from_host<B: Backend>(
+    values: Vec<f32>,
+    shape: Shape,
+    device: &B::Device,
+) -> FloatTensor<B> {
     B::float_from_data(TensorData::new(values, shape), device)
 }
 
 /// A CPU backend whose float tensors the host kernels can read.
-trait HostValues: Backend {
+pub(crate) trait HostValues: Backend {
     /// The values of `t` as contiguous `f32`, borrowed where the backend allows it.
     fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]>;
 }

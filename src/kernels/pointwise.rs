@@ -1,0 +1,401 @@
+//! Fused elementwise kernels of the Mamba block on row-major `f32` slices, forward and backward:
+//! - the depthwise causal convolution followed by SiLU, `u = silu(conv(x))`;
+//! - the output gate `out = y * silu(z)`.
+//!
+//! As tensor ops each is a dozen passes over `[batch, len, channels]` buffers (one per shifted
+//! product, sum, sigmoid, product, and as many again in the backward); here each is one pass,
+//! parallel over batch elements or fixed-size chunks with rayon. Work is split by sizes only and
+//! the partial weight gradients are summed in task order, so results do not depend on the number
+//! of threads.
+
+use rayon::prelude::*;
+
+use super::fast_math::fast_exp;
+use super::{has_avx2, run_simd};
+
+/// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvDims {
+    /// Sequences.
+    pub batch: usize,
+    /// Tokens per sequence.
+    pub len: usize,
+    /// Channels (each has its own filter).
+    pub channels: usize,
+    /// Taps per filter; the last multiplies the current token.
+    pub width: usize,
+}
+
+impl ConvDims {
+    /// Values in one input or output tensor.
+    pub fn numel(&self) -> usize {
+        self.batch * self.len * self.channels
+    }
+}
+
+/// Gradients of [`conv_silu_forward`]'s inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvSiluGrads {
+    /// `[batch, len, channels]`.
+    pub x: Vec<f32>,
+    /// `[channels, width]`.
+    pub weight: Vec<f32>,
+    /// `[channels]`.
+    pub bias: Vec<f32>,
+}
+
+/// Elements per task of the gate kernels.
+const GATE_CHUNK: usize = 16 * 1024;
+/// Batch elements per task of the convolution's backward are chosen so that there are at most
+/// this many tasks (each keeps its own partial weight gradient).
+const CONV_MAX_TASKS: usize = 64;
+
+/// `1 / (1 + e^-z)`, vectorisable and stable for large `|z|`.
+#[inline(always)]
+pub fn sigmoid(z: f32) -> f32 {
+    let w = fast_exp(-z.abs());
+    let inv = 1.0 / (1.0 + w);
+    if z >= 0.0 { inv } else { w * inv }
+}
+
+/// `(silu(p), silu'(p))` with `silu(p) = p sigmoid(p)` and
+/// `silu'(p) = sigmoid(p) (1 + p (1 - sigmoid(p)))`.
+#[inline(always)]
+fn silu_and_slope(p: f32) -> (f32, f32) {
+    let s = sigmoid(p);
+    (p * s, s * (1.0 + p * (1.0 - s)))
+}
+
+fn check(name: &str, got: usize, want: usize) {
+    assert_eq!(
+        got, want,
+        "pointwise kernel: `{name}` has {got} values, expected {want}"
+    );
+}
+
+/// The filters transposed to `[width, channels]`, so that the inner loops run over contiguous
+/// channels.
+fn taps_by_channel(dims: &ConvDims, weight: &[f32]) -> Vec<f32> {
+    let (c, k) = (dims.channels, dims.width);
+    let mut taps = vec![0.0f32; k * c];
+    for ch in 0..c {
+        for j in 0..k {
+            taps[j * c + ch] = weight[ch * k + j];
+        }
+    }
+    taps
+}
+
+/// Pre-activations of token `t` of one sequence `xs` `[len, channels]`:
+/// `pre[ch] = bias[ch] + sum_j taps[j][ch] x[t - (width - 1) + j][ch]` (zero before the start).
+#[inline(always)]
+fn conv_token(dims: &ConvDims, xs: &[f32], taps: &[f32], bias: &[f32], t: usize, pre: &mut [f32]) {
+    let (c, k) = (dims.channels, dims.width);
+    pre.copy_from_slice(bias);
+    for j in 0..k {
+        let Some(src) = (t + j).checked_sub(k - 1) else {
+            continue;
+        };
+        let row = &xs[src * c..(src + 1) * c];
+        let tap = &taps[j * c..(j + 1) * c];
+        for ((p, &w), &x) in pre.iter_mut().zip(tap).zip(row) {
+            *p += w * x;
+        }
+    }
+}
+
+/// `out = silu(conv(x) + bias)` for `x`, `out` `[batch, len, channels]`, `weight`
+/// `[channels, width]` (last tap on the current token), `bias` `[channels]`. Panics on a slice of
+/// the wrong length.
+pub fn conv_silu_forward(
+    dims: &ConvDims,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check("x", x.len(), dims.numel());
+    check("weight", weight.len(), dims.channels * dims.width);
+    check("bias", bias.len(), dims.channels);
+    check("out", out.len(), dims.numel());
+    let taps = taps_by_channel(dims, weight);
+    let seq = dims.len * dims.channels;
+    if seq == 0 {
+        return;
+    }
+    let avx2 = has_avx2();
+    out.par_chunks_mut(seq)
+        .zip(x.par_chunks(seq))
+        .for_each(|(out_s, xs)| {
+            run_simd(avx2, || {
+                for (t, pre) in out_s.chunks_exact_mut(dims.channels).enumerate() {
+                    conv_token(dims, xs, &taps, bias, t, pre);
+                    for p in pre.iter_mut() {
+                        *p = silu_and_slope(*p).0;
+                    }
+                }
+            })
+        });
+}
+
+/// Gradients of [`conv_silu_forward`] given `dout` `[batch, len, channels]`; recomputes the
+/// pre-activations. Panics on a slice of the wrong length.
+pub fn conv_silu_backward(
+    dims: &ConvDims,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    dout: &[f32],
+) -> ConvSiluGrads {
+    check("x", x.len(), dims.numel());
+    check("weight", weight.len(), dims.channels * dims.width);
+    check("bias", bias.len(), dims.channels);
+    check("dout", dout.len(), dims.numel());
+    let ConvDims {
+        batch,
+        len,
+        channels: c,
+        width: k,
+    } = *dims;
+    let taps = taps_by_channel(dims, weight);
+    let seq = len * c;
+    let mut dx = vec![0.0f32; dims.numel()];
+    if seq == 0 || batch == 0 {
+        return ConvSiluGrads {
+            x: dx,
+            weight: vec![0.0; c * k],
+            bias: vec![0.0; c],
+        };
+    }
+    let per_task = batch.div_ceil(batch.min(CONV_MAX_TASKS));
+    let avx2 = has_avx2();
+    // Each task: its sequences' dx, and its partial (d taps `[width, channels]`, d bias).
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(per_task * seq)
+        .zip(x.par_chunks(per_task * seq))
+        .zip(dout.par_chunks(per_task * seq))
+        .map(|((dx_task, x_task), dout_task)| {
+            run_simd(avx2, || {
+                let mut dtaps = vec![0.0f32; k * c];
+                let mut dbias = vec![0.0f32; c];
+                let mut g = vec![0.0f32; seq];
+                for ((dxs, xs), douts) in dx_task
+                    .chunks_exact_mut(seq)
+                    .zip(x_task.chunks_exact(seq))
+                    .zip(dout_task.chunks_exact(seq))
+                {
+                    // g = dout * silu'(pre), token by token.
+                    for t in 0..len {
+                        let gt = &mut g[t * c..(t + 1) * c];
+                        conv_token(dims, xs, &taps, bias, t, gt);
+                        for ((gv, &d), db) in gt.iter_mut().zip(&douts[t * c..]).zip(&mut dbias) {
+                            *gv = d * silu_and_slope(*gv).1;
+                            *db += *gv;
+                        }
+                    }
+                    // Each tap j links input s = t - (width - 1) + j to output t.
+                    for j in 0..k {
+                        let tap = &taps[j * c..(j + 1) * c];
+                        let dtap = &mut dtaps[j * c..(j + 1) * c];
+                        for t in (k - 1 - j)..len {
+                            let s = t + j + 1 - k;
+                            let gt = &g[t * c..(t + 1) * c];
+                            let xr = &xs[s * c..(s + 1) * c];
+                            let dxr = &mut dxs[s * c..(s + 1) * c];
+                            for ch in 0..c {
+                                dxr[ch] += gt[ch] * tap[ch];
+                                dtap[ch] += gt[ch] * xr[ch];
+                            }
+                        }
+                    }
+                }
+                (dtaps, dbias)
+            })
+        })
+        .collect();
+    let mut dtaps = vec![0.0f32; k * c];
+    let mut dbias = vec![0.0f32; c];
+    for (pt, pb) in &partials {
+        dtaps.iter_mut().zip(pt).for_each(|(a, b)| *a += b);
+        dbias.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    let mut dweight = vec![0.0f32; c * k];
+    for ch in 0..c {
+        for j in 0..k {
+            dweight[ch * k + j] = dtaps[j * c + ch];
+        }
+    }
+    ConvSiluGrads {
+        x: dx,
+        weight: dweight,
+        bias: dbias,
+    }
+}
+
+/// `out = y * silu(z)`, all the same length. Panics on a length mismatch.
+pub fn gate_forward(y: &[f32], z: &[f32], out: &mut [f32]) {
+    check("z", z.len(), y.len());
+    check("out", out.len(), y.len());
+    let avx2 = has_avx2();
+    out.par_chunks_mut(GATE_CHUNK)
+        .zip(y.par_chunks(GATE_CHUNK))
+        .zip(z.par_chunks(GATE_CHUNK))
+        .for_each(|((o, y), z)| {
+            run_simd(avx2, || {
+                for ((o, &y), &z) in o.iter_mut().zip(y).zip(z) {
+                    *o = y * silu_and_slope(z).0;
+                }
+            })
+        });
+}
+
+/// Gradients `(dy, dz)` of [`gate_forward`] given `dout`. Panics on a length mismatch.
+pub fn gate_backward(y: &[f32], z: &[f32], dout: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    check("z", z.len(), y.len());
+    check("dout", dout.len(), y.len());
+    let mut dy = vec![0.0f32; y.len()];
+    let mut dz = vec![0.0f32; y.len()];
+    let avx2 = has_avx2();
+    dy.par_chunks_mut(GATE_CHUNK)
+        .zip(dz.par_chunks_mut(GATE_CHUNK))
+        .zip(y.par_chunks(GATE_CHUNK))
+        .zip(z.par_chunks(GATE_CHUNK))
+        .zip(dout.par_chunks(GATE_CHUNK))
+        .for_each(|((((dy, dz), y), z), d)| {
+            run_simd(avx2, || {
+                for ((((dy, dz), &y), &z), &d) in dy.iter_mut().zip(dz).zip(y).zip(z).zip(d) {
+                    let (act, slope) = silu_and_slope(z);
+                    *dy = d * act;
+                    *dz = d * y * slope;
+                }
+            })
+        });
+    (dy, dz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values in [-2, 2).
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32) * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// The convolution + SiLU in f64, straight from the definition.
+    fn conv_silu_f64(dims: &ConvDims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+        let ConvDims {
+            batch,
+            len,
+            channels: c,
+            width: k,
+        } = *dims;
+        let mut out = vec![0.0f64; dims.numel()];
+        for bi in 0..batch {
+            for t in 0..len {
+                for ch in 0..c {
+                    let mut p = b[ch] as f64;
+                    for j in 0..k {
+                        if t + j + 1 >= k {
+                            let s = t + j + 1 - k;
+                            p += w[ch * k + j] as f64 * x[(bi * len + s) * c + ch] as f64;
+                        }
+                    }
+                    out[(bi * len + t) * c + ch] = p / (1.0 + (-p).exp());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sigmoid_matches_f64() {
+        for i in 0..=2000 {
+            let z = -40.0 + 0.04 * i as f32;
+            let want = 1.0 / (1.0 + (-(z as f64)).exp());
+            assert!(((sigmoid(z) as f64 - want) / want).abs() < 3e-7, "z = {z}");
+        }
+    }
+
+    #[test]
+    fn conv_silu_forward_matches_definition() {
+        let dims = ConvDims {
+            batch: 3,
+            len: 7,
+            channels: 5,
+            width: 4,
+        };
+        let (x, w, b) = (values(dims.numel(), 1), values(20, 2), values(5, 3));
+        let mut out = vec![0.0; dims.numel()];
+        conv_silu_forward(&dims, &x, &w, &b, &mut out);
+        for (got, want) in out.iter().zip(conv_silu_f64(&dims, &x, &w, &b)) {
+            assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn conv_silu_backward_matches_finite_differences() {
+        let dims = ConvDims {
+            batch: 2,
+            len: 5,
+            channels: 3,
+            width: 3,
+        };
+        let (x, w, b) = (values(dims.numel(), 4), values(9, 5), values(3, 6));
+        let dout = values(dims.numel(), 7);
+        let g = conv_silu_backward(&dims, &x, &w, &b, &dout);
+        let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+            conv_silu_f64(&dims, x, w, b)
+                .iter()
+                .zip(&dout)
+                .map(|(o, d)| o * *d as f64)
+                .sum()
+        };
+        let eps = 1e-2f32;
+        let fd = |which: usize, i: usize| {
+            let mut args = [x.clone(), w.clone(), b.clone()];
+            args[which][i] += eps;
+            let up = loss(&args[0], &args[1], &args[2]);
+            args[which][i] -= 2.0 * eps;
+            let down = loss(&args[0], &args[1], &args[2]);
+            (up - down) / (2.0 * eps as f64)
+        };
+        for (which, grad) in [&g.x, &g.weight, &g.bias].into_iter().enumerate() {
+            for (i, &got) in grad.iter().enumerate() {
+                let want = fd(which, i);
+                assert!(
+                    (got as f64 - want).abs() < 2e-3 * (1.0 + want.abs()),
+                    "input {which}, index {i}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gate_backward_matches_finite_differences() {
+        let (y, z, d) = (values(40, 8), values(40, 9), values(40, 10));
+        let (dy, dz) = gate_backward(&y, &z, &d);
+        let f = |y: f64, z: f64| y * z / (1.0 + (-z).exp());
+        let eps = 1e-3;
+        for i in 0..40 {
+            let (yi, zi, di) = (y[i] as f64, z[i] as f64, d[i] as f64);
+            let want_dy = di * (f(yi + eps, zi) - f(yi - eps, zi)) / (2.0 * eps);
+            let want_dz = di * (f(yi, zi + eps) - f(yi, zi - eps)) / (2.0 * eps);
+            assert!((dy[i] as f64 - want_dy).abs() < 1e-5, "dy[{i}]");
+            assert!((dz[i] as f64 - want_dz).abs() < 1e-5, "dz[{i}]");
+        }
+        let mut out = vec![0.0; 40];
+        gate_forward(&y, &z, &mut out);
+        for i in 0..40 {
+            assert!((out[i] as f64 - f(y[i] as f64, z[i] as f64)).abs() < 1e-6);
+        }
+    }
+}
