@@ -222,26 +222,32 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
         }
     }
     if opts.layer_batch > 0 {
-        rows.extend(reference_layer_rows(opts, &train_device));
+        rows.extend(reference_layer_rows(opts, device, &train_device));
     }
     rows
 }
 
-/// Forward and forward + backward of the reference stacks at the PyTorch figures' shapes.
-fn reference_layer_rows(opts: &BenchOptions, train_device: &Device) -> Vec<BenchRow> {
+/// Forward (on `device`, no autodiff graph) and forward + backward (on `train_device`) of the
+/// reference stacks at the PyTorch figures' shapes.
+fn reference_layer_rows(
+    opts: &BenchOptions,
+    device: &Device,
+    train_device: &Device,
+) -> Vec<BenchRow> {
     let b = opts.layer_batch;
-    let x = Tensor::<3>::random(
-        [b, REFERENCE_TOKENS, REFERENCE_WIDTH],
-        Distribution::Default,
-        train_device,
-    );
+    let shape = [b, REFERENCE_TOKENS, REFERENCE_WIDTH];
+    let x = Tensor::<3>::random(shape, Distribution::Default, train_device);
+    let x_infer = Tensor::<3>::random(shape, Distribution::Default, device);
     let mut timed: Vec<(&str, String, f64)> = Vec::new();
     for (name, seq) in reference_stacks() {
-        let Ok(fusion) = build_fusion(&seq, REFERENCE_WIDTH, train_device) else {
+        let (Ok(fusion), Ok(fusion_infer)) = (
+            build_fusion(&seq, REFERENCE_WIDTH, train_device),
+            build_fusion(&seq, REFERENCE_WIDTH, device),
+        ) else {
             continue;
         };
         let fwd = mean_ms(opts.repeats, || {
-            let _ = fusion.forward(x.clone()).mean().into_data();
+            let _ = fusion_infer.forward(x_infer.clone()).mean().into_data();
         });
         let fwd_bwd = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
         timed.push(("layer fwd", name.into(), fwd));
