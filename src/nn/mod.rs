@@ -5,6 +5,7 @@
 //! the backend is picked by the [`Device`](burn::prelude::Device) passed to `init`, see
 //! [`cpu_device`].
 
+mod autodiff_op;
 pub mod bench;
 pub mod describe;
 pub mod device;

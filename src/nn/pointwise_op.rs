@@ -14,7 +14,7 @@ use burn::backend::NdArray;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, Backend, DispatchDevice, ExtensionType, Flex, TensorMetadata, backend_extension,
@@ -23,6 +23,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 use burn::tensor::activation::silu;
 
+use super::autodiff_op::record;
 use super::scan_op::{HostValues, from_host};
 use crate::kernels::pointwise::{self as kernel, ConvDims};
 
@@ -234,18 +235,9 @@ impl<B: Backend + MambaPointwiseOps, C: CheckpointStrategy> MambaPointwiseOps fo
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let inputs = [x, weight, bias];
-        let nodes = inputs.each_ref().map(|t| t.node());
-        let [x, weight, bias] = inputs.map(|t| t.into_primitive());
-        let out = B::causal_conv_silu(x.clone(), weight.clone(), bias.clone());
-        match ConvSiluBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish([x, weight, bias], out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        record::<B, C, _, 3>(ConvSiluBackward, [x, weight, bias], |[x, weight, bias]| {
+            B::causal_conv_silu(x, weight, bias)
+        })
     }
 
     fn causal_conv_silu_backward(
@@ -269,14 +261,7 @@ impl<B: Backend + MambaPointwiseOps, C: CheckpointStrategy> MambaPointwiseOps fo
     }
 
     fn silu_gate(y: FloatTensor<Self>, z: FloatTensor<Self>) -> FloatTensor<Self> {
-        let inputs = [y, z];
-        let nodes = inputs.each_ref().map(|t| t.node());
-        let [y, z] = inputs.map(|t| t.into_primitive());
-        let out = B::silu_gate(y.clone(), z.clone());
-        match GateBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish([y, z], out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        record::<B, C, _, 2>(GateBackward, [y, z], |[y, z]| B::silu_gate(y, z))
     }
 
     fn silu_gate_backward(

@@ -20,13 +20,14 @@ use burn::backend::NdArray;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::Shape;
 use std::borrow::Cow;
 
+use super::autodiff_op::record;
 use super::scan::ScanInputs;
 use crate::kernels::selective_scan::{self as kernel, ScanDims};
 
@@ -261,14 +262,9 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
 
 impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
     fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
-        let inputs = x.into_array();
-        let nodes = inputs.each_ref().map(|t| t.node());
-        let primitives = inputs.map(|t| t.into_primitive());
-        let packed = B::selective_scan_packed(ScanTensors::from_array(primitives.clone()));
-        match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(primitives, packed),
-            OpsKind::UnTracked(prep) => prep.finish(packed),
-        }
+        record::<B, C, _, 7>(ScanBackward, x.into_array(), |inputs| {
+            B::selective_scan_packed(ScanTensors::from_array(inputs))
+        })
     }
 
     fn selective_scan_packed_backward(
