@@ -23,7 +23,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 use burn::tensor::activation::silu;
 
-use super::autodiff_op::record;
+use super::autodiff_op::{apply_backward, record};
 use super::scan_op::{HostValues, from_host};
 use crate::kernels::pointwise::{self as kernel, ConvDims};
 
@@ -188,17 +188,6 @@ macro_rules! host_pointwise_ops {
 host_pointwise_ops!(Flex);
 host_pointwise_ops!(NdArray);
 
-/// Registers the gradient of each input that has a tracked parent node.
-macro_rules! register_grads {
-    ($grads:expr, $parents:expr, $values:expr) => {
-        for (parent, g) in $parents.into_iter().zip($values) {
-            if let Some(node) = parent {
-                $grads.register::<B>(node.id, g);
-            }
-        }
-    };
-}
-
 /// Autodiff node of [`MambaPointwiseOps::causal_conv_silu`]: keeps its three inputs.
 #[derive(Debug)]
 struct ConvSiluBackward;
@@ -207,10 +196,10 @@ impl<B: Backend + MambaPointwiseOps> Backward<B, 3> for ConvSiluBackward {
     type State = [FloatTensor<B>; 3];
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let [x, weight, bias] = ops.state;
-        let g = B::causal_conv_silu_backward(x, weight, bias, grad);
-        register_grads!(grads, ops.parents, [g.x, g.weight, g.bias]);
+        apply_backward::<B, _>(ops, grads, |[x, weight, bias], grad| {
+            let g = B::causal_conv_silu_backward(x, weight, bias, grad);
+            [g.x, g.weight, g.bias]
+        });
     }
 }
 
@@ -222,10 +211,10 @@ impl<B: Backend + MambaPointwiseOps> Backward<B, 2> for GateBackward {
     type State = [FloatTensor<B>; 2];
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let [y, z] = ops.state;
-        let g = B::silu_gate_backward(y, z, grad);
-        register_grads!(grads, ops.parents, [g.y, g.z]);
+        apply_backward::<B, _>(ops, grads, |[y, z], grad| {
+            let g = B::silu_gate_backward(y, z, grad);
+            [g.y, g.z]
+        });
     }
 }
 

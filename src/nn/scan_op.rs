@@ -27,7 +27,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 use std::borrow::Cow;
 
-use super::autodiff_op::record;
+use super::autodiff_op::{apply_backward, record};
 use super::scan::ScanInputs;
 use crate::kernels::selective_scan::{self as kernel, ScanDims};
 
@@ -249,14 +249,9 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let grad = grads.consume::<B>(&ops.node);
-        let inputs = ScanTensors::from_array(ops.state);
-        let input_grads = B::selective_scan_packed_backward(inputs, grad);
-        for (parent, g) in ops.parents.into_iter().zip(input_grads.into_array()) {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, g);
-            }
-        }
+        apply_backward::<B, _>(ops, grads, |inputs, grad| {
+            B::selective_scan_packed_backward(ScanTensors::from_array(inputs), grad).into_array()
+        });
     }
 }
 
