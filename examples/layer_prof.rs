@@ -1,46 +1,37 @@
-//! Times one fusion layer's forward + backward at the PyTorch reference shape (batch 1024 x 17
-//! tokens, width 128), in a loop suited to `perf record`:
-//! `cargo run --release --example layer_prof -- mamba|transformer [REPEATS]`.
+//! Times one of `runner bench nets`' PyTorch-shape fusion stacks (batch 1024 x 17 tokens, width
+//! 128), forward + backward, in a loop suited to `perf record`:
+//! `cargo run --release --example layer_prof -- [STACK] [REPEATS]`, STACK as named in that
+//! bench's table (default "mamba x1").
 
 use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use locomamba::nn::bench::{REFERENCE_TOKENS, REFERENCE_WIDTH, reference_stacks};
 use locomamba::nn::cpu_device;
 use locomamba::nn::registry::build_fusion;
-use locomamba::recipe::{MambaLayer, SequenceConfig, TransformerLayer};
 
 #[global_allocator]
 static ALLOC: locomamba::run::peak_alloc::PeakAlloc = locomamba::run::peak_alloc::PeakAlloc;
 
 fn main() {
     locomamba::run::peak_alloc::keep_freed_memory();
-    let model = std::env::args().nth(1).unwrap_or_else(|| "mamba".into());
+    let stack = std::env::args().nth(1).unwrap_or_else(|| "mamba x1".into());
     let repeats: usize = std::env::args()
         .nth(2)
         .map_or(5, |s| s.parse().expect("REPEATS is a number"));
-    let width = 128;
-    let sequence = match model.as_str() {
-        "mamba" => SequenceConfig::Mamba {
-            layers: vec![MambaLayer {
-                d_model: Some(width),
-                d_state: 16,
-                d_conv: 4,
-                expand: 2,
-            }],
-            bidirectional: false,
-        },
-        "transformer" => SequenceConfig::Transformer {
-            layers: vec![TransformerLayer {
-                n_heads: 8,
-                dim_feedforward: 256,
-            }],
-        },
-        other => panic!("unknown model {other:?}: expected mamba or transformer"),
+    let stacks = reference_stacks();
+    let Some((_, sequence)) = stacks.iter().find(|(name, _)| *name == stack) else {
+        let names: Vec<_> = stacks.iter().map(|(name, _)| *name).collect();
+        panic!("unknown stack {stack:?}: expected one of {names:?}");
     };
     let device = cpu_device().autodiff();
-    let fusion = build_fusion(&sequence, width, &device).expect("valid layer");
-    let x = Tensor::<3>::random([1024, 17, width], Distribution::Default, &device);
+    let fusion = build_fusion(sequence, REFERENCE_WIDTH, &device).expect("valid stack");
+    let x = Tensor::<3>::random(
+        [1024, REFERENCE_TOKENS, REFERENCE_WIDTH],
+        Distribution::Default,
+        &device,
+    );
     let step = || {
         let _ = fusion.forward(x.clone()).mean().backward();
     };
@@ -50,5 +41,5 @@ fn main() {
         step();
     }
     let ms = start.elapsed().as_secs_f64() * 1e3 / repeats.max(1) as f64;
-    println!("{model}: {ms:.1} ms per forward + backward");
+    println!("{stack}: {ms:.1} ms per forward + backward");
 }

@@ -111,7 +111,7 @@ fn recipes(base: &Recipe) -> Vec<Recipe> {
 }
 
 /// The fusion stacks of the PyTorch reference figures, at width 128: `(name, sequence)`.
-fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
+pub fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
     let transformer = |depth| SequenceConfig::Transformer {
         layers: vec![
             TransformerLayer {
@@ -140,9 +140,9 @@ fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
 }
 
 /// Token width of the PyTorch reference figures.
-const REFERENCE_WIDTH: usize = 128;
+pub const REFERENCE_WIDTH: usize = 128;
 /// Tokens per sample of the PyTorch reference figures.
-const REFERENCE_TOKENS: usize = 17;
+pub const REFERENCE_TOKENS: usize = 17;
 
 /// Runs the benchmarks for the recipe's sizes on `device` (an autodiff device is made from it
 /// for the training rows) and returns the rows.
