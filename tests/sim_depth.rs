@@ -119,3 +119,47 @@ fn spheres_are_seen_by_the_camera() {
         m[centre]
     );
 }
+
+#[test]
+fn culled_camera_equals_rays_through_the_whole_broad_phase() {
+    use locomamba::sim::depth::Camera;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for task in [
+        Task::Flat,
+        Task::ThinObstacles,
+        Task::WideObstacles,
+        Task::MovingObstacles,
+        Task::Spheres,
+        Task::Mountain,
+    ] {
+        let mut c = cfg();
+        c.task = task;
+        let mut env = Env::new(&c, 5, 1.0).unwrap();
+        // Moving obstacles away from where the broad phase first saw them.
+        for _ in 0..3 {
+            env.step(&[0.0; 6]);
+        }
+        let camera = Camera::new(&c.depth);
+        let n = c.depth.width * c.depth.height;
+        let (mut culled, mut whole) = (vec![0.0; n], vec![0.0; n]);
+        let mut poses = vec![env.trunk_pose()];
+        for _ in 0..12 {
+            let t = Vector::new(
+                rng.random_range(-2.0..30.0),
+                rng.random_range(-3.0..3.0),
+                rng.random_range(0.15..2.5),
+            );
+            let r = Rotation::from_rotation_z(rng.random_range(-3.1..3.1))
+                * Rotation::from_rotation_y(rng.random_range(-0.8..0.8))
+                * Rotation::from_rotation_x(rng.random_range(-0.8..0.8));
+            poses.push(Pose::from_parts(t, r));
+        }
+        for pose in &poses {
+            camera.render_metric(env.world(), pose, &mut culled);
+            camera.render_metric_unculled(env.world(), pose, &mut whole);
+            let differ = culled.iter().zip(&whole).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "{task:?} at {pose:?}: {differ} pixels differ");
+        }
+    }
+}

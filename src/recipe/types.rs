@@ -155,6 +155,13 @@ pub struct EnvConfig {
     pub time_step_s: f32,
     /// Physics steps per policy action (legacy `num_action_repeat`); 16 x 2.5 ms = 25 Hz.
     pub action_repeat: usize,
+    /// Solver sub-steps per physics step (rapier's `num_solver_iterations`). 1 integrates once
+    /// per `time_step_s`, as the Python original's PyBullet did; 2 halves the integration error
+    /// (README, Simulator) at about 1.7x the physics cost.
+    pub solver_substeps: usize,
+    /// Gauss-Seidel passes over the contacts, joint limits and motors per sub-step (rapier's
+    /// `num_internal_pgs_iterations`).
+    pub solver_pgs_iterations: usize,
     /// Diagonal action mode: 6 outputs drive the pairs FR=RL and FL=RR (legacy `diagonal_act`).
     pub diagonal_act: bool,
     /// Half-range of each joint target around the standing pose, in radians (legacy `clip_num`):
@@ -188,6 +195,8 @@ impl Default for EnvConfig {
             horizon: 1000,
             time_step_s: 0.0025,
             action_repeat: 16,
+            solver_substeps: 1,
+            solver_pgs_iterations: 4,
             diagonal_act: true,
             action_clip: vec![0.05, 0.5, 0.5],
             last_action_in_obs: true,

@@ -106,6 +106,18 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "a value > 0",
     );
     c.check(
+        env.solver_substeps > 0,
+        "env.solver_substeps",
+        env.solver_substeps,
+        "a value > 0",
+    );
+    c.check(
+        env.solver_pgs_iterations > 0,
+        "env.solver_pgs_iterations",
+        env.solver_pgs_iterations,
+        "a value > 0",
+    );
+    c.check(
         env.action_clip.len() == 3 || env.action_clip.len() == 12,
         "env.action_clip",
         format!("{} values", env.action_clip.len()),

@@ -1,7 +1,16 @@
 //! The ray-cast depth camera: one ray per pixel through rapier's query pipeline.
+//!
+//! The pipeline runs over a bounding-volume tree of the camera's own, rebuilt at every frame from
+//! the colliders' current poses, holding only what this frame can show: terrain, obstacle and
+//! sphere colliders whose bounding box meets the view frustum within the longest ray. The physics
+//! broad phase's tree holds the whole arena and the robot's links too, which sit right in front of
+//! the lens, so there every ray visited them only for the group filter to discard them. Culling
+//! keeps every collider a pixel ray can hit, so the image is the same (`tests/sim_depth.rs` checks
+//! it against rays through the broad phase); README's Benchmarks give the time it saves.
 
 use crate::recipe::{DepthConfig, DepthTransform};
 use crate::sim::robot::{SPHERE_GROUP, WORLD_GROUP};
+use rapier3d::parry::partitioning::{Bvh, BvhBuildStrategy};
 use rapier3d::prelude::*;
 
 /// Camera position ahead of the trunk centre along the body x axis, in metres.
@@ -9,12 +18,51 @@ pub const CAMERA_FORWARD: f32 = 0.23;
 /// Horizontal-to-vertical aspect of the image plane, as the original's.
 pub const ASPECT: f32 = 1.6;
 
+/// Side length in pixels of the square image tiles that each get their own culled tree.
+pub const TILE: usize = 16;
+
+/// A rectangle of pixels and the pyramid its rays fill.
+#[derive(Debug, Clone)]
+struct Tile {
+    /// Pixel rows.
+    rows: std::ops::Range<usize>,
+    /// Pixel columns.
+    cols: std::ops::Range<usize>,
+    /// Inward normals (body frame) of the pyramid's four side planes, through the lens and the
+    /// tile's outer pixel edges (not its pixel centres, so every ray of the tile is inside).
+    frustum: [Vector; 4],
+}
+
+/// Inward normals of the pyramid from the lens through the image-plane rectangle
+/// `[u0, u1] x [v0, v1]` (a pixel ray's direction is `(1, -u, -v)` before normalising).
+fn pyramid(u0: f32, u1: f32, v0: f32, v1: f32) -> [Vector; 4] {
+    let corners = [
+        Vector::new(1.0, -u0, -v0),
+        Vector::new(1.0, -u1, -v0),
+        Vector::new(1.0, -u1, -v1),
+        Vector::new(1.0, -u0, -v1),
+    ];
+    let inside = Vector::new(1.0, -0.5 * (u0 + u1), -0.5 * (v0 + v1));
+    std::array::from_fn(|i| {
+        let n = corners[i].cross(corners[(i + 1) % 4]);
+        if n.dot(inside) < 0.0 { -n } else { n }
+    })
+}
+
 /// Per-pixel unit ray directions in the body frame, precomputed once.
 #[derive(Debug, Clone)]
 pub struct Camera {
     dirs: Vec<Vector>,
     /// Forward component of each direction (metric ray length -> z-depth).
     fwd: Vec<f32>,
+    /// Image width in pixels.
+    width: usize,
+    /// The pyramid of the whole image.
+    frustum: [Vector; 4],
+    /// The image in tiles.
+    tiles: Vec<Tile>,
+    /// Length of the longest ray (a corner pixel's, reaching the far plane).
+    max_range: f32,
     near: f32,
     far: f32,
     transform: DepthTransform,
@@ -25,6 +73,8 @@ impl Camera {
     pub fn new(cfg: &DepthConfig) -> Camera {
         let tv = (cfg.vertical_fov_deg.to_radians() * 0.5).tan();
         let th = tv * ASPECT;
+        let u_at = |c: usize| (2.0 * c as f32 / cfg.width as f32 - 1.0) * th;
+        let v_at = |r: usize| (2.0 * r as f32 / cfg.height as f32 - 1.0) * tv;
         let mut dirs = Vec::with_capacity(cfg.width * cfg.height);
         let mut fwd = Vec::with_capacity(cfg.width * cfg.height);
         for r in 0..cfg.height {
@@ -36,9 +86,25 @@ impl Camera {
                 dirs.push(d);
             }
         }
+        let mut tiles = Vec::new();
+        for r0 in (0..cfg.height).step_by(TILE) {
+            for c0 in (0..cfg.width).step_by(TILE) {
+                let (r1, c1) = ((r0 + TILE).min(cfg.height), (c0 + TILE).min(cfg.width));
+                tiles.push(Tile {
+                    rows: r0..r1,
+                    cols: c0..c1,
+                    frustum: pyramid(u_at(c0), u_at(c1), v_at(r0), v_at(r1)),
+                });
+            }
+        }
+        let max_range = cfg.far / fwd.iter().cloned().fold(1.0, f32::min);
         Camera {
             dirs,
             fwd,
+            width: cfg.width,
+            frustum: pyramid(-th, th, -tv, tv),
+            tiles,
+            max_range,
             near: cfg.near,
             far: cfg.far,
             transform: cfg.transform,
@@ -48,17 +114,65 @@ impl Camera {
     /// Metric z-depth (along the optical axis) of every pixel, clipped to [near, far].
     pub fn render_metric(&self, world: &PhysicsWorld, trunk: &Pose, out: &mut [f32]) {
         let origin = trunk.transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0));
-        let filter = QueryFilter::new().groups(InteractionGroups::new(
-            Group::ALL,
-            WORLD_GROUP | SPHERE_GROUP,
-            InteractionTestMode::And,
-        ));
-        let qp = world.query_pipeline_with_filter(filter);
-        let max_len = self.far / self.fwd.iter().cloned().fold(1.0, f32::min);
-        for (k, o) in out.iter_mut().enumerate() {
+        let groups = camera_groups();
+        let in_view = |aabb: &Aabb, frustum: &[Vector; 4]| {
+            frustum
+                .iter()
+                .all(|&n| reaches_positive_side(aabb, origin, trunk.rotation * n))
+        };
+        let visible: Vec<(usize, Aabb)> = world
+            .colliders
+            .iter()
+            .filter(|(_, c)| c.collision_groups().test(groups))
+            .map(|(h, c)| (h.into_raw_parts().0 as usize, c.compute_aabb()))
+            .filter(|(_, aabb)| {
+                aabb.distance_to_local_point(origin, true) <= self.max_range
+                    && in_view(aabb, &self.frustum)
+            })
+            .collect();
+        for tile in &self.tiles {
+            let bvh = leaf_tree(
+                visible
+                    .iter()
+                    .filter(|(_, aabb)| in_view(aabb, &tile.frustum))
+                    .copied(),
+            );
+            let qp = QueryPipeline {
+                dispatcher: world.narrow_phase.query_dispatcher(),
+                bvh: &bvh,
+                bodies: &world.bodies,
+                colliders: &world.colliders,
+                filter: QueryFilter::new().groups(groups),
+            };
+            for r in tile.rows.clone() {
+                let k = r * self.width;
+                let pixels = k + tile.cols.start..k + tile.cols.end;
+                self.cast_rays(&qp, trunk, pixels.clone(), &mut out[pixels]);
+            }
+        }
+    }
+
+    /// [`render_metric`](Self::render_metric) through the physics broad phase's tree, with
+    /// nothing culled: the oracle the culled camera is tested against.
+    pub fn render_metric_unculled(&self, world: &PhysicsWorld, trunk: &Pose, out: &mut [f32]) {
+        let qp = world.query_pipeline_with_filter(QueryFilter::new().groups(camera_groups()));
+        self.cast_rays(&qp, trunk, 0..out.len(), out);
+    }
+
+    /// One ray from the lens through `qp` for each pixel of `pixels`, written to `out`.
+    fn cast_rays(
+        &self,
+        qp: &QueryPipeline,
+        trunk: &Pose,
+        pixels: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
+        let origin = trunk.transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0));
+        for (k, o) in pixels.zip(out.iter_mut()) {
             let dir = trunk.rotation * self.dirs[k];
             let ray = Ray::new(origin, dir);
-            let d = match qp.cast_ray(&ray, max_len, true) {
+            // A hit beyond the far plane reads as the far plane, so no ray goes further.
+            let d = match qp.cast_ray(&ray, self.far / self.fwd[k], true) {
                 Some((_, toi)) => toi * self.fwd[k],
                 None => self.far,
             };
@@ -72,6 +186,55 @@ impl Camera {
             *d = normalise(*d, self.near, self.far, self.transform);
         }
     }
+}
+
+/// A bounding-volume tree over `(collider index, box)` leaves, keyed as rapier's query pipeline
+/// expects.
+fn leaf_tree(leaves: impl Iterator<Item = (usize, Aabb)>) -> Bvh {
+    let leaves: Vec<(usize, Aabb)> = leaves.collect();
+    if leaves.len() > 2 {
+        Bvh::from_iter(BvhBuildStrategy::Binned, leaves)
+    } else {
+        // parry 0.31's `from_iter` files one or two leaves under keys 0 and 1 whatever their ids
+        // (and then panics looking an id up), so small trees are built by insertion.
+        let mut bvh = Bvh::new();
+        for (id, aabb) in leaves {
+            bvh.insert(aabb, id as u32);
+        }
+        bvh
+    }
+}
+
+/// What the camera sees: colliders in the world or sphere groups.
+fn camera_groups() -> InteractionGroups {
+    InteractionGroups::new(
+        Group::ALL,
+        WORLD_GROUP | SPHERE_GROUP,
+        InteractionTestMode::And,
+    )
+}
+
+/// Whether some point of `aabb` lies on the side of the plane through `origin` that `normal`
+/// points to (the box's corner furthest along the normal decides).
+fn reaches_positive_side(aabb: &Aabb, origin: Vector, normal: Vector) -> bool {
+    let corner = Vector::new(
+        if normal.x >= 0.0 {
+            aabb.maxs.x
+        } else {
+            aabb.mins.x
+        },
+        if normal.y >= 0.0 {
+            aabb.maxs.y
+        } else {
+            aabb.mins.y
+        },
+        if normal.z >= 0.0 {
+            aabb.maxs.z
+        } else {
+            aabb.mins.z
+        },
+    );
+    (corner - origin).dot(normal) >= 0.0
 }
 
 /// The configured depth transform of one metric value.

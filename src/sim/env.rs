@@ -17,9 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Rapier solver iterations per physics step (rapier's default is 4; at a 2.5 ms step 2 hold
-/// the standing pose equally well and halve the solver cost).
-pub const SOLVER_ITERATIONS: usize = 2;
 /// History length of every proprioceptive signal.
 pub const HISTORY: usize = 3;
 /// Termination: trunk up-axis world-z below this.
@@ -87,6 +84,9 @@ pub fn validate(cfg: &EnvConfig) -> Result<(), SimError> {
     }
     if cfg.time_step_s <= 0.0 || cfg.action_repeat == 0 || cfg.horizon == 0 {
         return bad("time_step_s, action_repeat and horizon must be positive");
+    }
+    if cfg.solver_substeps == 0 || cfg.solver_pgs_iterations == 0 {
+        return bad("solver_substeps and solver_pgs_iterations must be positive");
     }
     if cfg.depth.width == 0 || cfg.depth.height == 0 || cfg.depth.frames == 0 {
         return bad("depth width, height and frames must be positive");
@@ -176,7 +176,8 @@ impl Env {
         let mut world = PhysicsWorld::new();
         world.gravity = Vector::new(0.0, 0.0, -9.81);
         world.integration_parameters.dt = cfg.time_step_s;
-        world.integration_parameters.num_solver_iterations = SOLVER_ITERATIONS;
+        world.integration_parameters.num_solver_iterations = cfg.solver_substeps;
+        world.integration_parameters.num_internal_pgs_iterations = cfg.solver_pgs_iterations;
         let scene = terrain::build(&mut world, cfg, density, rng)?;
         let params = if cfg.domain_randomization {
             RobotParams {
