@@ -487,28 +487,33 @@ fn digest_of_current_path() -> u64 {
     h
 }
 
-/// Helper for `avx2_and_baseline_paths_agree_bitwise`: prints the digest of this process's path.
+/// Helper for `every_simd_level_agrees_bitwise`: prints the digest of this process's path.
 #[test]
 #[ignore]
 fn print_scan_digest() {
     println!("SCAN_DIGEST={}", digest_of_current_path());
 }
 
-#[test]
-fn avx2_and_baseline_paths_agree_bitwise() {
-    // Re-run this test binary with the AVX2 dispatch switched off and compare digests.
+/// The digest of this test binary re-run with the environment variable `switch` set.
+fn digest_with(switch: &str) -> u64 {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["print_scan_digest", "--exact", "--ignored", "--nocapture"])
-        .env("LOCOMAMBA_SCAN_NO_AVX2", "1")
+        .env(switch, "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let baseline: u64 = text
-        .lines()
+    text.lines()
         .find_map(|l| l.strip_prefix("SCAN_DIGEST="))
         .unwrap_or_else(|| panic!("no digest in child output: {text}"))
         .trim()
         .parse()
-        .unwrap();
-    assert_eq!(digest_of_current_path(), baseline);
+        .unwrap()
+}
+
+#[test]
+fn every_simd_level_agrees_bitwise() {
+    // The widest level this CPU has, against AVX2 at most and against the baseline.
+    let here = digest_of_current_path();
+    assert_eq!(here, digest_with("LOCOMAMBA_SCAN_NO_AVX512"), "AVX2");
+    assert_eq!(here, digest_with("LOCOMAMBA_SCAN_NO_AVX2"), "baseline");
 }

@@ -9,35 +9,72 @@ pub mod selective_scan;
 #[cfg(feature = "cuda")]
 pub mod cube;
 
-/// Whether the running CPU has AVX2; kernel bodies are then compiled a second time with 256-bit
-/// vectors. Both versions do the same operations in the same order (no FMA contraction), so results
-/// are bitwise identical. Setting the environment variable `LOCOMAMBA_SCAN_NO_AVX2` forces the
-/// baseline version (for comparisons).
-pub(crate) fn has_avx2() -> bool {
+/// The widest vector instruction set the kernels are compiled for on the running CPU. Kernel
+/// bodies are compiled once per level; every level does the same operations in the same order (no
+/// FMA contraction, no reduction that depends on the vector width), so results are bitwise
+/// identical across levels. `LOCOMAMBA_SCAN_NO_AVX2` forces the baseline and
+/// `LOCOMAMBA_SCAN_NO_AVX512` caps the level at AVX2 (for comparisons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SimdLevel {
+    /// The target's default instructions (SSE2 on x86_64).
+    Baseline,
+    /// 256-bit vectors.
+    Avx2,
+    /// 512-bit vectors.
+    Avx512,
+}
+
+/// The [`SimdLevel`] of the running CPU, after the environment overrides.
+pub(crate) fn simd_level() -> SimdLevel {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::env::var_os("LOCOMAMBA_SCAN_NO_AVX2").is_none()
+        let off = |name: &str| std::env::var_os(name).is_some();
+        if !std::arch::is_x86_feature_detected!("avx2") || off("LOCOMAMBA_SCAN_NO_AVX2") {
+            SimdLevel::Baseline
+        } else if std::arch::is_x86_feature_detected!("avx512f") && !off("LOCOMAMBA_SCAN_NO_AVX512")
+        {
+            SimdLevel::Avx512
+        } else {
+            SimdLevel::Avx2
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        false
+        SimdLevel::Baseline
     }
 }
 
-/// Calls `f`, inlined into a function compiled for AVX2 when `avx2` is true (the caller got it
-/// from [`has_avx2`]).
+/// A kernel body that [`run_simd`] compiles once per [`SimdLevel`]. Implementations mark `run`
+/// `#[inline(always)]`, so that it is compiled into each level's wrapper (a closure would be
+/// compiled once, for the baseline, and only called from there).
+pub(crate) trait SimdKernel {
+    /// What the kernel returns.
+    type Output;
+    /// The kernel's work.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `kernel` compiled for `level` (which the caller got from [`simd_level`]).
 #[inline(always)]
-pub(crate) fn run_simd<R>(avx2: bool, f: impl FnOnce() -> R) -> R {
+pub(crate) fn run_simd<K: SimdKernel>(level: SimdLevel, kernel: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
+    {
         #[target_feature(enable = "avx2")]
-        fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        fn with_avx2<K: SimdKernel>(kernel: K) -> K::Output {
+            kernel.run()
         }
-        // SAFETY: the caller checked that the CPU supports AVX2.
-        return unsafe { with_avx2(f) };
+        #[target_feature(enable = "avx2,avx512f")]
+        fn with_avx512<K: SimdKernel>(kernel: K) -> K::Output {
+            kernel.run()
+        }
+        match level {
+            // SAFETY: `simd_level` found AVX2 on this CPU.
+            SimdLevel::Avx2 => return unsafe { with_avx2(kernel) },
+            // SAFETY: `simd_level` found AVX-512F (and AVX2) on this CPU.
+            SimdLevel::Avx512 => return unsafe { with_avx512(kernel) },
+            SimdLevel::Baseline => {}
+        }
     }
-    let _ = avx2;
-    f()
+    let _ = level;
+    kernel.run()
 }

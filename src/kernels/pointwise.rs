@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use super::fast_math::fast_exp;
-use super::{has_avx2, run_simd};
+use super::{SimdKernel, run_simd, simd_level};
 
 /// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,19 +123,43 @@ pub fn conv_silu_forward(
     if seq == 0 {
         return;
     }
-    let avx2 = has_avx2();
+    let simd = simd_level();
     out.par_chunks_mut(seq)
         .zip(x.par_chunks(seq))
-        .for_each(|(out_s, xs)| {
-            run_simd(avx2, || {
-                for (t, pre) in out_s.chunks_exact_mut(dims.channels).enumerate() {
-                    conv_token(dims, xs, &taps, bias, t, pre);
-                    for p in pre.iter_mut() {
-                        *p = silu_and_slope(*p).0;
-                    }
-                }
-            })
+        .for_each(|(out, xs)| {
+            run_simd(
+                simd,
+                ConvSiluSequence {
+                    dims,
+                    xs,
+                    taps: &taps,
+                    bias,
+                    out,
+                },
+            )
         });
+}
+
+/// [`conv_silu_forward`] of one sequence.
+struct ConvSiluSequence<'a> {
+    dims: &'a ConvDims,
+    xs: &'a [f32],
+    taps: &'a [f32],
+    bias: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl SimdKernel for ConvSiluSequence<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (t, pre) in self.out.chunks_exact_mut(self.dims.channels).enumerate() {
+            conv_token(self.dims, self.xs, self.taps, self.bias, t, pre);
+            for p in pre.iter_mut() {
+                *p = silu_and_slope(*p).0;
+            }
+        }
+    }
 }
 
 /// Gradients of [`conv_silu_forward`] given `dout` `[batch, len, channels]`; recomputes the
@@ -168,49 +192,24 @@ pub fn conv_silu_backward(
         };
     }
     let per_task = batch.div_ceil(batch.min(CONV_MAX_TASKS));
-    let avx2 = has_avx2();
+    let simd = simd_level();
     // Each task: its sequences' dx, and its partial (d taps `[width, channels]`, d bias).
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(per_task * seq)
         .zip(x.par_chunks(per_task * seq))
         .zip(dout.par_chunks(per_task * seq))
-        .map(|((dx_task, x_task), dout_task)| {
-            run_simd(avx2, || {
-                let mut dtaps = vec![0.0f32; k * c];
-                let mut dbias = vec![0.0f32; c];
-                let mut g = vec![0.0f32; seq];
-                for ((dxs, xs), douts) in dx_task
-                    .chunks_exact_mut(seq)
-                    .zip(x_task.chunks_exact(seq))
-                    .zip(dout_task.chunks_exact(seq))
-                {
-                    // g = dout * silu'(pre), token by token.
-                    for t in 0..len {
-                        let gt = &mut g[t * c..(t + 1) * c];
-                        conv_token(dims, xs, &taps, bias, t, gt);
-                        for ((gv, &d), db) in gt.iter_mut().zip(&douts[t * c..]).zip(&mut dbias) {
-                            *gv = d * silu_and_slope(*gv).1;
-                            *db += *gv;
-                        }
-                    }
-                    // Each tap j links input s = t - (width - 1) + j to output t.
-                    for j in 0..k {
-                        let tap = &taps[j * c..(j + 1) * c];
-                        let dtap = &mut dtaps[j * c..(j + 1) * c];
-                        for t in (k - 1 - j)..len {
-                            let s = t + j + 1 - k;
-                            let gt = &g[t * c..(t + 1) * c];
-                            let xr = &xs[s * c..(s + 1) * c];
-                            let dxr = &mut dxs[s * c..(s + 1) * c];
-                            for ch in 0..c {
-                                dxr[ch] += gt[ch] * tap[ch];
-                                dtap[ch] += gt[ch] * xr[ch];
-                            }
-                        }
-                    }
-                }
-                (dtaps, dbias)
-            })
+        .map(|((dx, x), dout)| {
+            run_simd(
+                simd,
+                ConvSiluBackwardTask {
+                    dims,
+                    taps: &taps,
+                    bias,
+                    x,
+                    dout,
+                    dx,
+                },
+            )
         })
         .collect();
     let mut dtaps = vec![0.0f32; k * c];
@@ -232,21 +231,92 @@ pub fn conv_silu_backward(
     }
 }
 
+/// [`conv_silu_backward`] of a run of whole sequences: their `dx`, and the partial
+/// (d taps `[width, channels]`, d bias) it returns.
+struct ConvSiluBackwardTask<'a> {
+    dims: &'a ConvDims,
+    taps: &'a [f32],
+    bias: &'a [f32],
+    x: &'a [f32],
+    dout: &'a [f32],
+    dx: &'a mut [f32],
+}
+
+impl SimdKernel for ConvSiluBackwardTask<'_> {
+    type Output = (Vec<f32>, Vec<f32>);
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let ConvDims {
+            len,
+            channels: c,
+            width: k,
+            ..
+        } = *self.dims;
+        let seq = len * c;
+        let mut dtaps = vec![0.0f32; k * c];
+        let mut dbias = vec![0.0f32; c];
+        let mut g = vec![0.0f32; seq];
+        for ((dxs, xs), douts) in self
+            .dx
+            .chunks_exact_mut(seq)
+            .zip(self.x.chunks_exact(seq))
+            .zip(self.dout.chunks_exact(seq))
+        {
+            // g = dout * silu'(pre), token by token.
+            for t in 0..len {
+                let gt = &mut g[t * c..(t + 1) * c];
+                conv_token(self.dims, xs, self.taps, self.bias, t, gt);
+                for ((gv, &d), db) in gt.iter_mut().zip(&douts[t * c..]).zip(&mut dbias) {
+                    *gv = d * silu_and_slope(*gv).1;
+                    *db += *gv;
+                }
+            }
+            // Each tap j links input s = t - (width - 1) + j to output t.
+            for j in 0..k {
+                let tap = &self.taps[j * c..(j + 1) * c];
+                let dtap = &mut dtaps[j * c..(j + 1) * c];
+                for t in (k - 1 - j)..len {
+                    let s = t + j + 1 - k;
+                    let gt = &g[t * c..(t + 1) * c];
+                    let xr = &xs[s * c..(s + 1) * c];
+                    let dxr = &mut dxs[s * c..(s + 1) * c];
+                    for ch in 0..c {
+                        dxr[ch] += gt[ch] * tap[ch];
+                        dtap[ch] += gt[ch] * xr[ch];
+                    }
+                }
+            }
+        }
+        (dtaps, dbias)
+    }
+}
+
 /// `out = y * silu(z)`, all the same length. Panics on a length mismatch.
 pub fn gate_forward(y: &[f32], z: &[f32], out: &mut [f32]) {
     check("z", z.len(), y.len());
     check("out", out.len(), y.len());
-    let avx2 = has_avx2();
+    let simd = simd_level();
     out.par_chunks_mut(GATE_CHUNK)
         .zip(y.par_chunks(GATE_CHUNK))
         .zip(z.par_chunks(GATE_CHUNK))
-        .for_each(|((o, y), z)| {
-            run_simd(avx2, || {
-                for ((o, &y), &z) in o.iter_mut().zip(y).zip(z) {
-                    *o = y * silu_and_slope(z).0;
-                }
-            })
-        });
+        .for_each(|((out, y), z)| run_simd(simd, GateChunk { y, z, out }));
+}
+
+/// [`gate_forward`] of one chunk.
+struct GateChunk<'a> {
+    y: &'a [f32],
+    z: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl SimdKernel for GateChunk<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for ((o, &y), &z) in self.out.iter_mut().zip(self.y).zip(self.z) {
+            *o = y * silu_and_slope(z).0;
+        }
+    }
 }
 
 /// Gradients `(dy, dz)` of [`gate_forward`] given `dout`. Panics on a length mismatch.
@@ -255,22 +325,38 @@ pub fn gate_backward(y: &[f32], z: &[f32], dout: &[f32]) -> (Vec<f32>, Vec<f32>)
     check("dout", dout.len(), y.len());
     let mut dy = vec![0.0f32; y.len()];
     let mut dz = vec![0.0f32; y.len()];
-    let avx2 = has_avx2();
+    let simd = simd_level();
     dy.par_chunks_mut(GATE_CHUNK)
         .zip(dz.par_chunks_mut(GATE_CHUNK))
         .zip(y.par_chunks(GATE_CHUNK))
         .zip(z.par_chunks(GATE_CHUNK))
         .zip(dout.par_chunks(GATE_CHUNK))
-        .for_each(|((((dy, dz), y), z), d)| {
-            run_simd(avx2, || {
-                for ((((dy, dz), &y), &z), &d) in dy.iter_mut().zip(dz).zip(y).zip(z).zip(d) {
-                    let (act, slope) = silu_and_slope(z);
-                    *dy = d * act;
-                    *dz = d * y * slope;
-                }
-            })
+        .for_each(|((((dy, dz), y), z), dout)| {
+            run_simd(simd, GateBackwardChunk { y, z, dout, dy, dz })
         });
     (dy, dz)
+}
+
+/// [`gate_backward`] of one chunk.
+struct GateBackwardChunk<'a> {
+    y: &'a [f32],
+    z: &'a [f32],
+    dout: &'a [f32],
+    dy: &'a mut [f32],
+    dz: &'a mut [f32],
+}
+
+impl SimdKernel for GateBackwardChunk<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let inputs = self.y.iter().zip(self.z).zip(self.dout);
+        for ((dy, dz), ((&y, &z), &d)) in self.dy.iter_mut().zip(self.dz.iter_mut()).zip(inputs) {
+            let (act, slope) = silu_and_slope(z);
+            *dy = d * act;
+            *dz = d * y * slope;
+        }
+    }
 }
 
 #[cfg(test)]

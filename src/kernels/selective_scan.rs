@@ -25,7 +25,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use super::fast_math::{fast_exp, softplus_sigmoid};
-use super::has_avx2;
+use super::{SimdKernel, run_simd, simd_level};
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +323,16 @@ impl SharedOut {
     }
 }
 
-const LANES: usize = 8;
+/// Lane accumulators per state chunk for a state size `S` (0: unknown until run time): 16 when it
+/// divides the state (one 512-bit vector, or two 256-bit ones), else 8. It depends on the state size
+/// only, never on the CPU, so every [`SimdLevel`](super::SimdLevel) sums in the same order.
+const fn lanes_for(state: usize) -> usize {
+    if state > 0 && state.is_multiple_of(16) {
+        16
+    } else {
+        8
+    }
+}
 
 /// `fixed` when it is non-zero (a compile-time state size), else the run-time `len`.
 #[inline(always)]
@@ -331,15 +340,23 @@ fn fixed_or(fixed: usize, len: usize) -> usize {
     if fixed == 0 { len } else { fixed }
 }
 
-/// Sums lane accumulators in a fixed order.
+/// Sums lane accumulators in a fixed order: halves added pairwise until one value is left.
 #[inline(always)]
-fn lane_sum(l: &[f32; LANES]) -> f32 {
-    ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+fn lane_sum<const L: usize>(l: &[f32; L]) -> f32 {
+    let mut v = *l;
+    let mut width = L;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            v[i] += v[i + width];
+        }
+    }
+    v[0]
 }
 
 /// One forward step for one channel, state updated in place; returns `sum_n c[n] * h[n]`.
 #[inline(always)]
-fn step_in_place<const S: usize>(
+fn step_in_place<const S: usize, const L: usize>(
     h: &mut [f32],
     a: &[f32],
     bt: &[f32],
@@ -349,14 +366,14 @@ fn step_in_place<const S: usize>(
 ) -> f32 {
     let s = fixed_or(S, h.len());
     let (h, a, bt, ct) = (&mut h[..s], &a[..s], &bt[..s], &ct[..s]);
-    let main = s - s % LANES;
-    let mut lanes = [0.0f32; LANES];
-    for j in (0..main).step_by(LANES) {
-        let h8: &mut [f32; LANES] = (&mut h[j..j + LANES]).try_into().unwrap();
-        let a8: &[f32; LANES] = a[j..j + LANES].try_into().unwrap();
-        let b8: &[f32; LANES] = bt[j..j + LANES].try_into().unwrap();
-        let c8: &[f32; LANES] = ct[j..j + LANES].try_into().unwrap();
-        for l in 0..LANES {
+    let main = s - s % L;
+    let mut lanes = [0.0f32; L];
+    for j in (0..main).step_by(L) {
+        let h8: &mut [f32; L] = (&mut h[j..j + L]).try_into().unwrap();
+        let a8: &[f32; L] = a[j..j + L].try_into().unwrap();
+        let b8: &[f32; L] = bt[j..j + L].try_into().unwrap();
+        let c8: &[f32; L] = ct[j..j + L].try_into().unwrap();
+        for l in 0..L {
             let v = fast_exp(dt * a8[l]) * h8[l] + x * b8[l];
             h8[l] = v;
             lanes[l] += c8[l] * v;
@@ -414,7 +431,7 @@ struct ReverseStep<'a> {
 /// exit; accumulates into `dct`, `dbt` (this step's rows) and `da` (this channel's row). Returns
 /// `(sum_n g h_prev decay a, sum_n g b)`.
 #[inline(always)]
-fn step_reverse<const S: usize>(
+fn step_reverse<const S: usize, const L: usize>(
     s: &ReverseStep,
     g: &mut [f32],
     dct: &mut [f32],
@@ -428,22 +445,22 @@ fn step_reverse<const S: usize>(
         &mut dbt[..n_state],
         &mut da[..n_state],
     );
-    let main = n_state - n_state % LANES;
+    let main = n_state - n_state % L;
     let dtu = s.dt * s.u;
-    let mut l_dt = [0.0f32; LANES];
-    let mut l_gb = [0.0f32; LANES];
-    for j in (0..main).step_by(LANES) {
-        let g8: &mut [f32; LANES] = (&mut g[j..j + LANES]).try_into().unwrap();
-        let dc8: &mut [f32; LANES] = (&mut dct[j..j + LANES]).try_into().unwrap();
-        let db8: &mut [f32; LANES] = (&mut dbt[j..j + LANES]).try_into().unwrap();
-        let da8: &mut [f32; LANES] = (&mut da[j..j + LANES]).try_into().unwrap();
-        let a8: &[f32; LANES] = s.a[j..j + LANES].try_into().unwrap();
-        let b8: &[f32; LANES] = s.bt[j..j + LANES].try_into().unwrap();
-        let c8: &[f32; LANES] = s.ct[j..j + LANES].try_into().unwrap();
-        let hp8: &[f32; LANES] = s.h_prev[j..j + LANES].try_into().unwrap();
-        let hc8: &[f32; LANES] = s.h_cur[j..j + LANES].try_into().unwrap();
-        let e8: &[f32; LANES] = s.decay[j..j + LANES].try_into().unwrap();
-        for l in 0..LANES {
+    let mut l_dt = [0.0f32; L];
+    let mut l_gb = [0.0f32; L];
+    for j in (0..main).step_by(L) {
+        let g8: &mut [f32; L] = (&mut g[j..j + L]).try_into().unwrap();
+        let dc8: &mut [f32; L] = (&mut dct[j..j + L]).try_into().unwrap();
+        let db8: &mut [f32; L] = (&mut dbt[j..j + L]).try_into().unwrap();
+        let da8: &mut [f32; L] = (&mut da[j..j + L]).try_into().unwrap();
+        let a8: &[f32; L] = s.a[j..j + L].try_into().unwrap();
+        let b8: &[f32; L] = s.bt[j..j + L].try_into().unwrap();
+        let c8: &[f32; L] = s.ct[j..j + L].try_into().unwrap();
+        let hp8: &[f32; L] = s.h_prev[j..j + L].try_into().unwrap();
+        let hc8: &[f32; L] = s.h_cur[j..j + L].try_into().unwrap();
+        let e8: &[f32; L] = s.decay[j..j + L].try_into().unwrap();
+        for l in 0..L {
             let gn = g8[l] + s.dy * c8[l];
             dc8[l] += s.dy * hc8[l];
             let gh = gn * hp8[l] * e8[l];
@@ -484,17 +501,18 @@ impl ForwardJob<'_> {
     #[inline(always)]
     fn run_any(self, task: usize) {
         match self.dims.state {
-            8 => self.run::<8>(task),
-            16 => self.run::<16>(task),
-            32 => self.run::<32>(task),
-            _ => self.run::<0>(task),
+            8 => self.run::<8, { lanes_for(8) }>(task),
+            16 => self.run::<16, { lanes_for(16) }>(task),
+            32 => self.run::<32, { lanes_for(32) }>(task),
+            n if n.is_multiple_of(16) => self.run::<0, 16>(task),
+            _ => self.run::<0, 8>(task),
         }
     }
 
     /// Runs task `task`: the scan of its batch chunk and channel block. `S` is the state size, or 0
-    /// for "take it from `dims`".
+    /// for "take it from `dims`"; `L` is [`lanes_for`] the state size.
     #[inline(always)]
-    fn run<const S: usize>(self, task: usize) {
+    fn run<const S: usize, const L: usize>(self, task: usize) {
         let ForwardJob {
             dims,
             x,
@@ -533,7 +551,7 @@ impl ForwardJob<'_> {
                         let i = base + k;
                         let uv = x.u[i];
                         let dt = dt_row[kk];
-                        let acc = step_in_place::<S>(
+                        let acc = step_in_place::<S, L>(
                             &mut h[kk * state..(kk + 1) * state],
                             &x.a[k * state..(k + 1) * state],
                             bt,
@@ -552,13 +570,6 @@ impl ForwardJob<'_> {
             }
         }
     }
-}
-
-/// [`ForwardJob::run`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn forward_task_avx2(job: ForwardJob, task: usize) {
-    job.run_any(task)
 }
 
 /// Everything one backward task needs.
@@ -584,17 +595,18 @@ impl BackwardJob<'_> {
     #[inline(always)]
     fn run_any(self, task: usize) {
         match self.dims.state {
-            8 => self.run::<8>(task),
-            16 => self.run::<16>(task),
-            32 => self.run::<32>(task),
-            _ => self.run::<0>(task),
+            8 => self.run::<8, { lanes_for(8) }>(task),
+            16 => self.run::<16, { lanes_for(16) }>(task),
+            32 => self.run::<32, { lanes_for(32) }>(task),
+            n if n.is_multiple_of(16) => self.run::<0, 16>(task),
+            _ => self.run::<0, 8>(task),
         }
     }
 
     /// Runs task `task`: recompute and reverse pass of its batch chunk and channel block. `S` is the
-    /// state size, or 0 for "take it from `dims`".
+    /// state size, or 0 for "take it from `dims`"; `L` is [`lanes_for`] the state size.
     #[inline(always)]
-    fn run<const S: usize>(self, task: usize) {
+    fn run<const S: usize, const L: usize>(self, task: usize) {
         let BackwardJob {
             dims,
             x,
@@ -712,7 +724,7 @@ impl BackwardJob<'_> {
                             u: x.u[i],
                         };
                         let kl = k - k0;
-                        let (sum_dt, sum_gb) = step_reverse::<S>(
+                        let (sum_dt, sum_gb) = step_reverse::<S, L>(
                             &step,
                             &mut g[kk * state..(kk + 1) * state],
                             dct,
@@ -736,11 +748,22 @@ impl BackwardJob<'_> {
     }
 }
 
-/// [`BackwardJob::run`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn backward_task_avx2(job: BackwardJob, task: usize) {
-    job.run_any(task)
+/// Task `.1` of a forward job.
+impl SimdKernel for (ForwardJob<'_>, usize) {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.0.run_any(self.1)
+    }
+}
+
+/// Task `.1` of a backward job.
+impl SimdKernel for (BackwardJob<'_>, usize) {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.0.run_any(self.1)
+    }
 }
 
 /// Fused parallel forward. Writes `y` `[batch, len, channels]` and `last_state` `[batch, channels,
@@ -762,20 +785,10 @@ pub fn scan_forward(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: 
         y_out,
         s_out,
     };
-    let avx2 = has_avx2();
+    let simd = simd_level();
     (0..plan.nchunks * plan.nblocks)
         .into_par_iter()
-        .for_each(|task| {
-            if avx2 {
-                // SAFETY: the CPU supports AVX2 (checked at run time).
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    forward_task_avx2(job, task)
-                };
-            } else {
-                job.run_any(task);
-            }
-        });
+        .for_each(|task| run_simd(simd, (job, task)));
 }
 
 /// Fused parallel backward: recomputes the forward states and returns the gradients of the loss with
@@ -851,20 +864,10 @@ pub fn scan_backward(
             dd_out,
             dbias_out,
         };
-        let avx2 = has_avx2();
+        let simd = simd_level();
         (0..plan.nchunks * plan.nblocks)
             .into_par_iter()
-            .for_each(|task| {
-                if avx2 {
-                    // SAFETY: the CPU supports AVX2 (checked at run time).
-                    #[cfg(target_arch = "x86_64")]
-                    unsafe {
-                        backward_task_avx2(job, task)
-                    };
-                } else {
-                    job.run_any(task);
-                }
-            });
+            .for_each(|task| run_simd(simd, (job, task)));
     }
     // Fixed-order reductions.
     sum_partials(&mut grads.da, &da_part);
