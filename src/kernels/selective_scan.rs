@@ -9,9 +9,11 @@
 //! y[b,t,k]  = sum_n c[b,t,n] * h[n] + d[k] * u[b,t,k]
 //! ```
 //!
-//! The fused kernels never materialise `[batch, len, channels, state]`: the forward keeps the state of a
-//! block of channels in a small local buffer; the backward recomputes the states of a few channels of one
-//! batch element into a `len x channels x state` buffer and runs the reverse pass over it.
+//! The fused kernels never materialise `[batch, len, channels, state]`. They work on groups of 16
+//! channels of one sequence at a time, one channel per vector lane, so every step is plain vertical
+//! arithmetic (no sum across lanes) and the inputs and outputs of a step are contiguous: the forward
+//! keeps the group's `[state] x 16` state in registers and a small buffer; the backward recomputes
+//! the group's states into a `len x state x 16` buffer and runs the reverse pass over it.
 //!
 //! Work is split into tasks of (batch chunk, channel block) whose sizes depend on [`ScanDims`] only, and
 //! every reduction (over channels for `db`/`dc`, over batch for `da`/`dd`/`ddelta_bias`) adds its partial
@@ -238,14 +240,15 @@ struct Plan {
     nblocks: usize,
 }
 
+/// Channels processed together as one vector: each lane is one channel's own recurrence, so the
+/// forward needs no sum across lanes and every [`SimdLevel`](super::SimdLevel) does the same
+/// operations in the same order (16 lanes are one 512-bit vector or two 256-bit ones).
+const W: usize = 16;
+/// One value per channel of a group of [`W`] channels.
+type Lanes = [f32; W];
+
 /// Aim for at least this many tasks so that rayon can balance the load.
 const TARGET_TASKS: usize = 64;
-/// Narrowest channel block worth its own task.
-const MIN_BLOCK: usize = 8;
-/// Channels whose state the forward keeps live at once (64 x 16 floats = 4 KiB).
-const FWD_SUB: usize = 64;
-/// Floats per recomputed-state buffer in the backward (128 KiB each; two of them per task).
-const BWD_BUFFER_FLOATS: usize = 32 * 1024;
 
 impl Plan {
     fn new(dims: &ScanDims) -> Self {
@@ -253,8 +256,10 @@ impl Plan {
         let chunk = dims.batch.div_ceil(nchunks).max(1);
         let nchunks = dims.batch.div_ceil(chunk).max(1);
         let want_blocks = TARGET_TASKS.div_ceil(nchunks);
-        let max_blocks = dims.channels.div_ceil(MIN_BLOCK).max(1);
+        let max_blocks = dims.channels.div_ceil(W).max(1);
+        // Whole channel groups per block.
         let block = dims.channels.div_ceil(want_blocks.min(max_blocks)).max(1);
+        let block = block.div_ceil(W) * W;
         let nblocks = dims.channels.div_ceil(block).max(1);
         Plan {
             chunk,
@@ -300,17 +305,6 @@ impl SharedOut {
         }
     }
 
-    /// Writes one element.
-    ///
-    /// # Safety
-    /// No other task may access index `i` during the parallel region.
-    #[inline(always)]
-    unsafe fn write(self, i: usize, v: f32) {
-        assert!(i < self.len);
-        // SAFETY: in bounds (checked above); exclusive by the caller's contract.
-        unsafe { *self.ptr.add(i) = v }
-    }
-
     /// A mutable view of `start..start + n`.
     ///
     /// # Safety
@@ -323,28 +317,17 @@ impl SharedOut {
     }
 }
 
-/// Lane accumulators per state chunk for a state size `S` (0: unknown until run time): 16 when it
-/// divides the state (one 512-bit vector, or two 256-bit ones), else 8. It depends on the state size
-/// only, never on the CPU, so every [`SimdLevel`](super::SimdLevel) sums in the same order.
-const fn lanes_for(state: usize) -> usize {
-    if state > 0 && state.is_multiple_of(16) {
-        16
-    } else {
-        8
-    }
-}
-
 /// `fixed` when it is non-zero (a compile-time state size), else the run-time `len`.
 #[inline(always)]
 fn fixed_or(fixed: usize, len: usize) -> usize {
     if fixed == 0 { len } else { fixed }
 }
 
-/// Sums lane accumulators in a fixed order: halves added pairwise until one value is left.
+/// Sums lanes in a fixed order: halves added pairwise until one value is left.
 #[inline(always)]
-fn lane_sum<const L: usize>(l: &[f32; L]) -> f32 {
+fn lane_sum(l: &Lanes) -> f32 {
     let mut v = *l;
-    let mut width = L;
+    let mut width = W;
     while width > 1 {
         width /= 2;
         for i in 0..width {
@@ -354,136 +337,150 @@ fn lane_sum<const L: usize>(l: &[f32; L]) -> f32 {
     v[0]
 }
 
-/// One forward step for one channel, state updated in place; returns `sum_n c[n] * h[n]`.
+/// `lanes[n][l] = rows[l * state + n]` for the `rows.len() / state` channels `l` of `rows`
+/// (`[channel, state]` -> `[state]` lanes), one channel row at a time. (Building each lane
+/// array with `std::array::from_fn` instead compiled to gathers and took a third of the backward.)
 #[inline(always)]
-fn step_in_place<const S: usize, const L: usize>(
-    h: &mut [f32],
-    a: &[f32],
-    bt: &[f32],
-    ct: &[f32],
-    dt: f32,
-    x: f32,
-) -> f32 {
-    let s = fixed_or(S, h.len());
-    let (h, a, bt, ct) = (&mut h[..s], &a[..s], &bt[..s], &ct[..s]);
-    let main = s - s % L;
-    let mut lanes = [0.0f32; L];
-    for j in (0..main).step_by(L) {
-        let h8: &mut [f32; L] = (&mut h[j..j + L]).try_into().unwrap();
-        let a8: &[f32; L] = a[j..j + L].try_into().unwrap();
-        let b8: &[f32; L] = bt[j..j + L].try_into().unwrap();
-        let c8: &[f32; L] = ct[j..j + L].try_into().unwrap();
-        for l in 0..L {
-            let v = fast_exp(dt * a8[l]) * h8[l] + x * b8[l];
-            h8[l] = v;
-            lanes[l] += c8[l] * v;
+fn transpose_into(lanes: &mut [Lanes], rows: &[f32], state: usize) {
+    for (l, row) in rows.chunks_exact(state).enumerate() {
+        for (n, &v) in row.iter().enumerate() {
+            lanes[n][l] = v;
         }
     }
-    let mut acc = lane_sum(&lanes);
-    for n in main..s {
-        let v = fast_exp(dt * a[n]) * h[n] + x * bt[n];
-        h[n] = v;
-        acc += ct[n] * v;
-    }
-    acc
 }
 
-/// One forward step for one channel that keeps history: `out = exp(dt a) * prev + x b`, `decay = exp(dt a)`.
+/// The inverse of [`transpose_into`]: `rows[l * state + n] = lanes[n][l]`.
 #[inline(always)]
-fn step_store<const S: usize>(
-    prev: &[f32],
-    out: &mut [f32],
-    decay: &mut [f32],
-    a: &[f32],
-    bt: &[f32],
-    dt: f32,
-    x: f32,
-) {
-    let s = fixed_or(S, out.len());
-    let (prev, out, decay, a, bt) = (
-        &prev[..s],
-        &mut out[..s],
-        &mut decay[..s],
-        &a[..s],
-        &bt[..s],
-    );
-    for n in 0..s {
-        let e = fast_exp(dt * a[n]);
-        decay[n] = e;
-        out[n] = e * prev[n] + x * bt[n];
-    }
-}
-
-/// Per-channel, per-step data of the reverse pass.
-struct ReverseStep<'a> {
-    a: &'a [f32],
-    bt: &'a [f32],
-    ct: &'a [f32],
-    h_prev: &'a [f32],
-    h_cur: &'a [f32],
-    decay: &'a [f32],
-    dy: f32,
-    dt: f32,
-    u: f32,
-}
-
-/// One reverse step for one channel. `g` holds dL/dh_t from later steps on entry and dL/dh_{t-1} on
-/// exit; accumulates into `dct`, `dbt` (this step's rows) and `da` (this channel's row). Returns
-/// `(sum_n g h_prev decay a, sum_n g b)`.
-#[inline(always)]
-fn step_reverse<const S: usize, const L: usize>(
-    s: &ReverseStep,
-    g: &mut [f32],
-    dct: &mut [f32],
-    dbt: &mut [f32],
-    da: &mut [f32],
-) -> (f32, f32) {
-    let n_state = fixed_or(S, g.len());
-    let (g, dct, dbt, da) = (
-        &mut g[..n_state],
-        &mut dct[..n_state],
-        &mut dbt[..n_state],
-        &mut da[..n_state],
-    );
-    let main = n_state - n_state % L;
-    let dtu = s.dt * s.u;
-    let mut l_dt = [0.0f32; L];
-    let mut l_gb = [0.0f32; L];
-    for j in (0..main).step_by(L) {
-        let g8: &mut [f32; L] = (&mut g[j..j + L]).try_into().unwrap();
-        let dc8: &mut [f32; L] = (&mut dct[j..j + L]).try_into().unwrap();
-        let db8: &mut [f32; L] = (&mut dbt[j..j + L]).try_into().unwrap();
-        let da8: &mut [f32; L] = (&mut da[j..j + L]).try_into().unwrap();
-        let a8: &[f32; L] = s.a[j..j + L].try_into().unwrap();
-        let b8: &[f32; L] = s.bt[j..j + L].try_into().unwrap();
-        let c8: &[f32; L] = s.ct[j..j + L].try_into().unwrap();
-        let hp8: &[f32; L] = s.h_prev[j..j + L].try_into().unwrap();
-        let hc8: &[f32; L] = s.h_cur[j..j + L].try_into().unwrap();
-        let e8: &[f32; L] = s.decay[j..j + L].try_into().unwrap();
-        for l in 0..L {
-            let gn = g8[l] + s.dy * c8[l];
-            dc8[l] += s.dy * hc8[l];
-            let gh = gn * hp8[l] * e8[l];
-            l_dt[l] += gh * a8[l];
-            da8[l] += gh * s.dt;
-            db8[l] += gn * dtu;
-            l_gb[l] += gn * b8[l];
-            g8[l] = gn * e8[l];
+fn transpose_from(rows: &mut [f32], lanes: &[Lanes], state: usize) {
+    for (l, row) in rows.chunks_exact_mut(state).enumerate() {
+        for (n, v) in row.iter_mut().enumerate() {
+            *v = lanes[n][l];
         }
     }
-    let mut sum_dt = lane_sum(&l_dt);
-    let mut sum_gb = lane_sum(&l_gb);
-    for n in main..n_state {
-        let gn = g[n] + s.dy * s.ct[n];
-        dct[n] += s.dy * s.h_cur[n];
-        let gh = gn * s.h_prev[n] * s.decay[n];
-        sum_dt += gh * s.a[n];
-        da[n] += gh * s.dt;
-        dbt[n] += gn * dtu;
-        sum_gb += gn * s.bt[n];
-        g[n] = gn * s.decay[n];
+}
+
+/// The first `src.len()` (at most [`W`]) lanes from `src`, the rest zero.
+#[inline(always)]
+fn load(src: &[f32]) -> Lanes {
+    if let Ok(full) = <&Lanes>::try_from(src) {
+        // The common case, a whole group: one vector load instead of a copy of unknown length.
+        return *full;
     }
-    (sum_dt, sum_gb)
+    let mut v = [0.0; W];
+    v[..src.len()].copy_from_slice(src);
+    v
+}
+
+/// Writes the first `dst.len()` (at most [`W`]) lanes of `v` to `dst`.
+#[inline(always)]
+fn store(dst: &mut [f32], v: &Lanes) {
+    if let Ok(full) = <&mut Lanes>::try_from(&mut *dst) {
+        *full = *v;
+        return;
+    }
+    let n = dst.len();
+    dst.copy_from_slice(&v[..n]);
+}
+
+/// `f` applied lane by lane (a plain loop: `std::array::from_fn` compiles to one insert per lane).
+#[inline(always)]
+fn map2(a: &Lanes, b: &Lanes, f: impl Fn(f32, f32) -> f32) -> Lanes {
+    let mut v = [0.0; W];
+    for l in 0..W {
+        v[l] = f(a[l], b[l]);
+    }
+    v
+}
+
+/// The channel group `k0..k0 + w` (`w <= W`) of a task, with its per-channel constants in lanes.
+/// Padding lanes (`w..W`) hold zeros: `a = 0` keeps their state at zero, so they add nothing.
+struct Group {
+    /// First channel.
+    k0: usize,
+    /// Channels in the group.
+    w: usize,
+    /// `a` transposed, `[state]` lanes.
+    a: Vec<Lanes>,
+    /// Skip weights.
+    d: Lanes,
+    /// Step-size biases.
+    bias: Lanes,
+}
+
+impl Group {
+    /// The groups of [`W`] channels of `channels` (the last one may be narrower).
+    fn all(x: &ScanInputs, state: usize, channels: std::ops::Range<usize>) -> Vec<Group> {
+        channels
+            .clone()
+            .step_by(W)
+            .map(|k0| {
+                let w = W.min(channels.end - k0);
+                let a = (0..state)
+                    .map(|n| {
+                        std::array::from_fn(|l| {
+                            if l < w {
+                                x.a[(k0 + l) * state + n]
+                            } else {
+                                0.0
+                            }
+                        })
+                    })
+                    .collect();
+                Group {
+                    k0,
+                    w,
+                    a,
+                    d: load(&x.d[k0..k0 + w]),
+                    bias: load(&x.delta_bias[k0..k0 + w]),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One token of a channel group: its inputs and step sizes.
+struct Token {
+    /// `u`.
+    u: Lanes,
+    /// `dt = softplus(delta + bias)`.
+    dt: Lanes,
+    /// `sigmoid(delta + bias)`, the slope of the softplus.
+    slope: Lanes,
+    /// `dt * u`.
+    dtu: Lanes,
+}
+
+impl Token {
+    /// Token `i` (flat index of its first channel in `[batch, len, channels]`) of group `g`.
+    #[inline(always)]
+    fn read(x: &ScanInputs, g: &Group, i: usize) -> Token {
+        let u = load(&x.u[i..i + g.w]);
+        let z = load(&x.delta[i..i + g.w]);
+        let mut dt = [0.0; W];
+        let mut slope = [0.0; W];
+        for l in 0..W {
+            let (softplus, sigmoid) = softplus_sigmoid(z[l] + g.bias[l]);
+            dt[l] = softplus;
+            slope[l] = sigmoid;
+        }
+        Token {
+            u,
+            dtu: map2(&dt, &u, |a, b| a * b),
+            dt,
+            slope,
+        }
+    }
+}
+
+/// One state row of one forward step: `h = exp(dt a) h + dt u b`; returns `exp(dt a)`.
+#[inline(always)]
+fn advance(h: &mut Lanes, a: &Lanes, tok: &Token, b: f32) -> Lanes {
+    let mut decay = [0.0; W];
+    for l in 0..W {
+        decay[l] = fast_exp(tok.dt[l] * a[l]);
+        h[l] = decay[l] * h[l] + tok.dtu[l] * b;
+    }
+    decay
 }
 
 /// Everything one forward task needs.
@@ -501,18 +498,17 @@ impl ForwardJob<'_> {
     #[inline(always)]
     fn run_any(self, task: usize) {
         match self.dims.state {
-            8 => self.run::<8, { lanes_for(8) }>(task),
-            16 => self.run::<16, { lanes_for(16) }>(task),
-            32 => self.run::<32, { lanes_for(32) }>(task),
-            n if n.is_multiple_of(16) => self.run::<0, 16>(task),
-            _ => self.run::<0, 8>(task),
+            8 => self.run::<8>(task),
+            16 => self.run::<16>(task),
+            32 => self.run::<32>(task),
+            _ => self.run::<0>(task),
         }
     }
 
-    /// Runs task `task`: the scan of its batch chunk and channel block. `S` is the state size, or 0
-    /// for "take it from `dims`"; `L` is [`lanes_for`] the state size.
+    /// Runs task `task`: the scan of its batch chunk and channel block, one group of [`W`]
+    /// channels at a time. `S` is the state size, or 0 for "take it from `dims`".
     #[inline(always)]
-    fn run<const S: usize, const L: usize>(self, task: usize) {
+    fn run<const S: usize>(self, task: usize) {
         let ForwardJob {
             dims,
             x,
@@ -520,53 +516,32 @@ impl ForwardJob<'_> {
             y_out,
             s_out,
         } = self;
-        let ScanDims {
-            len,
-            channels,
-            state,
-            ..
-        } = *dims;
-        let state = fixed_or(S, state);
+        let ScanDims { len, channels, .. } = *dims;
+        let state = fixed_or(S, dims.state);
         let (brange, krange) = plan.ranges(dims, task);
-        let sub = FWD_SUB.min(krange.len());
-        let mut h = vec![0.0f32; sub * state];
-        let mut dt_row = vec![0.0f32; sub];
+        let groups = Group::all(x, state, krange);
+        let mut h = vec![[0.0f32; W]; state];
         for bi in brange {
-            let mut s0 = krange.start;
-            while s0 < krange.end {
-                let sn = sub.min(krange.end - s0);
-                h.iter_mut().for_each(|v| *v = 0.0);
+            for g in &groups {
+                h.iter_mut().for_each(|v| *v = [0.0; W]);
                 for t in 0..len {
-                    let base = (bi * len + t) * channels;
+                    let i = (bi * len + t) * channels + g.k0;
                     let row = (bi * len + t) * state;
-                    let bt = &x.b[row..row + state];
-                    let ct = &x.c[row..row + state];
-                    let zs = &x.delta[base + s0..base + s0 + sn];
-                    let bias = &x.delta_bias[s0..s0 + sn];
-                    for ((dt, &z), &bz) in dt_row.iter_mut().zip(zs).zip(bias) {
-                        *dt = softplus_sigmoid(z + bz).0;
+                    let tok = Token::read(x, g, i);
+                    let mut y = map2(&g.d, &tok.u, |d, u| d * u);
+                    for n in 0..state {
+                        advance(&mut h[n], &g.a[n], &tok, x.b[row + n]);
+                        let c = x.c[row + n];
+                        for l in 0..W {
+                            y[l] += c * h[n][l];
+                        }
                     }
-                    for kk in 0..sn {
-                        let k = s0 + kk;
-                        let i = base + k;
-                        let uv = x.u[i];
-                        let dt = dt_row[kk];
-                        let acc = step_in_place::<S, L>(
-                            &mut h[kk * state..(kk + 1) * state],
-                            &x.a[k * state..(k + 1) * state],
-                            bt,
-                            ct,
-                            dt,
-                            dt * uv,
-                        );
-                        // SAFETY: (bi, t, k) belongs to this task only.
-                        unsafe { y_out.write(i, acc + x.d[k] * uv) };
-                    }
+                    // SAFETY: (bi, t, channels of g) belong to this task only.
+                    store(unsafe { y_out.slice(i, g.w) }, &y);
                 }
-                // SAFETY: rows (bi, s0..s0+sn) of last_state belong to this task only.
-                let dst = unsafe { s_out.slice((bi * channels + s0) * state, sn * state) };
-                dst.copy_from_slice(&h[..sn * state]);
-                s0 += sn;
+                // SAFETY: rows (bi, channels of g) of last_state belong to this task only.
+                let dst = unsafe { s_out.slice((bi * channels + g.k0) * state, g.w * state) };
+                transpose_from(dst, &h, state);
             }
         }
     }
@@ -590,23 +565,31 @@ struct BackwardJob<'a> {
     dbias_out: SharedOut,
 }
 
+/// A backward task's buffers for one channel group of one sequence, `[len, state]` lanes each.
+struct History {
+    /// States after each step.
+    h: Vec<Lanes>,
+    /// `exp(dt a)` of each step.
+    decay: Vec<Lanes>,
+}
+
 impl BackwardJob<'_> {
     /// Runs task `task` with the state size known at compile time when it is 8, 16 or 32.
     #[inline(always)]
     fn run_any(self, task: usize) {
         match self.dims.state {
-            8 => self.run::<8, { lanes_for(8) }>(task),
-            16 => self.run::<16, { lanes_for(16) }>(task),
-            32 => self.run::<32, { lanes_for(32) }>(task),
-            n if n.is_multiple_of(16) => self.run::<0, 16>(task),
-            _ => self.run::<0, 8>(task),
+            8 => self.run::<8>(task),
+            16 => self.run::<16>(task),
+            32 => self.run::<32>(task),
+            _ => self.run::<0>(task),
         }
     }
 
-    /// Runs task `task`: recompute and reverse pass of its batch chunk and channel block. `S` is the
-    /// state size, or 0 for "take it from `dims`"; `L` is [`lanes_for`] the state size.
+    /// Runs task `task`: for each sequence of its batch chunk and each channel group of its block,
+    /// recompute the forward states, then the reverse pass. `S` is the state size, or 0 for "take
+    /// it from `dims`".
     #[inline(always)]
-    fn run<const S: usize, const L: usize>(self, task: usize) {
+    fn run<const S: usize>(self, task: usize) {
         let BackwardJob {
             dims,
             x,
@@ -626,124 +609,129 @@ impl BackwardJob<'_> {
             batch,
             len,
             channels,
-            state,
+            ..
         } = *dims;
-        let state = fixed_or(S, state);
+        let state = fixed_or(S, dims.state);
         let bls = batch * len * state;
         let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
         let (brange, krange) = plan.ranges(dims, task);
-        let (k0, kn) = (krange.start, krange.len());
-        let sub = (BWD_BUFFER_FLOATS / (len.max(1) * state.max(1))).clamp(1, kn);
-        let mut hist = vec![0.0f32; len * sub * state];
-        let mut decay = vec![0.0f32; len * sub * state];
-        let mut dts = vec![0.0f32; len * sub];
-        let mut sigs = vec![0.0f32; len * sub];
-        let mut g = vec![0.0f32; sub * state];
-        let zeros = vec![0.0f32; state];
-        // SAFETY: chunk ci's rows for channels k0..k0+kn belong to this task only.
-        let da_acc = unsafe { da_out.slice((ci * channels + k0) * state, kn * state) };
-        let dd_acc = unsafe { dd_out.slice(ci * channels + k0, kn) };
-        let dbias_acc = unsafe { dbias_out.slice(ci * channels + k0, kn) };
+        let groups = Group::all(x, state, krange.clone());
+        let mut hist = History {
+            h: vec![[0.0; W]; len * state],
+            decay: vec![[0.0; W]; len * state],
+        };
+        let mut toks = Vec::with_capacity(len);
+        let mut g = vec![[0.0f32; W]; state];
+        // Per-lane sums over this task's channel groups of the b and c gradients, `[len, state]`.
+        let mut db_lanes = vec![[0.0f32; W]; len * state];
+        let mut dc_lanes = vec![[0.0f32; W]; len * state];
+        // Per-lane sums over this task's sequences: da `[group, state]`, dd and dbias `[group]`.
+        let mut da = vec![[0.0f32; W]; groups.len() * state];
+        let mut dd = vec![[0.0f32; W]; groups.len()];
+        let mut dbias = vec![[0.0f32; W]; groups.len()];
+        let zero = [0.0f32; W];
         for bi in brange {
+            db_lanes.iter_mut().for_each(|v| *v = zero);
+            dc_lanes.iter_mut().for_each(|v| *v = zero);
+            for (gi, grp) in groups.iter().enumerate() {
+                // Recompute the forward states.
+                toks.clear();
+                for t in 0..len {
+                    let i = (bi * len + t) * channels + grp.k0;
+                    let row = (bi * len + t) * state;
+                    let tok = Token::read(x, grp, i);
+                    for n in 0..state {
+                        let mut h = if t == 0 {
+                            zero
+                        } else {
+                            hist.h[(t - 1) * state + n]
+                        };
+                        hist.decay[t * state + n] = advance(&mut h, &grp.a[n], &tok, x.b[row + n]);
+                        hist.h[t * state + n] = h;
+                    }
+                    toks.push(tok);
+                }
+                // Reverse pass; g holds dL/dh of the step after the current one.
+                g.iter_mut().for_each(|v| *v = zero);
+                if let Some(dls) = d_last_state {
+                    let rows = &dls[(bi * channels + grp.k0) * state..][..grp.w * state];
+                    transpose_into(&mut g, rows, state);
+                }
+                for t in (0..len).rev() {
+                    let i = (bi * len + t) * channels + grp.k0;
+                    let row = (bi * len + t) * state;
+                    let tok = &toks[t];
+                    let dyv = load(&dy[i..i + grp.w]);
+                    let mut sum_dt = zero;
+                    let mut sum_gb = zero;
+                    for n in 0..state {
+                        let (b, c) = (x.b[row + n], x.c[row + n]);
+                        let h_cur = &hist.h[t * state + n];
+                        let h_prev = if t == 0 {
+                            &zero
+                        } else {
+                            &hist.h[(t - 1) * state + n]
+                        };
+                        let decay = &hist.decay[t * state + n];
+                        let a = &grp.a[n];
+                        let dan = &mut da[gi * state + n];
+                        let dbn = &mut db_lanes[t * state + n];
+                        let dcn = &mut dc_lanes[t * state + n];
+                        let gn = &mut g[n];
+                        for l in 0..W {
+                            let gl = gn[l] + dyv[l] * c;
+                            dcn[l] += dyv[l] * h_cur[l];
+                            let gh = gl * h_prev[l] * decay[l];
+                            sum_dt[l] += gh * a[l];
+                            dan[l] += gh * tok.dt[l];
+                            dbn[l] += gl * tok.dtu[l];
+                            sum_gb[l] += gl * b;
+                            gn[l] = gl * decay[l];
+                        }
+                    }
+                    let mut du = [0.0; W];
+                    let mut ddelta = [0.0; W];
+                    for l in 0..W {
+                        du[l] = dyv[l] * grp.d[l] + tok.dt[l] * sum_gb[l];
+                        ddelta[l] = (sum_dt[l] + tok.u[l] * sum_gb[l]) * tok.slope[l];
+                        dd[gi][l] += dyv[l] * tok.u[l];
+                        dbias[gi][l] += ddelta[l];
+                    }
+                    // SAFETY: (bi, t, channels of grp) belong to this task only.
+                    unsafe {
+                        store(du_out.slice(i, grp.w), &du);
+                        store(ddelta_out.slice(i, grp.w), &ddelta);
+                    }
+                }
+            }
             let off = if split { blk * bls } else { 0 } + bi * len * state;
             // SAFETY: block blk's partial rows of batch element bi belong to this task only.
             let db_rows = unsafe { db_out.slice(off, len * state) };
             let dc_rows = unsafe { dc_out.slice(off, len * state) };
-            let mut s0 = k0;
-            while s0 < krange.end {
-                let sn = sub.min(krange.end - s0);
-                // Recompute the forward states of channels s0..s0+sn.
-                for t in 0..len {
-                    let base = (bi * len + t) * channels;
-                    let row = (bi * len + t) * state;
-                    let bt = &x.b[row..row + state];
-                    let (before, after) = hist.split_at_mut(t * sub * state);
-                    let zs = &x.delta[base + s0..base + s0 + sn];
-                    let bias = &x.delta_bias[s0..s0 + sn];
-                    let dt_row = &mut dts[t * sub..t * sub + sn];
-                    let sig_row = &mut sigs[t * sub..t * sub + sn];
-                    for (((dt, sg), &z), &bz) in
-                        dt_row.iter_mut().zip(sig_row.iter_mut()).zip(zs).zip(bias)
-                    {
-                        (*dt, *sg) = softplus_sigmoid(z + bz);
-                    }
-                    for kk in 0..sn {
-                        let k = s0 + kk;
-                        let i = base + k;
-                        let dt = dts[t * sub + kk];
-                        let prev = if t == 0 {
-                            &zeros[..]
-                        } else {
-                            &before[((t - 1) * sub + kk) * state..][..state]
-                        };
-                        let at = (t * sub + kk) * state;
-                        step_store::<S>(
-                            prev,
-                            &mut after[kk * state..(kk + 1) * state],
-                            &mut decay[at..at + state],
-                            &x.a[k * state..(k + 1) * state],
-                            bt,
-                            dt,
-                            dt * x.u[i],
-                        );
-                    }
-                }
-                // Reverse pass.
-                for kk in 0..sn {
-                    let gk = &mut g[kk * state..(kk + 1) * state];
-                    match d_last_state {
-                        Some(dls) => {
-                            gk.copy_from_slice(&dls[(bi * channels + s0 + kk) * state..][..state])
-                        }
-                        None => gk.iter_mut().for_each(|v| *v = 0.0),
-                    }
-                }
-                for t in (0..len).rev() {
-                    let base = (bi * len + t) * channels;
-                    let row = (bi * len + t) * state;
-                    let dct = &mut dc_rows[t * state..(t + 1) * state];
-                    let dbt = &mut db_rows[t * state..(t + 1) * state];
-                    for kk in 0..sn {
-                        let k = s0 + kk;
-                        let i = base + k;
-                        let at = (t * sub + kk) * state;
-                        let dt = dts[t * sub + kk];
-                        let step = ReverseStep {
-                            a: &x.a[k * state..(k + 1) * state],
-                            bt: &x.b[row..row + state],
-                            ct: &x.c[row..row + state],
-                            h_prev: if t == 0 {
-                                &zeros[..]
-                            } else {
-                                &hist[at - sub * state..][..state]
-                            },
-                            h_cur: &hist[at..at + state],
-                            decay: &decay[at..at + state],
-                            dy: dy[i],
-                            dt,
-                            u: x.u[i],
-                        };
-                        let kl = k - k0;
-                        let (sum_dt, sum_gb) = step_reverse::<S, L>(
-                            &step,
-                            &mut g[kk * state..(kk + 1) * state],
-                            dct,
-                            dbt,
-                            &mut da_acc[kl * state..(kl + 1) * state],
-                        );
-                        let d_dt = sum_dt + step.u * sum_gb;
-                        let d_delta = d_dt * sigs[t * sub + kk];
-                        // SAFETY: (bi, t, k) belongs to this task only.
-                        unsafe {
-                            du_out.write(i, step.dy * x.d[k] + dt * sum_gb);
-                            ddelta_out.write(i, d_delta);
-                        }
-                        dd_acc[kl] += step.dy * step.u;
-                        dbias_acc[kl] += d_delta;
-                    }
-                }
-                s0 += sn;
+            for (dst, lanes) in db_rows.iter_mut().zip(&db_lanes) {
+                *dst = lane_sum(lanes);
             }
+            for (dst, lanes) in dc_rows.iter_mut().zip(&dc_lanes) {
+                *dst = lane_sum(lanes);
+            }
+        }
+        for (gi, grp) in groups.iter().enumerate() {
+            let k = ci * channels + grp.k0;
+            // SAFETY: chunk ci's rows for this task's channels belong to this task only.
+            let (da_rows, dd_row, dbias_row) = unsafe {
+                (
+                    da_out.slice(k * state, grp.w * state),
+                    dd_out.slice(k, grp.w),
+                    dbias_out.slice(k, grp.w),
+                )
+            };
+            for l in 0..grp.w {
+                for n in 0..state {
+                    da_rows[l * state + n] = da[gi * state + n][l];
+                }
+            }
+            dd_row.copy_from_slice(&dd[gi][..grp.w]);
+            dbias_row.copy_from_slice(&dbias[gi][..grp.w]);
         }
     }
 }
