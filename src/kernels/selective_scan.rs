@@ -529,11 +529,13 @@ impl ForwardJob<'_> {
                     let row = (bi * len + t) * state;
                     let tok = Token::read(x, g, i);
                     let mut y = map2(&g.d, &tok.u, |d, u| d * u);
-                    for n in 0..state {
-                        advance(&mut h[n], &g.a[n], &tok, x.b[row + n]);
-                        let c = x.c[row + n];
+                    let (b, c) = (&x.b[row..row + state], &x.c[row..row + state]);
+                    for (hn, ((an, &bn), &cn)) in
+                        h[..state].iter_mut().zip(g.a.iter().zip(b).zip(c))
+                    {
+                        advance(hn, an, &tok, bn);
                         for l in 0..W {
-                            y[l] += c * h[n][l];
+                            y[l] += cn * hn[l];
                         }
                     }
                     // SAFETY: (bi, t, channels of g) belong to this task only.

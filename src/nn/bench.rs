@@ -48,8 +48,9 @@ impl Default for BenchOptions {
     }
 }
 
-/// The PyTorch CPU figures the layer rows compare with (same shapes, measured on this machine
-/// kind): `(case, model, ms)`.
+/// The PyTorch CPU figures the layer rows compare with, as the networks issue quoted them (same
+/// shapes, on the machine kind of its day): `(case, model, ms)`. `examples/pytorch_reference.py`
+/// measures PyTorch on the machine at hand; README lists both.
 pub const PYTORCH_REFERENCE: &[(&str, &str, f64)] = &[
     ("layer fwd+bwd", "mamba x1", 1000.0),
     ("layer fwd+bwd", "transformer x2", 397.0),
