@@ -113,13 +113,16 @@ impl Camera {
 
     /// Metric z-depth (along the optical axis) of every pixel, clipped to [near, far].
     pub fn render_metric(&self, world: &PhysicsWorld, trunk: &Pose, out: &mut [f32]) {
-        let origin = trunk.transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0));
+        let origin = lens(trunk);
         let groups = camera_groups();
-        let in_view = |aabb: &Aabb, frustum: &[Vector; 4]| {
-            frustum
+        // A pyramid's planes in the world frame, and whether a box reaches inside all of them.
+        let planes = |frustum: &[Vector; 4]| frustum.map(|n| trunk.rotation * n);
+        let in_view = |aabb: &Aabb, planes: &[Vector; 4]| {
+            planes
                 .iter()
-                .all(|&n| reaches_positive_side(aabb, origin, trunk.rotation * n))
+                .all(|&n| reaches_positive_side(aabb, origin, n))
         };
+        let image = planes(&self.frustum);
         let visible: Vec<(usize, Aabb)> = world
             .colliders
             .iter()
@@ -127,14 +130,15 @@ impl Camera {
             .map(|(h, c)| (h.into_raw_parts().0 as usize, c.compute_aabb()))
             .filter(|(_, aabb)| {
                 aabb.distance_to_local_point(origin, true) <= self.max_range
-                    && in_view(aabb, &self.frustum)
+                    && in_view(aabb, &image)
             })
             .collect();
         for tile in &self.tiles {
+            let tile_planes = planes(&tile.frustum);
             let bvh = leaf_tree(
                 visible
                     .iter()
-                    .filter(|(_, aabb)| in_view(aabb, &tile.frustum))
+                    .filter(|(_, aabb)| in_view(aabb, &tile_planes))
                     .copied(),
             );
             let qp = QueryPipeline {
@@ -167,7 +171,7 @@ impl Camera {
         pixels: std::ops::Range<usize>,
         out: &mut [f32],
     ) {
-        let origin = trunk.transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0));
+        let origin = lens(trunk);
         for (k, o) in pixels.zip(out.iter_mut()) {
             let dir = trunk.rotation * self.dirs[k];
             let ray = Ray::new(origin, dir);
@@ -203,6 +207,11 @@ fn leaf_tree(leaves: impl Iterator<Item = (usize, Aabb)>) -> Bvh {
         }
         bvh
     }
+}
+
+/// The camera's position in the world for a trunk pose.
+fn lens(trunk: &Pose) -> Vector {
+    trunk.transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0))
 }
 
 /// What the camera sees: colliders in the world or sphere groups.
