@@ -125,14 +125,7 @@ fn culled_camera_equals_rays_through_the_whole_broad_phase() {
     use locomamba::sim::depth::Camera;
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    for task in [
-        Task::Flat,
-        Task::ThinObstacles,
-        Task::WideObstacles,
-        Task::MovingObstacles,
-        Task::Spheres,
-        Task::Mountain,
-    ] {
+    for task in Task::ALL {
         let mut c = cfg();
         c.task = task;
         let mut env = Env::new(&c, 5, 1.0).unwrap();

@@ -415,17 +415,8 @@ impl Group {
             .step_by(W)
             .map(|k0| {
                 let w = W.min(channels.end - k0);
-                let a = (0..state)
-                    .map(|n| {
-                        std::array::from_fn(|l| {
-                            if l < w {
-                                x.a[(k0 + l) * state + n]
-                            } else {
-                                0.0
-                            }
-                        })
-                    })
-                    .collect();
+                let mut a = vec![[0.0; W]; state];
+                transpose_into(&mut a, &x.a[k0 * state..(k0 + w) * state], state);
                 Group {
                     k0,
                     w,
@@ -727,11 +718,7 @@ impl BackwardJob<'_> {
                     dbias_out.slice(k, grp.w),
                 )
             };
-            for l in 0..grp.w {
-                for n in 0..state {
-                    da_rows[l * state + n] = da[gi * state + n][l];
-                }
-            }
+            transpose_from(da_rows, &da[gi * state..(gi + 1) * state], state);
             dd_row.copy_from_slice(&dd[gi][..grp.w]);
             dbias_row.copy_from_slice(&dbias[gi][..grp.w]);
         }
