@@ -17,25 +17,10 @@ pub const EXP_MAX_INPUT: f32 = 88.37;
 /// +inf above it, and NaN for NaN.
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
-    // 1.5 * 2^23: adding it rounds to the nearest integer and leaves that integer in the low mantissa bits.
-    const ROUND_MAGIC: f32 = 12_582_912.0;
-    // ln 2 split in a part exactly representable with few bits and a small correction.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
     // Clamp so that n stays in [-126, 127] and 2^n is a normal float.
     let xc = x.clamp(EXP_MIN_INPUT, EXP_MAX_INPUT);
-    let shifted = xc * std::f32::consts::LOG2_E + ROUND_MAGIC;
-    let n = shifted - ROUND_MAGIC;
-    let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
-    let r = xc - n * LN2_HI - n * LN2_LO;
-    // Minimax polynomial for (exp(r) - 1 - r) / r^2 on [-ln2/2, ln2/2] (Cephes expf coefficients).
-    let mut p = 1.987_569_2e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let er = p * (r * r) + r + 1.0;
+    let (r, n_int) = reduce(xc);
+    let er = exp_poly(r);
     let scale = f32::from_bits(((n_int + 127) as u32) << 23);
     let out = er * scale;
     let out = if x < EXP_MIN_INPUT { 0.0 } else { out };
@@ -47,22 +32,65 @@ pub fn fast_exp(x: f32) -> f32 {
     if x.is_nan() { f32::NAN } else { out }
 }
 
+/// `exp(x)` for `x <= 0` (or NaN), as [`fast_exp`] but without its overflow and NaN selects, which
+/// cannot fire there (NaN propagates through the arithmetic): the decays `exp(dt a)` of the scan,
+/// with `dt > 0` and `a < 0`, and the `exp(-|z|)` of softplus, sigmoid and SiLU. Results for
+/// `x > 0` are unspecified.
+#[inline(always)]
+pub fn fast_exp_nonpositive(x: f32) -> f32 {
+    // A comparison, not `max`, so that NaN stays NaN.
+    let xc = if x < EXP_MIN_INPUT { EXP_MIN_INPUT } else { x };
+    let (r, n_int) = reduce(xc);
+    let er = exp_poly(r);
+    let scale = f32::from_bits((n_int.wrapping_add(127) as u32) << 23);
+    let out = er * scale;
+    if x < EXP_MIN_INPUT { 0.0 } else { out }
+}
+
+/// Range reduction `x = n ln2 + r`, `|r| <= ln2 / 2`: returns `(r, n)`.
+#[inline(always)]
+fn reduce(x: f32) -> (f32, i32) {
+    // 1.5 * 2^23: adding it rounds to the nearest integer and leaves that integer in the low mantissa bits.
+    const ROUND_MAGIC: f32 = 12_582_912.0;
+    // ln 2 split in a part exactly representable with few bits and a small correction.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let shifted = x.mul_add(std::f32::consts::LOG2_E, ROUND_MAGIC);
+    let n = shifted - ROUND_MAGIC;
+    let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
+    (r, n_int)
+}
+
+/// `exp(r)` for `|r| <= ln2 / 2`: `1 + r + r^2 p(r)`, `p` the minimax polynomial for
+/// `(exp(r) - 1 - r) / r^2` (Cephes expf coefficients), in fused multiply-adds.
+#[inline(always)]
+fn exp_poly(r: f32) -> f32 {
+    let mut p = 1.987_569_2e-4_f32;
+    p = p.mul_add(r, 1.398_199_9e-3);
+    p = p.mul_add(r, 8.333_452e-3);
+    p = p.mul_add(r, 4.166_579_6e-2);
+    p = p.mul_add(r, 1.666_666_5e-1);
+    p = p.mul_add(r, 0.5);
+    p.mul_add(r * r, r) + 1.0
+}
+
 /// `(softplus(z), sigmoid(z))` in `f32`, vectorisable, both accurate to about 2e-7 relative
 /// (softplus is 0 for `z < EXP_MIN_INPUT`, where the exact value is below 1e-37).
 #[inline(always)]
 pub fn softplus_sigmoid(z: f32) -> (f32, f32) {
-    let w = fast_exp(-z.abs());
+    let w = fast_exp_nonpositive(-z.abs());
     // ln(1 + w) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = w / (2 + w) in [0, 1/3].
     let s = w / (2.0 + w);
     let s2 = s * s;
     let mut p = 1.0 / 13.0_f32;
-    p = p * s2 + 1.0 / 11.0;
-    p = p * s2 + 1.0 / 9.0;
-    p = p * s2 + 1.0 / 7.0;
-    p = p * s2 + 1.0 / 5.0;
-    p = p * s2 + 1.0 / 3.0;
-    p = p * s2 + 1.0;
-    let softplus = z.max(0.0) + 2.0 * s * p;
+    p = p.mul_add(s2, 1.0 / 11.0);
+    p = p.mul_add(s2, 1.0 / 9.0);
+    p = p.mul_add(s2, 1.0 / 7.0);
+    p = p.mul_add(s2, 1.0 / 5.0);
+    p = p.mul_add(s2, 1.0 / 3.0);
+    p = p.mul_add(s2, 1.0);
+    let softplus = (2.0 * s).mul_add(p, z.max(0.0));
     let inv = 1.0 / (1.0 + w);
     let sigmoid = if z >= 0.0 { inv } else { w * inv };
     (softplus, sigmoid)
@@ -102,6 +130,22 @@ mod tests {
             worst = worst.max(((got - want) / want).abs());
         }
         assert!(worst < 3e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn nonpositive_variant_equals_fast_exp_bitwise_on_its_domain() {
+        let steps = 400_000;
+        for i in 0..=steps {
+            let x = -100.0 * i as f32 / steps as f32;
+            assert_eq!(
+                fast_exp_nonpositive(x).to_bits(),
+                fast_exp(x).to_bits(),
+                "x = {x}"
+            );
+        }
+        assert_eq!(fast_exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert!(fast_exp_nonpositive(f32::NAN).is_nan());
+        assert!(fast_exp_nonpositive(-0.0) == 1.0);
     }
 
     #[test]

@@ -11,14 +11,16 @@ pub mod cube;
 
 /// The widest vector instruction set the kernels are compiled for on the running CPU. Kernel
 /// bodies are compiled once per level; every level does the same operations in the same order (no
-/// FMA contraction, no reduction that depends on the vector width), so results are bitwise
-/// identical across levels. `LOCOMAMBA_SCAN_NO_AVX2` forces the baseline and
+/// reduction that depends on the vector width, and every fused multiply-add written out as
+/// `mul_add`, which is correctly rounded everywhere: one instruction at the AVX2 + FMA and
+/// AVX-512 levels, libm's `fmaf` at the x86_64 baseline), so results are bitwise identical across
+/// levels. `LOCOMAMBA_SCAN_NO_AVX2` forces the baseline and
 /// `LOCOMAMBA_SCAN_NO_AVX512` caps the level at AVX2 (for comparisons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SimdLevel {
     /// The target's default instructions (SSE2 on x86_64).
     Baseline,
-    /// 256-bit vectors.
+    /// 256-bit vectors with fused multiply-add (AVX2 + FMA).
     Avx2,
     /// 512-bit vectors.
     Avx512,
@@ -29,7 +31,9 @@ pub(crate) fn simd_level() -> SimdLevel {
     #[cfg(target_arch = "x86_64")]
     {
         let off = |name: &str| std::env::var_os(name).is_some();
-        if !std::arch::is_x86_feature_detected!("avx2") || off("LOCOMAMBA_SCAN_NO_AVX2") {
+        let avx2_fma = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if !avx2_fma || off("LOCOMAMBA_SCAN_NO_AVX2") {
             SimdLevel::Baseline
         } else if std::arch::is_x86_feature_detected!("avx512f") && !off("LOCOMAMBA_SCAN_NO_AVX512")
         {
@@ -59,22 +63,41 @@ pub(crate) trait SimdKernel {
 pub(crate) fn run_simd<K: SimdKernel>(level: SimdLevel, kernel: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn with_avx2<K: SimdKernel>(kernel: K) -> K::Output {
             kernel.run()
         }
-        #[target_feature(enable = "avx2,avx512f")]
+        #[target_feature(enable = "avx2,fma,avx512f")]
         fn with_avx512<K: SimdKernel>(kernel: K) -> K::Output {
             kernel.run()
         }
         match level {
-            // SAFETY: `simd_level` found AVX2 on this CPU.
+            // SAFETY: `simd_level` found AVX2 and FMA on this CPU.
             SimdLevel::Avx2 => return unsafe { with_avx2(kernel) },
-            // SAFETY: `simd_level` found AVX-512F (and AVX2) on this CPU.
+            // SAFETY: `simd_level` found AVX-512F (and AVX2, FMA) on this CPU.
             SimdLevel::Avx512 => return unsafe { with_avx512(kernel) },
             SimdLevel::Baseline => {}
         }
     }
     let _ = level;
     kernel.run()
+}
+
+/// Asks the CPU to start loading the cache line holding `base + offset` floats into L1 (no effect
+/// on results; a hint only, and never a fault, even past the end of the buffer). The scan kernels
+/// walk `[batch, len, channels]` buffers at a stride of one row per step, which the hardware
+/// prefetchers do not follow, so they prefetch the next channel group's row themselves.
+#[inline(always)]
+pub(crate) fn prefetch(base: *const f32, offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch reads nothing and cannot fault, whatever the address; `wrapping_add`
+        // keeps the address computation itself defined.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(offset).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (base, offset);
+    }
 }

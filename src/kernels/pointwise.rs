@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::fast_math::fast_exp;
+use super::fast_math::fast_exp_nonpositive;
 use super::{SimdKernel, run_simd, simd_level};
 
 /// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
@@ -53,7 +53,7 @@ const CONV_MAX_TASKS: usize = 64;
 /// `1 / (1 + e^-z)`, vectorisable and stable for large `|z|`.
 #[inline(always)]
 pub fn sigmoid(z: f32) -> f32 {
-    let w = fast_exp(-z.abs());
+    let w = fast_exp_nonpositive(-z.abs());
     let inv = 1.0 / (1.0 + w);
     if z >= 0.0 { inv } else { w * inv }
 }

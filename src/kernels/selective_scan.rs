@@ -26,8 +26,8 @@ use rayon::prelude::*;
 use std::time::Instant;
 use thiserror::Error;
 
-use super::fast_math::{fast_exp, softplus_sigmoid};
-use super::{SimdKernel, run_simd, simd_level};
+use super::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
+use super::{SimdKernel, prefetch, run_simd, simd_level};
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,8 +443,11 @@ struct Token {
 
 impl Token {
     /// Token `i` (flat index of its first channel in `[batch, len, channels]`) of group `g`.
+    /// Also prefetches the same token of the next channel group.
     #[inline(always)]
     fn read(x: &ScanInputs, g: &Group, i: usize) -> Token {
+        prefetch(x.u.as_ptr(), i + W);
+        prefetch(x.delta.as_ptr(), i + W);
         let u = load(&x.u[i..i + g.w]);
         let z = load(&x.delta[i..i + g.w]);
         let mut dt = [0.0; W];
@@ -468,8 +471,8 @@ impl Token {
 fn advance(h: &mut Lanes, a: &Lanes, tok: &Token, b: f32) -> Lanes {
     let mut decay = [0.0; W];
     for l in 0..W {
-        decay[l] = fast_exp(tok.dt[l] * a[l]);
-        h[l] = decay[l] * h[l] + tok.dtu[l] * b;
+        decay[l] = fast_exp_nonpositive(tok.dt[l] * a[l]);
+        h[l] = decay[l].mul_add(h[l], tok.dtu[l] * b);
     }
     decay
 }
@@ -526,9 +529,10 @@ impl ForwardJob<'_> {
                     {
                         advance(hn, an, &tok, bn);
                         for l in 0..W {
-                            y[l] += cn * hn[l];
+                            y[l] = cn.mul_add(hn[l], y[l]);
                         }
                     }
+                    prefetch(y_out.ptr, i + W);
                     // SAFETY: (bi, t, channels of g) belong to this task only.
                     store(unsafe { y_out.slice(i, g.w) }, &y);
                 }
@@ -615,6 +619,7 @@ impl BackwardJob<'_> {
         };
         let mut toks = Vec::with_capacity(len);
         let mut g = vec![[0.0f32; W]; state];
+        let zero_row = vec![[0.0f32; W]; state];
         // Per-lane sums over this task's channel groups of the b and c gradients, `[len, state]`.
         let mut db_lanes = vec![[0.0f32; W]; len * state];
         let mut dc_lanes = vec![[0.0f32; W]; len * state];
@@ -655,32 +660,42 @@ impl BackwardJob<'_> {
                     let row = (bi * len + t) * state;
                     let tok = &toks[t];
                     let dyv = load(&dy[i..i + grp.w]);
+                    for buf in [dy.as_ptr(), du_out.ptr, ddelta_out.ptr] {
+                        prefetch(buf, i + W);
+                    }
                     let mut sum_dt = zero;
                     let mut sum_gb = zero;
+                    let h_prev_row = if t == 0 {
+                        &zero_row[..]
+                    } else {
+                        &hist.h[(t - 1) * state..][..state]
+                    };
+                    let h_row = &hist.h[t * state..][..state];
+                    let decay_row = &hist.decay[t * state..][..state];
+                    let (b_row, c_row) = (&x.b[row..][..state], &x.c[row..][..state]);
+                    let da_row = &mut da[gi * state..][..state];
+                    let db_row = &mut db_lanes[t * state..][..state];
+                    let dc_row = &mut dc_lanes[t * state..][..state];
                     for n in 0..state {
-                        let (b, c) = (x.b[row + n], x.c[row + n]);
-                        let h_cur = &hist.h[t * state + n];
-                        let h_prev = if t == 0 {
-                            &zero
-                        } else {
-                            &hist.h[(t - 1) * state + n]
-                        };
-                        let decay = &hist.decay[t * state + n];
-                        let a = &grp.a[n];
-                        let dan = &mut da[gi * state + n];
-                        let dbn = &mut db_lanes[t * state + n];
-                        let dcn = &mut dc_lanes[t * state + n];
-                        let gn = &mut g[n];
+                        // Every operand copied into locals first and written back whole: with
+                        // the accumulators updated in place, the compiler could not rule out
+                        // aliasing between them and versioned the loop with run-time checks.
+                        let (b, c) = (b_row[n], c_row[n]);
+                        let (h_cur, h_prev, decay, a) =
+                            (h_row[n], h_prev_row[n], decay_row[n], grp.a[n]);
+                        let (mut gn, mut dan, mut dbn, mut dcn) =
+                            (g[n], da_row[n], db_row[n], dc_row[n]);
                         for l in 0..W {
-                            let gl = gn[l] + dyv[l] * c;
-                            dcn[l] += dyv[l] * h_cur[l];
+                            let gl = dyv[l].mul_add(c, gn[l]);
+                            dcn[l] = dyv[l].mul_add(h_cur[l], dcn[l]);
                             let gh = gl * h_prev[l] * decay[l];
-                            sum_dt[l] += gh * a[l];
-                            dan[l] += gh * tok.dt[l];
-                            dbn[l] += gl * tok.dtu[l];
-                            sum_gb[l] += gl * b;
+                            sum_dt[l] = gh.mul_add(a[l], sum_dt[l]);
+                            dan[l] = gh.mul_add(tok.dt[l], dan[l]);
+                            dbn[l] = gl.mul_add(tok.dtu[l], dbn[l]);
+                            sum_gb[l] = gl.mul_add(b, sum_gb[l]);
                             gn[l] = gl * decay[l];
                         }
+                        (g[n], da_row[n], db_row[n], dc_row[n]) = (gn, dan, dbn, dcn);
                     }
                     let mut du = [0.0; W];
                     let mut ddelta = [0.0; W];
