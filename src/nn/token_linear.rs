@@ -11,11 +11,23 @@ use std::ops::Range;
 use burn::nn::Linear;
 use burn::prelude::*;
 
+use super::linear_op::linear_rows;
+
+/// `linear` applied to the rows of `x` `[rows, d_in]` -> `[rows, d_out]` (same result as
+/// `linear.forward(x)`), as one fused operation on CPU devices (see [`linear_rows`]).
+pub fn row_linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    linear_rows(
+        x,
+        linear.weight.val(),
+        linear.bias.as_ref().map(|b| b.val()),
+    )
+}
+
 /// `linear` applied to every token of `x` `[B, T, d_in]` -> `[B, T, d_out]`, computed as one
 /// `[B * T, d_in] x [d_in, d_out]` product (same result as `linear.forward(x)`).
 pub fn token_linear(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
     let [b, t, d_in] = x.dims();
-    let y = linear.forward(x.reshape([b * t, d_in]));
+    let y = row_linear(linear, x.reshape([b * t, d_in]));
     let d_out = y.dims()[1];
     y.reshape([b, t, d_out])
 }
@@ -28,14 +40,11 @@ pub fn token_linear_part(linear: &Linear, x: Tensor<3>, cols: Range<usize>) -> T
     let [b, t, d_in] = x.dims();
     let width = cols.len();
     let weight = linear.weight.val().narrow(1, cols.start, width);
-    let mut y = x.reshape([b * t, d_in]).matmul(weight);
-    if let Some(bias) = &linear.bias {
-        y = y + bias
-            .val()
-            .narrow(0, cols.start, width)
-            .unsqueeze_dim::<2>(0);
-    }
-    y.reshape([b, t, width])
+    let bias = linear
+        .bias
+        .as_ref()
+        .map(|bias| bias.val().narrow(0, cols.start, width));
+    linear_rows(x.reshape([b * t, d_in]), weight, bias).reshape([b, t, width])
 }
 
 #[cfg(test)]

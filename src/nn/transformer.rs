@@ -3,8 +3,8 @@
 //!
 //! The parameters live in burn's `TransformerEncoder` (its initialisation, names and checkpoint
 //! layout); the forward is ours and computes the same function with every linear layer run over
-//! `[B * T, d]` rows, one matrix product each (see [`token_linear`](super::token_linear)), which is
-//! what makes its backward cheap on the CPU.
+//! `[B * T, d]` rows, one matrix product each (see [`token_linear`](super::token_linear) and
+//! [`linear_op`](super::linear_op)), which is what makes its backward cheap on the CPU.
 
 use burn::nn::activation::ActivationConfig;
 use burn::nn::transformer::{
@@ -12,6 +12,8 @@ use burn::nn::transformer::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
+
+use super::token_linear::row_linear;
 
 /// One post-LN Transformer encoder layer of width `d_model`.
 #[derive(Module, Debug)]
@@ -53,8 +55,7 @@ impl TransformerLayerModule {
         let [b, t, d] = x.dims();
         let rows = x.reshape([b * t, d]);
         let heads = |linear: &burn::nn::Linear| {
-            linear
-                .forward(rows.clone())
+            row_linear(linear, rows.clone())
                 .reshape([b, t, mha.n_heads, mha.d_k])
                 .swap_dims(1, 2)
         };
@@ -64,12 +65,15 @@ impl TransformerLayerModule {
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([b * t, d]);
-        let h = layer.norm_1.forward(rows + mha.output.forward(context));
-        let ff = layer.pwff.linear_outer.forward(
+        let h = layer
+            .norm_1
+            .forward(rows + row_linear(&mha.output, context));
+        let ff = row_linear(
+            &layer.pwff.linear_outer,
             layer
                 .pwff
                 .activation
-                .forward(layer.pwff.linear_inner.forward(h.clone())),
+                .forward(row_linear(&layer.pwff.linear_inner, h.clone())),
         );
         layer.norm_2.forward(h + ff).reshape([b, t, d])
     }

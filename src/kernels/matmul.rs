@@ -1,0 +1,332 @@
+//! Row-major `f32` matrix products for the linear layers, forward and backward, through the `gemm`
+//! crate (the one burn's Flex backend calls), writing straight into fresh output buffers.
+//!
+//! Why not burn's `matmul`: burn-flex 0.22 makes every output with `FlexTensor::empty`, which
+//! zero-fills a byte vector and then copies it into a 16-byte-aligned buffer, so each product
+//! pays a memset and a memcpy of its output on top of the multiplication (about 9% of a Mamba
+//! layer's forward + backward). Here the product writes each output once, and the bias is added
+//! by the same `gemm` call (`dst = dst + x w` over rows pre-filled with the bias).
+
+use gemm::{Parallelism, gemm};
+
+/// Products with at least this many multiply-adds run on rayon's threads (burn-flex uses the
+/// same threshold).
+const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    }
+}
+
+/// One strided matrix operand: element `(i, j)` at `ptr + i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+struct Operand {
+    ptr: *const f32,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl Operand {
+    /// `rows x cols` row-major `values`.
+    fn rows(values: &[f32], cols: usize) -> Self {
+        Operand {
+            ptr: values.as_ptr(),
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of the `rows x cols` row-major `values`.
+    fn transposed(values: &[f32], cols: usize) -> Self {
+        Operand {
+            ptr: values.as_ptr(),
+            row_stride: 1,
+            col_stride: cols as isize,
+        }
+    }
+}
+
+/// `m x n` row-major `lhs * rhs` (`lhs` `m x k`, `rhs` `k x n`), added to `init`'s rows when it
+/// is given (`init` has `n` values, one row broadcast to all `m`).
+fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand,
+    rhs: Operand,
+    init: Option<&[f32]>,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    let spare = &mut out.spare_capacity_mut()[..m * n];
+    if let Some(row) = init {
+        for dst in spare.chunks_exact_mut(n) {
+            for (d, &v) in dst.iter_mut().zip(row) {
+                d.write(v);
+            }
+        }
+    }
+    let dst = spare.as_mut_ptr().cast::<f32>();
+    // SAFETY: `dst` points to `m * n` writable floats with row stride `n`; `lhs` and `rhs`
+    // address `m x k` and `k x n` elements inside their slices (the callers check the lengths).
+    // With `read_dst` false gemm never reads `dst` (it sets alpha to zero and stores `lhs * rhs`,
+    // zeros when `k == 0`); with `init` it reads the rows written above.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            init.is_some(),
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m, n, k),
+        );
+    }
+    // SAFETY: gemm wrote (or, with `init`, updated) every one of the `m * n` values.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
+/// Sizes of one linear layer over rows: `x` `[rows, d_in]`, `weight` `[d_in, d_out]` (burn's
+/// `Linear` layout), output `[rows, d_out]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearDims {
+    /// Rows of the input (tokens times batch).
+    pub rows: usize,
+    /// Input features.
+    pub d_in: usize,
+    /// Output features.
+    pub d_out: usize,
+}
+
+impl LinearDims {
+    fn check(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) {
+        check("x", x.len(), self.rows * self.d_in);
+        check("weight", weight.len(), self.d_in * self.d_out);
+        if let Some(b) = bias {
+            check("bias", b.len(), self.d_out);
+        }
+    }
+}
+
+fn check(name: &str, got: usize, want: usize) {
+    assert_eq!(
+        got, want,
+        "linear kernel: `{name}` has {got} values, expected {want}"
+    );
+}
+
+/// `x weight (+ bias)`: `[rows, d_out]`.
+pub fn linear_forward(
+    dims: &LinearDims,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    dims.check(x, weight, bias);
+    let LinearDims { rows, d_in, d_out } = *dims;
+    product(
+        rows,
+        d_out,
+        d_in,
+        Operand::rows(x, d_in),
+        Operand::rows(weight, d_out),
+        bias,
+    )
+}
+
+/// Gradients of [`linear_forward`]'s inputs.
+#[derive(Debug, Clone)]
+pub struct LinearGrads {
+    /// `dy weight^T`, `[rows, d_in]`.
+    pub x: Vec<f32>,
+    /// `x^T dy`, `[d_in, d_out]`.
+    pub weight: Vec<f32>,
+    /// Column sums of `dy`, `[d_out]` (when the layer has a bias).
+    pub bias: Option<Vec<f32>>,
+}
+
+/// Gradients of [`linear_forward`] given its output's gradient `dy` `[rows, d_out]`; the bias
+/// gradient is computed when `with_bias`.
+pub fn linear_backward(
+    dims: &LinearDims,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    with_bias: bool,
+) -> LinearGrads {
+    dims.check(x, weight, None);
+    check("dy", dy.len(), dims.rows * dims.d_out);
+    let LinearDims { rows, d_in, d_out } = *dims;
+    let dx = product(
+        rows,
+        d_in,
+        d_out,
+        Operand::rows(dy, d_out),
+        Operand::transposed(weight, d_out),
+        None,
+    );
+    let dw = product(
+        d_in,
+        d_out,
+        rows,
+        Operand::transposed(x, d_in),
+        Operand::rows(dy, d_out),
+        None,
+    );
+    // The bias gradient as a product too, `1^T dy`: one pass over `dy` in gemm's fixed order.
+    let bias = with_bias.then(|| {
+        let ones = vec![1.0f32; rows];
+        product(
+            1,
+            d_out,
+            rows,
+            Operand::rows(&ones, rows),
+            Operand::rows(dy, d_out),
+            None,
+        )
+    });
+    LinearGrads {
+        x: dx,
+        weight: dw,
+        bias,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `values[i] = sin(seed + 0.37 i)`: deterministic inputs of either sign.
+    fn wave(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| (seed + 0.37 * i as f32).sin()).collect()
+    }
+
+    fn naive_product(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: impl Fn(usize, usize) -> f32,
+        b: impl Fn(usize, usize) -> f32,
+    ) -> Vec<f64> {
+        let mut out = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|p| a(i, p) as f64 * b(p, j) as f64).sum();
+            }
+        }
+        out
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{what}[{i}]: {g} vs {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_and_backward_match_a_naive_triple_loop() {
+        // Large enough to take gemm's parallel path, and a small one for its serial path.
+        for dims in [
+            LinearDims {
+                rows: 300,
+                d_in: 70,
+                d_out: 130,
+            },
+            LinearDims {
+                rows: 5,
+                d_in: 3,
+                d_out: 4,
+            },
+        ] {
+            let LinearDims { rows, d_in, d_out } = dims;
+            let x = wave(rows * d_in, 0.1);
+            let w = wave(d_in * d_out, 1.3);
+            let b = wave(d_out, 2.9);
+            let dy = wave(rows * d_out, 4.2);
+            let xw = naive_product(
+                rows,
+                d_out,
+                d_in,
+                |i, p| x[i * d_in + p],
+                |p, j| w[p * d_out + j],
+            );
+            assert_close(&linear_forward(&dims, &x, &w, None), &xw, "x w");
+            let with_bias: Vec<f64> = xw
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + b[i % d_out] as f64)
+                .collect();
+            assert_close(
+                &linear_forward(&dims, &x, &w, Some(&b)),
+                &with_bias,
+                "x w + b",
+            );
+            let g = linear_backward(&dims, &x, &w, &dy, true);
+            let dx = naive_product(
+                rows,
+                d_in,
+                d_out,
+                |i, j| dy[i * d_out + j],
+                |j, p| w[p * d_out + j],
+            );
+            let dw = naive_product(
+                d_in,
+                d_out,
+                rows,
+                |p, i| x[i * d_in + p],
+                |i, j| dy[i * d_out + j],
+            );
+            let db: Vec<f64> = (0..d_out)
+                .map(|j| (0..rows).map(|i| dy[i * d_out + j] as f64).sum())
+                .collect();
+            assert_close(&g.x, &dx, "dx");
+            assert_close(&g.weight, &dw, "dw");
+            assert_close(g.bias.as_deref().expect("bias gradient"), &db, "db");
+            assert!(linear_backward(&dims, &x, &w, &dy, false).bias.is_none());
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zeros_or_the_bias() {
+        let dims = LinearDims {
+            rows: 3,
+            d_in: 0,
+            d_out: 2,
+        };
+        assert_eq!(linear_forward(&dims, &[], &[], None), vec![0.0; 6]);
+        assert_eq!(
+            linear_forward(&dims, &[], &[], Some(&[1.5, -2.0])),
+            vec![1.5, -2.0, 1.5, -2.0, 1.5, -2.0]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "`weight` has 5 values, expected 6")]
+    fn wrong_weight_length_is_named() {
+        let dims = LinearDims {
+            rows: 1,
+            d_in: 2,
+            d_out: 3,
+        };
+        linear_forward(&dims, &[1.0, 2.0], &[0.0; 5], None);
+    }
+}
