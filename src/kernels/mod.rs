@@ -2,6 +2,7 @@
 //! layer can wrap them as custom backend operations.
 
 pub mod fast_math;
+pub mod layer_norm;
 pub mod matmul;
 pub mod pointwise;
 pub mod selective_scan;

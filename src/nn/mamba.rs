@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
+use super::layer_norm_op::{LAYER_NORM_EPS, layer_norm_rows, layer_norm_tokens};
 use super::pointwise_op::{causal_conv_silu, silu_gate};
 use super::scan::{ScanInputs, selective_scan_from};
 use super::scan_op::selective_scan_fused;
@@ -69,7 +70,9 @@ impl MambaBlockConfig {
             device,
         ));
         MambaBlock {
-            norm: LayerNormConfig::new(dm).init(device),
+            norm: LayerNormConfig::new(dm)
+                .with_epsilon(LAYER_NORM_EPS)
+                .init(device),
             in_proj: LinearConfig::new(dm, 2 * di).with_bias(false).init(device),
             conv_weight: Param::from_tensor(Tensor::random(
                 [di, k],
@@ -198,7 +201,7 @@ impl MambaBlock {
     /// Parallel forward over a whole sequence `[B, L, d_model]`; `bidirectional` adds the mixer
     /// run on the reversed sequence (same weights), reversed back.
     pub fn forward(&self, x: Tensor<3>, bidirectional: bool) -> Tensor<3> {
-        let h = self.norm.forward(x.clone());
+        let h = layer_norm_tokens(&self.norm, x.clone());
         let mut y = self.mix(h.clone());
         if bidirectional {
             y = y + self.mix(h.flip([1])).flip([1]);
@@ -212,7 +215,7 @@ impl MambaBlock {
         let [batch, dm] = x.dims();
         let di = self.a_log.dims()[0];
         let k = self.conv_weight.dims()[1];
-        let xz = self.in_proj.forward(self.norm.forward(x.clone()));
+        let xz = self.in_proj.forward(layer_norm_rows(&self.norm, x.clone()));
         let xin = xz.clone().narrow(1, 0, di);
         let z = xz.narrow(1, di, di);
         let newest = xin.reshape([batch, di, 1]);

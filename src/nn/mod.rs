@@ -13,6 +13,7 @@ pub mod encoder;
 pub mod error;
 pub mod fusion;
 pub mod init;
+pub mod layer_norm_op;
 pub mod linear_op;
 pub mod mamba;
 pub mod pointwise_op;

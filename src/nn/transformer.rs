@@ -13,6 +13,7 @@ use burn::nn::transformer::{
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use super::layer_norm_op::{LAYER_NORM_EPS, layer_norm_rows};
 use super::token_linear::row_linear;
 
 /// One post-LN Transformer encoder layer of width `d_model`.
@@ -40,7 +41,7 @@ impl TransformerLayerConfig {
             .with_dropout(0.0)
             .with_norm_first(false)
             .with_activation(ActivationConfig::Relu)
-            .with_layer_norm_eps(1e-5)
+            .with_layer_norm_eps(LAYER_NORM_EPS)
             .init(device);
         TransformerLayerModule { inner }
     }
@@ -65,9 +66,7 @@ impl TransformerLayerModule {
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([b * t, d]);
-        let h = layer
-            .norm_1
-            .forward(rows + row_linear(&mha.output, context));
+        let h = layer_norm_rows(&layer.norm_1, rows + row_linear(&mha.output, context));
         let ff = row_linear(
             &layer.pwff.linear_outer,
             layer
@@ -75,7 +74,7 @@ impl TransformerLayerModule {
                 .activation
                 .forward(row_linear(&layer.pwff.linear_inner, h.clone())),
         );
-        layer.norm_2.forward(h + ff).reshape([b, t, d])
+        layer_norm_rows(&layer.norm_2, h + ff).reshape([b, t, d])
     }
 
     /// burn's own `TransformerEncoder` forward on the same parameters: the oracle the parity test
