@@ -12,7 +12,9 @@
 
 use rayon::prelude::*;
 
-use super::{SimdKernel, run_simd, simd_level};
+use std::mem::MaybeUninit;
+
+use super::{SimdKernel, filled_vec, run_simd, simd_level};
 
 /// Rows per task.
 const ROWS_PER_TASK: usize = 64;
@@ -73,7 +75,7 @@ struct ForwardTask<'a> {
     gamma: &'a [f32],
     beta: Option<&'a [f32]>,
     eps: f32,
-    out: &'a mut [f32],
+    out: &'a mut [MaybeUninit<f32>],
 }
 
 impl SimdKernel for ForwardTask<'_> {
@@ -87,12 +89,16 @@ impl SimdKernel for ForwardTask<'_> {
             .zip(self.out.chunks_exact_mut(width))
         {
             let (mean, rstd) = moments(row, self.eps);
-            for ((o, &v), &g) in out.iter_mut().zip(row).zip(self.gamma) {
-                *o = (v - mean) * rstd * g;
-            }
-            if let Some(beta) = self.beta {
-                for (o, &b) in out.iter_mut().zip(beta) {
-                    *o += b;
+            match self.beta {
+                Some(beta) => {
+                    for (((o, &v), &g), &b) in out.iter_mut().zip(row).zip(self.gamma).zip(beta) {
+                        o.write((v - mean) * rstd * g + b);
+                    }
+                }
+                None => {
+                    for ((o, &v), &g) in out.iter_mut().zip(row).zip(self.gamma) {
+                        o.write((v - mean) * rstd * g);
+                    }
                 }
             }
         }
@@ -112,27 +118,30 @@ pub fn layer_norm_forward(
     if let Some(b) = beta {
         check("beta", b.len(), dims.width);
     }
-    let mut out = vec![0.0f32; x.len()];
     if x.is_empty() {
-        return out;
+        return Vec::new();
     }
     let span = ROWS_PER_TASK * dims.width;
     let simd = simd_level();
-    out.par_chunks_mut(span)
-        .zip(x.par_chunks(span))
-        .for_each(|(out, x)| {
-            run_simd(
-                simd,
-                ForwardTask {
-                    x,
-                    gamma,
-                    beta,
-                    eps,
-                    out,
-                },
-            )
-        });
-    out
+    // SAFETY: the tasks cover every row, and each writes all values of its rows.
+    unsafe {
+        filled_vec(x.len(), |out| {
+            out.par_chunks_mut(span)
+                .zip(x.par_chunks(span))
+                .for_each(|(out, x)| {
+                    run_simd(
+                        simd,
+                        ForwardTask {
+                            x,
+                            gamma,
+                            beta,
+                            eps,
+                            out,
+                        },
+                    )
+                });
+        })
+    }
 }
 
 /// Gradients of [`layer_norm_forward`]'s inputs.

@@ -103,3 +103,24 @@ pub(crate) fn prefetch(base: *const f32, offset: usize) {
         let _ = (base, offset);
     }
 }
+
+use std::mem::MaybeUninit;
+
+/// An initialised buffer as one to be written (always sound: it is only ever written with `f32`s).
+pub(crate) fn as_uninit(buf: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; every value written through the result is an initialised `f32`.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// A vector of `n` floats whose values `fill` writes, every one of them (it gets the
+/// uninitialised buffer): the outputs skip the zero-fill that `vec![0.0; n]` costs.
+///
+/// # Safety
+/// `fill` must write all `n` values.
+pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the caller's `fill` initialised all `n` values.
+    unsafe { v.set_len(n) };
+    v
+}

@@ -11,7 +11,9 @@
 use rayon::prelude::*;
 
 use super::fast_math::fast_exp_nonpositive;
-use super::{SimdKernel, run_simd, simd_level};
+use std::mem::MaybeUninit;
+
+use super::{SimdKernel, as_uninit, filled_vec, run_simd, simd_level};
 
 /// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,8 +295,19 @@ impl SimdKernel for ConvSiluBackwardTask<'_> {
 
 /// `out = y * silu(z)`, all the same length. Panics on a length mismatch.
 pub fn gate_forward(y: &[f32], z: &[f32], out: &mut [f32]) {
-    check("z", z.len(), y.len());
     check("out", out.len(), y.len());
+    gate_forward_into(y, z, as_uninit(out));
+}
+
+/// [`gate_forward`] into a new vector (allocated without zero-filling).
+pub fn gate_forward_vec(y: &[f32], z: &[f32]) -> Vec<f32> {
+    // SAFETY: `gate_forward_into` writes every value.
+    unsafe { filled_vec(y.len(), |out| gate_forward_into(y, z, out)) }
+}
+
+/// [`gate_forward`] on an output of `y`'s length; writes every value.
+fn gate_forward_into(y: &[f32], z: &[f32], out: &mut [MaybeUninit<f32>]) {
+    check("z", z.len(), y.len());
     let simd = simd_level();
     out.par_chunks_mut(GATE_CHUNK)
         .zip(y.par_chunks(GATE_CHUNK))
@@ -306,7 +319,7 @@ pub fn gate_forward(y: &[f32], z: &[f32], out: &mut [f32]) {
 struct GateChunk<'a> {
     y: &'a [f32],
     z: &'a [f32],
-    out: &'a mut [f32],
+    out: &'a mut [MaybeUninit<f32>],
 }
 
 impl SimdKernel for GateChunk<'_> {
@@ -314,7 +327,7 @@ impl SimdKernel for GateChunk<'_> {
     #[inline(always)]
     fn run(self) {
         for ((o, &y), &z) in self.out.iter_mut().zip(self.y).zip(self.z) {
-            *o = y * silu_and_slope(z).0;
+            o.write(y * silu_and_slope(z).0);
         }
     }
 }
@@ -323,17 +336,23 @@ impl SimdKernel for GateChunk<'_> {
 pub fn gate_backward(y: &[f32], z: &[f32], dout: &[f32]) -> (Vec<f32>, Vec<f32>) {
     check("z", z.len(), y.len());
     check("dout", dout.len(), y.len());
-    let mut dy = vec![0.0f32; y.len()];
-    let mut dz = vec![0.0f32; y.len()];
+    let n = y.len();
+    let (mut dy, mut dz) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let simd = simd_level();
-    dy.par_chunks_mut(GATE_CHUNK)
-        .zip(dz.par_chunks_mut(GATE_CHUNK))
+    dy.spare_capacity_mut()[..n]
+        .par_chunks_mut(GATE_CHUNK)
+        .zip(dz.spare_capacity_mut()[..n].par_chunks_mut(GATE_CHUNK))
         .zip(y.par_chunks(GATE_CHUNK))
         .zip(z.par_chunks(GATE_CHUNK))
         .zip(dout.par_chunks(GATE_CHUNK))
         .for_each(|((((dy, dz), y), z), dout)| {
             run_simd(simd, GateBackwardChunk { y, z, dout, dy, dz })
         });
+    // SAFETY: the chunks above cover all `n` values of both, and each writes all of its own.
+    unsafe {
+        dy.set_len(n);
+        dz.set_len(n);
+    }
     (dy, dz)
 }
 
@@ -342,8 +361,8 @@ struct GateBackwardChunk<'a> {
     y: &'a [f32],
     z: &'a [f32],
     dout: &'a [f32],
-    dy: &'a mut [f32],
-    dz: &'a mut [f32],
+    dy: &'a mut [MaybeUninit<f32>],
+    dz: &'a mut [MaybeUninit<f32>],
 }
 
 impl SimdKernel for GateBackwardChunk<'_> {
@@ -353,8 +372,8 @@ impl SimdKernel for GateBackwardChunk<'_> {
         let inputs = self.y.iter().zip(self.z).zip(self.dout);
         for ((dy, dz), ((&y, &z), &d)) in self.dy.iter_mut().zip(self.dz.iter_mut()).zip(inputs) {
             let (act, slope) = silu_and_slope(z);
-            *dy = d * act;
-            *dz = d * y * slope;
+            dy.write(d * act);
+            dz.write(d * y * slope);
         }
     }
 }

@@ -23,11 +23,12 @@
 //! the argument) on a mismatch; call [`validate`] first to get a `Result` instead.
 
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::time::Instant;
 use thiserror::Error;
 
 use super::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
-use super::{SimdKernel, prefetch, run_simd, simd_level};
+use super::{SimdKernel, as_uninit, filled_vec, prefetch, run_simd, simd_level};
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,7 +286,8 @@ impl Plan {
     }
 }
 
-/// A raw pointer to an output buffer that tasks write at disjoint indices.
+/// A raw pointer to an output buffer that tasks write at disjoint indices. The buffer may start
+/// uninitialised (the outputs are allocated without zero-filling): tasks only write to it.
 #[derive(Clone, Copy)]
 struct SharedOut {
     ptr: *mut f32,
@@ -298,22 +300,30 @@ unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
-    fn new(buf: &mut [f32]) -> Self {
+    fn new(buf: &mut [MaybeUninit<f32>]) -> Self {
         SharedOut {
-            ptr: buf.as_mut_ptr(),
+            ptr: buf.as_mut_ptr().cast(),
             len: buf.len(),
         }
     }
 
-    /// A mutable view of `start..start + n`.
+    /// A mutable view of `start..start + n`, to be written.
     ///
     /// # Safety
     /// No other task may access that range while the returned slice lives.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, start: usize, n: usize) -> &mut [f32] {
+    unsafe fn slice(&self, start: usize, n: usize) -> &mut [MaybeUninit<f32>] {
         assert!(start + n <= self.len);
         // SAFETY: in bounds (checked above); exclusive by the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), n) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start).cast(), n) }
+    }
+}
+
+/// Writes `src` into `dst` (same length).
+#[inline(always)]
+fn write_all(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
     }
 }
 
@@ -351,10 +361,10 @@ fn transpose_into(lanes: &mut [Lanes], rows: &[f32], state: usize) {
 
 /// The inverse of [`transpose_into`]: `rows[l * state + n] = lanes[n][l]`.
 #[inline(always)]
-fn transpose_from(rows: &mut [f32], lanes: &[Lanes], state: usize) {
+fn transpose_from(rows: &mut [MaybeUninit<f32>], lanes: &[Lanes], state: usize) {
     for (l, row) in rows.chunks_exact_mut(state).enumerate() {
         for (n, v) in row.iter_mut().enumerate() {
-            *v = lanes[n][l];
+            v.write(lanes[n][l]);
         }
     }
 }
@@ -373,13 +383,14 @@ fn load(src: &[f32]) -> Lanes {
 
 /// Writes the first `dst.len()` (at most [`W`]) lanes of `v` to `dst`.
 #[inline(always)]
-fn store(dst: &mut [f32], v: &Lanes) {
-    if let Ok(full) = <&mut Lanes>::try_from(&mut *dst) {
-        *full = *v;
+fn store(dst: &mut [MaybeUninit<f32>], v: &Lanes) {
+    if let Ok(full) = <&mut [MaybeUninit<f32>; W]>::try_from(&mut *dst) {
+        // The common case, a whole group: one vector store.
+        *full = v.map(MaybeUninit::new);
         return;
     }
     let n = dst.len();
-    dst.copy_from_slice(&v[..n]);
+    write_all(dst, &v[..n]);
 }
 
 /// `f` applied lane by lane (a plain loop: `std::array::from_fn` compiles to one insert per lane).
@@ -717,10 +728,10 @@ impl BackwardJob<'_> {
             let db_rows = unsafe { db_out.slice(off, len * state) };
             let dc_rows = unsafe { dc_out.slice(off, len * state) };
             for (dst, lanes) in db_rows.iter_mut().zip(&db_lanes) {
-                *dst = lane_sum(lanes);
+                dst.write(lane_sum(lanes));
             }
             for (dst, lanes) in dc_rows.iter_mut().zip(&dc_lanes) {
-                *dst = lane_sum(lanes);
+                dst.write(lane_sum(lanes));
             }
         }
         for (gi, grp) in groups.iter().enumerate() {
@@ -734,8 +745,8 @@ impl BackwardJob<'_> {
                 )
             };
             transpose_from(da_rows, &da[gi * state..(gi + 1) * state], state);
-            dd_row.copy_from_slice(&dd[gi][..grp.w]);
-            dbias_row.copy_from_slice(&dbias[gi][..grp.w]);
+            write_all(dd_row, &dd[gi][..grp.w]);
+            write_all(dbias_row, &dbias[gi][..grp.w]);
         }
     }
 }
@@ -764,6 +775,34 @@ pub fn scan_forward(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: 
     if let Err(e) = validate_forward(dims, x, y, last_state) {
         panic!("scan_forward: {e}");
     }
+    forward_into(dims, x, as_uninit(y), as_uninit(last_state));
+}
+
+/// [`scan_forward`] into one new vector: `y` followed by the last state (the layout of the
+/// autodiff operation's packed output), allocated without zero-filling.
+pub fn scan_forward_packed(dims: &ScanDims, x: &ScanInputs) -> Vec<f32> {
+    if let Err(e) = validate(dims, x) {
+        panic!("scan_forward: {e}");
+    }
+    let blc = dims.batch * dims.len * dims.channels;
+    let n = blc + dims.batch * dims.channels * dims.state;
+    // SAFETY: `forward_into` writes every value of `y` and of the last state.
+    unsafe {
+        filled_vec(n, |out| {
+            let (y, last) = out.split_at_mut(blc);
+            forward_into(dims, x, y, last)
+        })
+    }
+}
+
+/// The forward on validated inputs and output buffers of the right lengths; writes every value
+/// of both outputs.
+fn forward_into(
+    dims: &ScanDims,
+    x: &ScanInputs,
+    y: &mut [MaybeUninit<f32>],
+    last_state: &mut [MaybeUninit<f32>],
+) {
     if dims.batch == 0 || dims.channels == 0 {
         return;
     }
@@ -804,15 +843,19 @@ pub fn scan_backward(
     let blc = batch * len * channels;
     let bls = batch * len * state;
     let mut grads = ScanGrads {
-        du: vec![0.0; blc],
-        ddelta: vec![0.0; blc],
+        du: Vec::new(),
+        ddelta: Vec::new(),
         da: vec![0.0; channels * state],
-        db: vec![0.0; bls],
-        dc: vec![0.0; bls],
+        db: Vec::new(),
+        dc: Vec::new(),
         dd: vec![0.0; channels],
         ddelta_bias: vec![0.0; channels],
     };
     if batch == 0 || channels == 0 {
+        grads.du = vec![0.0; blc];
+        grads.ddelta = vec![0.0; blc];
+        grads.db = vec![0.0; bls];
+        grads.dc = vec![0.0; bls];
         return grads;
     }
     let plan = Plan::new(dims);
@@ -823,24 +866,22 @@ pub fn scan_backward(
     // Per-block partial sums over channels: [nblocks, batch, len, state]; with a single block the
     // task writes the final rows directly.
     let split = plan.nblocks > 1;
-    let mut db_part = if split {
-        vec![0.0f32; plan.nblocks * bls]
-    } else {
-        Vec::new()
-    };
-    let mut dc_part = if split {
-        vec![0.0f32; plan.nblocks * bls]
-    } else {
-        Vec::new()
-    };
+    let db_len = if split { plan.nblocks * bls } else { bls };
+    // Written without zero-filling first: the tasks write every value of du and ddelta (each
+    // (sequence, token, channel) belongs to one task) and of the db and dc rows (each (block,
+    // sequence) row belongs to one task), and nothing reads them before.
+    let mut du = Vec::with_capacity(blc);
+    let mut ddelta = Vec::with_capacity(blc);
+    let mut db_rows: Vec<f32> = Vec::with_capacity(db_len);
+    let mut dc_rows: Vec<f32> = Vec::with_capacity(db_len);
     {
-        let du_out = SharedOut::new(&mut grads.du);
-        let ddelta_out = SharedOut::new(&mut grads.ddelta);
-        let db_out = SharedOut::new(if split { &mut db_part } else { &mut grads.db });
-        let dc_out = SharedOut::new(if split { &mut dc_part } else { &mut grads.dc });
-        let da_out = SharedOut::new(&mut da_part);
-        let dd_out = SharedOut::new(&mut dd_part);
-        let dbias_out = SharedOut::new(&mut dbias_part);
+        let du_out = SharedOut::new(&mut du.spare_capacity_mut()[..blc]);
+        let ddelta_out = SharedOut::new(&mut ddelta.spare_capacity_mut()[..blc]);
+        let db_out = SharedOut::new(&mut db_rows.spare_capacity_mut()[..db_len]);
+        let dc_out = SharedOut::new(&mut dc_rows.spare_capacity_mut()[..db_len]);
+        let da_out = SharedOut::new(as_uninit(&mut da_part));
+        let dd_out = SharedOut::new(as_uninit(&mut dd_part));
+        let dbias_out = SharedOut::new(as_uninit(&mut dbias_part));
         let job = BackwardJob {
             dims,
             x,
@@ -861,13 +902,25 @@ pub fn scan_backward(
             .into_par_iter()
             .for_each(|task| run_simd(simd, (job, task)));
     }
+    // SAFETY: the tasks above wrote every value (see where the vectors are made).
+    unsafe {
+        du.set_len(blc);
+        ddelta.set_len(blc);
+        db_rows.set_len(db_len);
+        dc_rows.set_len(db_len);
+    }
+    (grads.du, grads.ddelta) = (du, ddelta);
     // Fixed-order reductions.
     sum_partials(&mut grads.da, &da_part);
     sum_partials(&mut grads.dd, &dd_part);
     sum_partials(&mut grads.ddelta_bias, &dbias_part);
     if split {
-        sum_partials(&mut grads.db, &db_part);
-        sum_partials(&mut grads.dc, &dc_part);
+        grads.db = vec![0.0; bls];
+        grads.dc = vec![0.0; bls];
+        sum_partials(&mut grads.db, &db_rows);
+        sum_partials(&mut grads.dc, &dc_rows);
+    } else {
+        (grads.db, grads.dc) = (db_rows, dc_rows);
     }
     grads
 }

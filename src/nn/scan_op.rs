@@ -179,10 +179,7 @@ fn host_forward<B: HostValues>(x: ScanTensors<B>) -> FloatTensor<B> {
     let device = x.u.device();
     let dims = scan_dims(&x.u.shape(), &x.a.shape());
     let values = host_values(&x);
-    let blc = dims.batch * dims.len * dims.channels;
-    let mut packed = vec![0.0f32; packed_len(&dims)];
-    let (y, last) = packed.split_at_mut(blc);
-    kernel::scan_forward(&dims, &kernel_inputs(&values), y, last);
+    let packed = kernel::scan_forward_packed(&dims, &kernel_inputs(&values));
     let n = packed.len();
     from_host::<B>(packed, Shape::new([n]), &device)
 }
