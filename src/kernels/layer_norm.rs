@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use std::mem::MaybeUninit;
 
-use super::{SimdKernel, filled_vec, run_simd, simd_level};
+use super::{SimdKernel, filled_vec, lane_sum, run_simd, simd_level};
 
 /// Rows per task.
 const ROWS_PER_TASK: usize = 64;
@@ -37,7 +37,8 @@ fn check(name: &str, got: usize, want: usize) {
     );
 }
 
-/// `sum_i f(i)` for `i < n`, over [`LANES`] partial sums added pairwise at the end.
+/// `sum_i f(i)` for `i < n`, over [`LANES`] partial sums added pairwise at the end
+/// ([`lane_sum`]).
 #[inline(always)]
 fn sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
     let mut acc = [0.0f32; LANES];
@@ -50,14 +51,7 @@ fn sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
     for (l, i) in (full..n).enumerate() {
         acc[l] += f(i);
     }
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for l in 0..width {
-            acc[l] += acc[l + width];
-        }
-    }
-    acc[0]
+    lane_sum(&acc)
 }
 
 /// `(mean, 1 / sqrt(var + eps))` of one row.

@@ -124,3 +124,18 @@ pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [MaybeUninit<f3
     unsafe { v.set_len(n) };
     v
 }
+
+/// Sums 16 partial sums in a fixed order, halves added pairwise until one value is left: the
+/// final step of the kernels' reductions, the same on every [`SimdLevel`].
+#[inline(always)]
+pub(crate) fn lane_sum(lanes: &[f32; 16]) -> f32 {
+    let mut v = *lanes;
+    let mut width = v.len();
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            v[i] += v[i + width];
+        }
+    }
+    v[0]
+}

@@ -28,7 +28,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use super::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
-use super::{SimdKernel, as_uninit, filled_vec, prefetch, run_simd, simd_level};
+use super::{SimdKernel, as_uninit, filled_vec, lane_sum, prefetch, run_simd, simd_level};
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,20 +331,6 @@ fn write_all(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
 #[inline(always)]
 fn fixed_or(fixed: usize, len: usize) -> usize {
     if fixed == 0 { len } else { fixed }
-}
-
-/// Sums lanes in a fixed order: halves added pairwise until one value is left.
-#[inline(always)]
-fn lane_sum(l: &Lanes) -> f32 {
-    let mut v = *l;
-    let mut width = W;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            v[i] += v[i + width];
-        }
-    }
-    v[0]
 }
 
 /// `lanes[n][l] = rows[l * state + n]` for the `rows.len() / state` channels `l` of `rows`
