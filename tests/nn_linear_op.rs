@@ -1,10 +1,11 @@
 //! The fused linear layer over rows (`nn::linear_op`) agrees with burn's `matmul` (+ bias),
 //! forward and backward (through burn's autodiff), on both CPU backends, with and without a bias,
-//! also when the weight is a narrowed view (Mamba's split `in_proj`).
+//! also when the weight is a narrowed view, and with weight columns read in place (Mamba's split
+//! `in_proj`).
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use locomamba::nn::linear_op::{linear_rows, linear_rows_reference};
+use locomamba::nn::linear_op::{linear_rows, linear_rows_columns, linear_rows_reference};
 
 #[allow(deprecated)]
 fn cpu_devices() -> [Device; 2] {
@@ -80,5 +81,34 @@ fn fused_linear_runs_without_autodiff() {
         let want = linear_rows_reference(x, w, Some(b));
         let d = max_abs_diff(got.flatten(0, 1), want.flatten(0, 1));
         assert!(d <= 1e-5, "{device:?}: diff {d}");
+    }
+}
+
+#[test]
+fn weight_columns_read_in_place_match_a_narrowed_weight() {
+    for device in cpu_devices() {
+        let device = device.autodiff();
+        let (rows, d_in, d_out, cols) = (30, 8, 20, 5..17);
+        let x = normal([rows, d_in], &device).require_grad();
+        let w = normal([d_in, d_out], &device).require_grad();
+        let weights = normal([rows, cols.len()], &device);
+        let run = |fused: bool| {
+            let out = if fused {
+                linear_rows_columns(x.clone(), w.clone(), cols.clone())
+            } else {
+                x.clone()
+                    .matmul(w.clone().narrow(1, cols.start, cols.len()))
+            };
+            let flat = out.clone().flatten::<1>(0, 1).detach();
+            let grads = (out * weights.clone()).sum().backward();
+            let gx = x.grad(&grads).expect("x gradient").flatten::<1>(0, 1);
+            let gw = w.grad(&grads).expect("w gradient").flatten::<1>(0, 1);
+            (flat, gx, gw)
+        };
+        let (out, gx, gw) = run(true);
+        let (want, want_gx, want_gw) = run(false);
+        assert!(max_abs_diff(out, want) <= 1e-4, "{device:?}: output");
+        assert!(max_abs_diff(gx, want_gx) <= 1e-4, "{device:?}: x gradient");
+        assert!(max_abs_diff(gw, want_gw) <= 1e-4, "{device:?}: w gradient");
     }
 }

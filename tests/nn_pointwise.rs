@@ -97,7 +97,14 @@ fn silu_gate_matches_reference_forward_and_backward() {
         };
         let (out, grads) = run(silu_gate);
         let (want, want_grads) = run(silu_gate_reference);
-        assert!(max_abs_diff(out, want) <= 1e-6, "{device:?}: output");
+        // Relative to the outputs' size (|y silu(z)| reaches about 20 here): the fused sigmoid's
+        // exp is accurate to about 2 ulp.
+        let scale = 1.0 + want.clone().abs().max().into_scalar::<f32>();
+        let d = max_abs_diff(out, want);
+        assert!(
+            d <= 1e-6 * scale,
+            "{device:?}: output diff {d}, scale {scale}"
+        );
         for (i, (g, wg)) in grads.into_iter().zip(want_grads).enumerate() {
             let d = max_abs_diff(g, wg);
             assert!(d <= 1e-5, "{device:?}: input {i} grad diff {d}");
@@ -116,10 +123,12 @@ fn fused_ops_run_without_autodiff() {
         );
         assert!(d <= 1e-5, "{device:?}: conv diff {d}");
         let z = normal([2, 6, 5], &device);
-        let d = max_abs_diff(
-            silu_gate(x.clone(), z.clone()).flatten(0, 2),
-            silu_gate_reference(x, z).flatten(0, 2),
+        let want = silu_gate_reference(x.clone(), z.clone()).flatten(0, 2);
+        let scale = 1.0 + want.clone().abs().max().into_scalar::<f32>();
+        let d = max_abs_diff(silu_gate(x, z).flatten(0, 2), want);
+        assert!(
+            d <= 1e-6 * scale,
+            "{device:?}: gate diff {d}, scale {scale}"
         );
-        assert!(d <= 1e-6, "{device:?}: gate diff {d}");
     }
 }

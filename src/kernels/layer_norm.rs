@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use std::mem::MaybeUninit;
 
-use super::{SimdKernel, filled_vec, lane_sum, run_simd, simd_level};
+use super::{SimdKernel, filled_vec, lane_sum, min_tasks_per_piece, run_simd, simd_level};
 
 /// Rows per task.
 const ROWS_PER_TASK: usize = 64;
@@ -122,6 +122,7 @@ pub fn layer_norm_forward(
         filled_vec(x.len(), |out| {
             out.par_chunks_mut(span)
                 .zip(x.par_chunks(span))
+                .with_min_len(min_tasks_per_piece(span))
                 .for_each(|(out, x)| {
                     run_simd(
                         simd,
@@ -212,6 +213,7 @@ pub fn layer_norm_backward(
         dx.par_chunks_mut(span)
             .zip(x.par_chunks(span).zip(dy.par_chunks(span)))
             .zip(partials.par_chunks_mut(2 * width))
+            .with_min_len(min_tasks_per_piece(span))
             .for_each(|((dx, (x, dy)), partial)| {
                 run_simd(
                     simd,

@@ -47,6 +47,15 @@ impl Operand {
             col_stride: cols as isize,
         }
     }
+
+    /// The same strides from `n` values further into the buffer: for a row-major weight, its
+    /// columns from `n` on (or, transposed, its rows from `n` on). A view, no copy.
+    fn offset(self, n: usize) -> Self {
+        Operand {
+            ptr: self.ptr.wrapping_add(n),
+            ..self
+        }
+    }
 }
 
 /// `m x n` row-major `lhs * rhs` (`lhs` `m x k`, `rhs` `k x n`), added to `init`'s rows when it
@@ -101,8 +110,10 @@ fn product(
     out
 }
 
-/// Sizes of one linear layer over rows: `x` `[rows, d_in]`, `weight` `[d_in, d_out]` (burn's
-/// `Linear` layout), output `[rows, d_out]`.
+/// Sizes of one linear layer over rows: `x` `[rows, d_in]`, `weight` `[d_in, weight_width]`
+/// (burn's `Linear` layout) of which columns `col_start..col_start + d_out` are used, output
+/// `[rows, d_out]`. Using part of the weight this way (Mamba's `in_proj` split into its `x` and
+/// `z` halves) reads those columns in place instead of copying them out first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinearDims {
     /// Rows of the input (tokens times batch).
@@ -111,12 +122,34 @@ pub struct LinearDims {
     pub d_in: usize,
     /// Output features.
     pub d_out: usize,
+    /// Columns of the weight (`d_out` when the whole weight is used).
+    pub weight_width: usize,
+    /// First weight column used.
+    pub col_start: usize,
 }
 
 impl LinearDims {
+    /// A layer using its whole `[d_in, d_out]` weight.
+    pub fn whole(rows: usize, d_in: usize, d_out: usize) -> Self {
+        LinearDims {
+            rows,
+            d_in,
+            d_out,
+            weight_width: d_out,
+            col_start: 0,
+        }
+    }
+
     fn check(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) {
         check("x", x.len(), self.rows * self.d_in);
-        check("weight", weight.len(), self.d_in * self.d_out);
+        check("weight", weight.len(), self.d_in * self.weight_width);
+        assert!(
+            self.col_start + self.d_out <= self.weight_width,
+            "linear kernel: columns {}..{} of a weight {} wide",
+            self.col_start,
+            self.col_start + self.d_out,
+            self.weight_width
+        );
         if let Some(b) = bias {
             check("bias", b.len(), self.d_out);
         }
@@ -138,13 +171,15 @@ pub fn linear_forward(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     dims.check(x, weight, bias);
-    let LinearDims { rows, d_in, d_out } = *dims;
+    let LinearDims {
+        rows, d_in, d_out, ..
+    } = *dims;
     product(
         rows,
         d_out,
         d_in,
         Operand::rows(x, d_in),
-        Operand::rows(weight, d_out),
+        Operand::rows(weight, dims.weight_width).offset(dims.col_start),
         bias,
     )
 }
@@ -154,7 +189,7 @@ pub fn linear_forward(
 pub struct LinearGrads {
     /// `dy weight^T`, `[rows, d_in]`.
     pub x: Vec<f32>,
-    /// `x^T dy`, `[d_in, d_out]`.
+    /// `x^T dy` in the used columns, zeros in the others: `[d_in, weight_width]`.
     pub weight: Vec<f32>,
     /// Column sums of `dy`, `[d_out]` (when the layer has a bias).
     pub bias: Option<Vec<f32>>,
@@ -171,13 +206,19 @@ pub fn linear_backward(
 ) -> LinearGrads {
     dims.check(x, weight, None);
     check("dy", dy.len(), dims.rows * dims.d_out);
-    let LinearDims { rows, d_in, d_out } = *dims;
+    let LinearDims {
+        rows,
+        d_in,
+        d_out,
+        weight_width,
+        col_start,
+    } = *dims;
     let dx = product(
         rows,
         d_in,
         d_out,
         Operand::rows(dy, d_out),
-        Operand::transposed(weight, d_out),
+        Operand::transposed(weight, weight_width).offset(col_start),
         None,
     );
     let dw = product(
@@ -200,9 +241,21 @@ pub fn linear_backward(
             None,
         )
     });
+    let weight = if weight_width == d_out {
+        dw
+    } else {
+        let mut full = vec![0.0f32; d_in * weight_width];
+        for (dst, src) in full
+            .chunks_exact_mut(weight_width)
+            .zip(dw.chunks_exact(d_out))
+        {
+            dst[col_start..col_start + d_out].copy_from_slice(src);
+        }
+        full
+    };
     LinearGrads {
         x: dx,
-        weight: dw,
+        weight,
         bias,
     }
 }
@@ -245,19 +298,10 @@ mod tests {
     #[test]
     fn forward_and_backward_match_a_naive_triple_loop() {
         // Large enough to take gemm's parallel path, and a small one for its serial path.
-        for dims in [
-            LinearDims {
-                rows: 300,
-                d_in: 70,
-                d_out: 130,
-            },
-            LinearDims {
-                rows: 5,
-                d_in: 3,
-                d_out: 4,
-            },
-        ] {
-            let LinearDims { rows, d_in, d_out } = dims;
+        for dims in [LinearDims::whole(300, 70, 130), LinearDims::whole(5, 3, 4)] {
+            let LinearDims {
+                rows, d_in, d_out, ..
+            } = dims;
             let x = wave(rows * d_in, 0.1);
             let w = wave(d_in * d_out, 1.3);
             let b = wave(d_out, 2.9);
@@ -306,12 +350,39 @@ mod tests {
     }
 
     #[test]
-    fn empty_inner_dimension_gives_zeros_or_the_bias() {
+    fn a_column_range_of_the_weight_equals_the_whole_product_narrowed() {
+        let (rows, d_in, width) = (40, 12, 30);
+        let x = wave(rows * d_in, 0.7);
+        let w = wave(d_in * width, 1.9);
+        let dy_part = wave(rows * 10, 3.1);
+        let whole = linear_forward(&LinearDims::whole(rows, d_in, width), &x, &w, None);
         let dims = LinearDims {
-            rows: 3,
-            d_in: 0,
-            d_out: 2,
+            rows,
+            d_in,
+            d_out: 10,
+            weight_width: width,
+            col_start: 7,
         };
+        let part = linear_forward(&dims, &x, &w, None);
+        for (r, row) in part.chunks_exact(10).enumerate() {
+            assert_eq!(row, &whole[r * width + 7..r * width + 17], "row {r}");
+        }
+        // The backward equals the whole layer's with the other columns' gradient zero.
+        let mut dy = vec![0.0f32; rows * width];
+        for (r, src) in dy_part.chunks_exact(10).enumerate() {
+            dy[r * width + 7..r * width + 17].copy_from_slice(src);
+        }
+        let g = linear_backward(&dims, &x, &w, &dy_part, false);
+        let want = linear_backward(&LinearDims::whole(rows, d_in, width), &x, &w, &dy, false);
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-4);
+        assert!(close(&g.x, &want.x), "dx");
+        assert_eq!(g.weight.len(), d_in * width);
+        assert!(close(&g.weight, &want.weight), "dw");
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zeros_or_the_bias() {
+        let dims = LinearDims::whole(3, 0, 2);
         assert_eq!(linear_forward(&dims, &[], &[], None), vec![0.0; 6]);
         assert_eq!(
             linear_forward(&dims, &[], &[], Some(&[1.5, -2.0])),
@@ -322,11 +393,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "`weight` has 5 values, expected 6")]
     fn wrong_weight_length_is_named() {
-        let dims = LinearDims {
-            rows: 1,
-            d_in: 2,
-            d_out: 3,
-        };
+        let dims = LinearDims::whole(1, 2, 3);
         linear_forward(&dims, &[1.0, 2.0], &[0.0; 5], None);
     }
 }

@@ -139,3 +139,14 @@ pub(crate) fn lane_sum(lanes: &[f32; 16]) -> f32 {
     }
     v[0]
 }
+
+/// The least work, in values (or, for the scan, value x state updates), that one parallel piece
+/// of a kernel should get: below it, handing the piece to another rayon thread (waking it costs
+/// tens of microseconds here) costs more than the work, as in policy inference at a few
+/// environments. Only the execution changes, never the tasks, so results stay the same.
+const MIN_PARALLEL_WORK: usize = 1 << 16;
+
+/// Tasks per parallel piece (rayon's `with_min_len`) for tasks of `work_per_task` each.
+pub(crate) fn min_tasks_per_piece(work_per_task: usize) -> usize {
+    MIN_PARALLEL_WORK.div_ceil(work_per_task.max(1))
+}

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::fast_math::fast_exp_nonpositive;
 use std::mem::MaybeUninit;
 
-use super::{SimdKernel, as_uninit, filled_vec, run_simd, simd_level};
+use super::{SimdKernel, as_uninit, filled_vec, min_tasks_per_piece, run_simd, simd_level};
 
 /// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,7 @@ pub fn conv_silu_forward(
     let simd = simd_level();
     out.par_chunks_mut(seq)
         .zip(x.par_chunks(seq))
+        .with_min_len(min_tasks_per_piece(seq))
         .for_each(|(out, xs)| {
             run_simd(
                 simd,
@@ -200,6 +201,7 @@ pub fn conv_silu_backward(
         .par_chunks_mut(per_task * seq)
         .zip(x.par_chunks(per_task * seq))
         .zip(dout.par_chunks(per_task * seq))
+        .with_min_len(min_tasks_per_piece(per_task * seq))
         .map(|((dx, x), dout)| {
             run_simd(
                 simd,
@@ -312,6 +314,7 @@ fn gate_forward_into(y: &[f32], z: &[f32], out: &mut [MaybeUninit<f32>]) {
     out.par_chunks_mut(GATE_CHUNK)
         .zip(y.par_chunks(GATE_CHUNK))
         .zip(z.par_chunks(GATE_CHUNK))
+        .with_min_len(min_tasks_per_piece(GATE_CHUNK))
         .for_each(|((out, y), z)| run_simd(simd, GateChunk { y, z, out }));
 }
 
@@ -345,6 +348,7 @@ pub fn gate_backward(y: &[f32], z: &[f32], dout: &[f32]) -> (Vec<f32>, Vec<f32>)
         .zip(y.par_chunks(GATE_CHUNK))
         .zip(z.par_chunks(GATE_CHUNK))
         .zip(dout.par_chunks(GATE_CHUNK))
+        .with_min_len(min_tasks_per_piece(GATE_CHUNK))
         .for_each(|((((dy, dz), y), z), dout)| {
             run_simd(simd, GateBackwardChunk { y, z, dout, dy, dz })
         });

@@ -28,7 +28,10 @@ use std::time::Instant;
 use thiserror::Error;
 
 use super::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
-use super::{SimdKernel, as_uninit, filled_vec, lane_sum, prefetch, run_simd, simd_level};
+use super::{
+    SimdKernel, as_uninit, filled_vec, lane_sum, min_tasks_per_piece, prefetch, run_simd,
+    simd_level,
+};
 
 /// Sizes of one scan call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +255,11 @@ type Lanes = [f32; W];
 const TARGET_TASKS: usize = 64;
 
 impl Plan {
+    /// Value x state updates per task, on average (for [`min_tasks_per_piece`]).
+    fn work_per_task(&self, dims: &ScanDims, tasks: usize) -> usize {
+        dims.batch * dims.len * dims.channels * dims.state / tasks.max(1)
+    }
+
     fn new(dims: &ScanDims) -> Self {
         let nchunks = dims.batch.clamp(1, TARGET_TASKS);
         let chunk = dims.batch.div_ceil(nchunks).max(1);
@@ -803,8 +811,10 @@ fn forward_into(
         s_out,
     };
     let simd = simd_level();
-    (0..plan.nchunks * plan.nblocks)
+    let tasks = plan.nchunks * plan.nblocks;
+    (0..tasks)
         .into_par_iter()
+        .with_min_len(min_tasks_per_piece(plan.work_per_task(dims, tasks)))
         .for_each(|task| run_simd(simd, (job, task)));
 }
 
@@ -884,8 +894,10 @@ pub fn scan_backward(
             dbias_out,
         };
         let simd = simd_level();
-        (0..plan.nchunks * plan.nblocks)
+        let tasks = plan.nchunks * plan.nblocks;
+        (0..tasks)
             .into_par_iter()
+            .with_min_len(min_tasks_per_piece(plan.work_per_task(dims, tasks)))
             .for_each(|task| run_simd(simd, (job, task)));
     }
     // SAFETY: the tasks above wrote every value (see where the vectors are made).

@@ -16,6 +16,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::Shape;
+use std::ops::Range;
 
 use super::autodiff_op::{apply_backward, record};
 use super::pointwise_op::has_fused_pointwise;
@@ -45,14 +46,23 @@ pub struct AffineGrads<B: Backend> {
 /// Linear layers over rows as backend operations.
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait RowLinearOps: Backend {
-    /// `x weight`: `x` `[rows, d_in]`, `weight` `[d_in, d_out]` -> `[rows, d_out]`.
-    fn rows_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x weight[:, col_start..col_start + width]`: `x` `[rows, d_in]`, `weight` `[d_in, d_out]`
+    /// -> `[rows, width]` (the columns read in place).
+    fn rows_matmul(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        col_start: usize,
+        width: usize,
+    ) -> FloatTensor<Self>;
 
-    /// Gradients of [`rows_matmul`](Self::rows_matmul) given its output's gradient.
+    /// Gradients of [`rows_matmul`](Self::rows_matmul) given its output's gradient (the
+    /// weight's is zero outside the columns used).
     fn rows_matmul_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        col_start: usize,
+        width: usize,
     ) -> MatmulGrads<Self>;
 
     /// `x weight + bias`, the bias `[d_out]` added to every row.
@@ -71,12 +81,18 @@ pub trait RowLinearOps: Backend {
     ) -> AffineGrads<Self>;
 }
 
-/// Sizes from `x` `[rows, d_in]` and `weight` `[d_in, d_out]`.
-fn linear_dims(x: &Shape, weight: &Shape) -> LinearDims {
+/// Weight columns `(start, width)` a call uses; `None` for all of them.
+type Columns = Option<(usize, usize)>;
+
+/// Sizes from `x` `[rows, d_in]`, `weight` `[d_in, d_out]` and the columns used.
+fn linear_dims(x: &Shape, weight: &Shape, cols: Columns) -> LinearDims {
+    let (col_start, d_out) = cols.unwrap_or((0, weight[1]));
     LinearDims {
         rows: x[0],
         d_in: x[1],
-        d_out: weight[1],
+        d_out,
+        weight_width: weight[1],
+        col_start,
     }
 }
 
@@ -84,9 +100,10 @@ fn host_forward<B: HostValues>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: Option<FloatTensor<B>>,
+    cols: Columns,
 ) -> FloatTensor<B> {
     let device = x.device();
-    let dims = linear_dims(&x.shape(), &weight.shape());
+    let dims = linear_dims(&x.shape(), &weight.shape(), cols);
     let bias_values = bias.as_ref().map(|b| B::values(b));
     let out = kernel::linear_forward(
         &dims,
@@ -103,10 +120,11 @@ fn host_backward<B: HostValues>(
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
     with_bias: bool,
+    cols: Columns,
 ) -> (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>) {
     let device = x.device();
     let (x_shape, w_shape) = (x.shape(), weight.shape());
-    let dims = linear_dims(&x_shape, &w_shape);
+    let dims = linear_dims(&x_shape, &w_shape, cols);
     let g = kernel::linear_backward(
         &dims,
         &B::values(&x),
@@ -126,16 +144,24 @@ fn host_backward<B: HostValues>(
 macro_rules! host_linear_ops {
     ($backend:ty) => {
         impl RowLinearOps for $backend {
-            fn rows_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-                host_forward::<Self>(x, weight, None)
+            fn rows_matmul(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                col_start: usize,
+                width: usize,
+            ) -> FloatTensor<Self> {
+                host_forward::<Self>(x, weight, None, Some((col_start, width)))
             }
 
             fn rows_matmul_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
+                col_start: usize,
+                width: usize,
             ) -> MatmulGrads<Self> {
-                let (x, weight, _) = host_backward::<Self>(x, weight, grad, false);
+                let cols = Some((col_start, width));
+                let (x, weight, _) = host_backward::<Self>(x, weight, grad, false, cols);
                 MatmulGrads { x, weight }
             }
 
@@ -144,7 +170,7 @@ macro_rules! host_linear_ops {
                 weight: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
-                host_forward::<Self>(x, weight, Some(bias))
+                host_forward::<Self>(x, weight, Some(bias), None)
             }
 
             fn rows_affine_backward(
@@ -153,7 +179,7 @@ macro_rules! host_linear_ops {
                 _bias: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
             ) -> AffineGrads<Self> {
-                let (x, weight, bias) = host_backward::<Self>(x, weight, grad, true);
+                let (x, weight, bias) = host_backward::<Self>(x, weight, grad, true, None);
                 AffineGrads {
                     x,
                     weight,
@@ -167,16 +193,19 @@ macro_rules! host_linear_ops {
 host_linear_ops!(Flex);
 host_linear_ops!(NdArray);
 
-/// Autodiff node of [`RowLinearOps::rows_matmul`]: keeps its two inputs.
+/// Autodiff node of [`RowLinearOps::rows_matmul`]: keeps its two inputs and the columns used.
 #[derive(Debug)]
-struct MatmulBackward;
+struct MatmulBackward {
+    col_start: usize,
+    width: usize,
+}
 
 impl<B: Backend + RowLinearOps> Backward<B, 2> for MatmulBackward {
     type State = [FloatTensor<B>; 2];
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         apply_backward::<B, _>(ops, grads, |[x, weight], grad| {
-            let g = B::rows_matmul_backward(x, weight, grad);
+            let g = B::rows_matmul_backward(x, weight, grad, self.col_start, self.width);
             [g.x, g.weight]
         });
     }
@@ -198,9 +227,15 @@ impl<B: Backend + RowLinearOps> Backward<B, 3> for AffineBackward {
 }
 
 impl<B: Backend + RowLinearOps, C: CheckpointStrategy> RowLinearOps for Autodiff<B, C> {
-    fn rows_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        record::<B, C, _, 2>(MatmulBackward, [x, weight], |[x, weight]| {
-            B::rows_matmul(x, weight)
+    fn rows_matmul(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        col_start: usize,
+        width: usize,
+    ) -> FloatTensor<Self> {
+        let node = MatmulBackward { col_start, width };
+        record::<B, C, _, 2>(node, [x, weight], |[x, weight]| {
+            B::rows_matmul(x, weight, col_start, width)
         })
     }
 
@@ -208,12 +243,16 @@ impl<B: Backend + RowLinearOps, C: CheckpointStrategy> RowLinearOps for Autodiff
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        col_start: usize,
+        width: usize,
     ) -> MatmulGrads<Self> {
         // Second-order gradients are not supported: the backward runs untracked.
         let g = B::rows_matmul_backward(
             x.into_primitive(),
             weight.into_primitive(),
             grad.into_primitive(),
+            col_start,
+            width,
         );
         MatmulGrads {
             x: FloatTensor::<Self>::new(g.x),
@@ -266,8 +305,26 @@ pub fn linear_rows(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> 
             weight.into_dispatch(),
             b.into_dispatch(),
         ),
-        None => <D as RowLinearOps>::rows_matmul(x.into_dispatch(), weight.into_dispatch()),
+        None => {
+            let width = weight.dims()[1];
+            <D as RowLinearOps>::rows_matmul(x.into_dispatch(), weight.into_dispatch(), 0, width)
+        }
     };
+    Tensor::from_dispatch(out)
+}
+
+/// `x weight[:, cols]` over rows, without bias: the weight's columns `cols` read in place on CPU
+/// devices (no copy of the narrowed weight), burn's `matmul` on a narrowed weight elsewhere.
+pub fn linear_rows_columns(x: Tensor<2>, weight: Tensor<2>, cols: Range<usize>) -> Tensor<2> {
+    if !has_fused_pointwise(&x.device()) {
+        return x.matmul(weight.narrow(1, cols.start, cols.len()));
+    }
+    let out = <burn::backend::Dispatch as RowLinearOps>::rows_matmul(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        cols.start,
+        cols.len(),
+    );
     Tensor::from_dispatch(out)
 }
 

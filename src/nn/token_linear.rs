@@ -11,7 +11,7 @@ use std::ops::Range;
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use super::linear_op::linear_rows;
+use super::linear_op::{linear_rows, linear_rows_columns};
 
 /// `linear` applied to the rows of `x` `[rows, d_in]` -> `[rows, d_out]` (same result as
 /// `linear.forward(x)`), as one fused operation on CPU devices (see [`linear_rows`]).
@@ -39,12 +39,16 @@ pub fn token_linear(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
 pub fn token_linear_part(linear: &Linear, x: Tensor<3>, cols: Range<usize>) -> Tensor<3> {
     let [b, t, d_in] = x.dims();
     let width = cols.len();
-    let weight = linear.weight.val().narrow(1, cols.start, width);
-    let bias = linear
-        .bias
-        .as_ref()
-        .map(|bias| bias.val().narrow(0, cols.start, width));
-    linear_rows(x.reshape([b * t, d_in]), weight, bias).reshape([b, t, width])
+    let rows = x.reshape([b * t, d_in]);
+    let y = match &linear.bias {
+        None => linear_rows_columns(rows, linear.weight.val(), cols),
+        Some(bias) => linear_rows(
+            rows,
+            linear.weight.val().narrow(1, cols.start, width),
+            Some(bias.val().narrow(0, cols.start, width)),
+        ),
+    };
+    y.reshape([b, t, width])
 }
 
 #[cfg(test)]
