@@ -18,11 +18,7 @@ pub const EXP_MAX_INPUT: f32 = 88.37;
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     // Clamp so that n stays in [-126, 127] and 2^n is a normal float.
-    let xc = x.clamp(EXP_MIN_INPUT, EXP_MAX_INPUT);
-    let (r, n_int) = reduce(xc);
-    let er = exp_poly(r);
-    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
-    let out = er * scale;
+    let out = exp_in_range(x.clamp(EXP_MIN_INPUT, EXP_MAX_INPUT));
     let out = if x < EXP_MIN_INPUT { 0.0 } else { out };
     let out = if x > EXP_MAX_INPUT {
         f32::INFINITY
@@ -39,12 +35,16 @@ pub fn fast_exp(x: f32) -> f32 {
 #[inline(always)]
 pub fn fast_exp_nonpositive(x: f32) -> f32 {
     // A comparison, not `max`, so that NaN stays NaN.
-    let xc = if x < EXP_MIN_INPUT { EXP_MIN_INPUT } else { x };
-    let (r, n_int) = reduce(xc);
-    let er = exp_poly(r);
-    let scale = f32::from_bits((n_int.wrapping_add(127) as u32) << 23);
-    let out = er * scale;
+    let out = exp_in_range(if x < EXP_MIN_INPUT { EXP_MIN_INPUT } else { x });
     if x < EXP_MIN_INPUT { 0.0 } else { out }
+}
+
+/// `exp(x)` for `x` in `[EXP_MIN_INPUT, EXP_MAX_INPUT]` (NaN propagates): range reduction to
+/// `x = n ln2 + r`, [`exp_poly`] of `r`, times `2^n` built from the exponent bits.
+#[inline(always)]
+fn exp_in_range(x: f32) -> f32 {
+    let (r, n) = reduce(x);
+    exp_poly(r) * f32::from_bits((n.wrapping_add(127) as u32) << 23)
 }
 
 /// Range reduction `x = n ln2 + r`, `|r| <= ln2 / 2`: returns `(r, n)`.

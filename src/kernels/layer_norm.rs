@@ -14,7 +14,9 @@ use rayon::prelude::*;
 
 use std::mem::MaybeUninit;
 
-use super::{SimdKernel, filled_vec, lane_sum, min_tasks_per_piece, run_simd, simd_level};
+use super::{
+    SimdKernel, filled_vec, lane_sum, min_tasks_per_piece, run_simd, simd_level, sum_partials,
+};
 
 /// Rows per task.
 const ROWS_PER_TASK: usize = 64;
@@ -67,7 +69,7 @@ fn moments(row: &[f32], eps: f32) -> (f32, f32) {
 struct ForwardTask<'a> {
     x: &'a [f32],
     gamma: &'a [f32],
-    beta: Option<&'a [f32]>,
+    beta: &'a [f32],
     eps: f32,
     out: &'a mut [MaybeUninit<f32>],
 }
@@ -83,35 +85,25 @@ impl SimdKernel for ForwardTask<'_> {
             .zip(self.out.chunks_exact_mut(width))
         {
             let (mean, rstd) = moments(row, self.eps);
-            match self.beta {
-                Some(beta) => {
-                    for (((o, &v), &g), &b) in out.iter_mut().zip(row).zip(self.gamma).zip(beta) {
-                        o.write((v - mean) * rstd * g + b);
-                    }
-                }
-                None => {
-                    for ((o, &v), &g) in out.iter_mut().zip(row).zip(self.gamma) {
-                        o.write((v - mean) * rstd * g);
-                    }
-                }
+            let params = self.gamma.iter().zip(self.beta);
+            for ((o, &v), (&g, &b)) in out.iter_mut().zip(row).zip(params) {
+                o.write((v - mean) * rstd * g + b);
             }
         }
     }
 }
 
-/// Layer norm of every row of `x` `[rows, width]` with `gamma` and optional `beta` `[width]`.
+/// Layer norm of every row of `x` `[rows, width]` with `gamma` and `beta` `[width]`.
 pub fn layer_norm_forward(
     dims: &NormDims,
     x: &[f32],
     gamma: &[f32],
-    beta: Option<&[f32]>,
+    beta: &[f32],
     eps: f32,
 ) -> Vec<f32> {
     check("x", x.len(), dims.rows * dims.width);
     check("gamma", gamma.len(), dims.width);
-    if let Some(b) = beta {
-        check("beta", b.len(), dims.width);
-    }
+    check("beta", beta.len(), dims.width);
     if x.is_empty() {
         return Vec::new();
     }
@@ -146,8 +138,8 @@ pub struct NormGrads {
     pub x: Vec<f32>,
     /// `[width]`.
     pub gamma: Vec<f32>,
-    /// `[width]`, when the layer has a bias.
-    pub beta: Option<Vec<f32>>,
+    /// `[width]`.
+    pub beta: Vec<f32>,
 }
 
 /// One backward task: the input gradient of its rows and its partial parameter gradients.
@@ -190,15 +182,13 @@ impl SimdKernel for BackwardTask<'_> {
     }
 }
 
-/// Gradients of [`layer_norm_forward`] given its output's gradient `dy` `[rows, width]`; the
-/// bias gradient when `with_beta`.
+/// Gradients of [`layer_norm_forward`] given its output's gradient `dy` `[rows, width]`.
 pub fn layer_norm_backward(
     dims: &NormDims,
     x: &[f32],
     gamma: &[f32],
     dy: &[f32],
     eps: f32,
-    with_beta: bool,
 ) -> NormGrads {
     check("x", x.len(), dims.rows * dims.width);
     check("gamma", gamma.len(), dims.width);
@@ -228,21 +218,14 @@ pub fn layer_norm_backward(
                 )
             });
     }
-    let mut dgamma = vec![0.0f32; width];
-    let mut dbeta = vec![0.0f32; width];
-    for partial in partials.chunks_exact(2 * width) {
-        let (pg, pb) = partial.split_at(width);
-        for (d, p) in dgamma.iter_mut().zip(pg) {
-            *d += p;
-        }
-        for (d, p) in dbeta.iter_mut().zip(pb) {
-            *d += p;
-        }
-    }
+    // `[dgamma | dbeta]`, the tasks' partial sums added in task order.
+    let mut params = vec![0.0f32; 2 * width];
+    sum_partials(&mut params, &partials);
+    let beta = params.split_off(width);
     NormGrads {
         x: dx,
-        gamma: dgamma,
-        beta: with_beta.then_some(dbeta),
+        gamma: params,
+        beta,
     }
 }
 
@@ -288,7 +271,7 @@ mod tests {
         );
         let f64s = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
         let (xd, gd, bd, wd) = (f64s(&x), f64s(&gamma), f64s(&beta), f64s(&w));
-        let g = layer_norm_backward(&dims, &x, &gamma, &w, eps, true);
+        let g = layer_norm_backward(&dims, &x, &gamma, &w, eps);
         let h = 1e-6;
         let central = |which: usize, i: usize| {
             let mut args = [xd.clone(), gd.clone(), bd.clone()];
@@ -298,11 +281,10 @@ mod tests {
             let down = loss(&dims, &args[0], &args[1], &args[2], &wd, eps as f64);
             (up - down) / (2.0 * h)
         };
-        let beta_grad = g.beta.as_ref().expect("beta gradient");
         for (which, got, probes) in [
             (0, &g.x, vec![0, 5, 18, 19, 700, 70 * 19 - 1]),
             (1, &g.gamma, (0..19).collect()),
-            (2, beta_grad, (0..19).collect()),
+            (2, &g.beta, (0..19).collect()),
         ] {
             for i in probes {
                 let want = central(which, i);
@@ -315,7 +297,7 @@ mod tests {
             }
         }
         // And the forward against the same f64 formula.
-        let y = layer_norm_forward(&dims, &x, &gamma, Some(&beta), eps);
+        let y = layer_norm_forward(&dims, &x, &gamma, &beta, eps);
         let ones = vec![1.0f64; 70 * 19];
         let total: f64 = y.iter().map(|&v| v as f64).sum();
         let want = loss(&dims, &xd, &gd, &bd, &ones, eps as f64);

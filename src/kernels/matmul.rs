@@ -7,7 +7,11 @@
 //! layer's forward + backward). Here the product writes each output once, and the bias is added
 //! by the same `gemm` call (`dst = dst + x w` over rows pre-filled with the bias).
 
+use std::mem::MaybeUninit;
+
 use gemm::{Parallelism, gemm};
+
+use super::filled_vec;
 
 /// Products with at least this many multiply-adds run on rayon's threads (burn-flex uses the
 /// same threshold).
@@ -68,46 +72,44 @@ fn product(
     rhs: Operand,
     init: Option<&[f32]>,
 ) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    let spare = &mut out.spare_capacity_mut()[..m * n];
-    if let Some(row) = init {
-        for dst in spare.chunks_exact_mut(n) {
-            for (d, &v) in dst.iter_mut().zip(row) {
-                d.write(v);
+    let fill = |out: &mut [MaybeUninit<f32>]| {
+        if let Some(row) = init {
+            for dst in out.chunks_exact_mut(n) {
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    d.write(v);
+                }
             }
         }
-    }
-    let dst = spare.as_mut_ptr().cast::<f32>();
-    // SAFETY: `dst` points to `m * n` writable floats with row stride `n`; `lhs` and `rhs`
-    // address `m x k` and `k x n` elements inside their slices (the callers check the lengths).
-    // With `read_dst` false gemm never reads `dst` (it sets alpha to zero and stores `lhs * rhs`,
-    // zeros when `k == 0`); with `init` it reads the rows written above.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            init.is_some(),
-            lhs.ptr,
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.ptr,
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        );
-    }
-    // SAFETY: gemm wrote (or, with `init`, updated) every one of the `m * n` values.
-    unsafe { out.set_len(m * n) };
-    out
+        // SAFETY: `out` is `m * n` writable floats with row stride `n`; `lhs` and `rhs` address
+        // `m x k` and `k x n` elements inside their slices (the callers check the lengths). With
+        // `read_dst` false gemm never reads `out` (it sets alpha to zero and stores `lhs * rhs`,
+        // zeros when `k == 0`); with `init` it reads the rows written above.
+        unsafe {
+            gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr().cast::<f32>(),
+                1,
+                n as isize,
+                init.is_some(),
+                lhs.ptr,
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.ptr,
+                rhs.col_stride,
+                rhs.row_stride,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(m, n, k),
+            );
+        }
+    };
+    // SAFETY: gemm writes (or, with `init`, updates) every one of the `m * n` values.
+    unsafe { filled_vec(m * n, fill) }
 }
 
 /// Sizes of one linear layer over rows: `x` `[rows, d_in]`, `weight` `[d_in, weight_width]`

@@ -1,6 +1,9 @@
 //! Hand-written CPU kernels that work on plain `f32` slices (no burn types), so the neural-network
 //! layer can wrap them as custom backend operations.
 
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
 pub mod fast_math;
 pub mod layer_norm;
 pub mod matmul;
@@ -104,8 +107,6 @@ pub(crate) fn prefetch(base: *const f32, offset: usize) {
     }
 }
 
-use std::mem::MaybeUninit;
-
 /// An initialised buffer as one to be written (always sound: it is only ever written with `f32`s).
 pub(crate) fn as_uninit(buf: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: same layout; every value written through the result is an initialised `f32`.
@@ -149,4 +150,35 @@ const MIN_PARALLEL_WORK: usize = 1 << 16;
 /// Tasks per parallel piece (rayon's `with_min_len`) for tasks of `work_per_task` each.
 pub(crate) fn min_tasks_per_piece(work_per_task: usize) -> usize {
     MIN_PARALLEL_WORK.div_ceil(work_per_task.max(1))
+}
+
+/// `out[i] += sum_p parts[p * out.len() + i]`, added in ascending `p` for every `i`: how the
+/// kernels reduce their tasks' partial sums, in an order that does not depend on the threads.
+pub(crate) fn sum_partials(out: &mut [f32], parts: &[f32]) {
+    let n = out.len();
+    if n == 0 {
+        return;
+    }
+    const SPAN: usize = 4096;
+    out.par_chunks_mut(SPAN).enumerate().for_each(|(ci, dst)| {
+        let start = ci * SPAN;
+        let width = dst.len();
+        for part in parts.chunks_exact(n) {
+            for (o, p) in dst.iter_mut().zip(&part[start..start + width]) {
+                *o += *p;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_partials_adds_in_order() {
+        let mut out = vec![0.0f32; 3];
+        sum_partials(&mut out, &[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
+        assert_eq!(out, vec![11.0, 22.0, 33.0]);
+    }
 }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::fast_math::fast_exp_nonpositive;
 use std::mem::MaybeUninit;
 
-use super::{SimdKernel, as_uninit, filled_vec, min_tasks_per_piece, run_simd, simd_level};
+use super::{SimdKernel, filled_vec, min_tasks_per_piece, run_simd, simd_level};
 
 /// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,27 +295,21 @@ impl SimdKernel for ConvSiluBackwardTask<'_> {
     }
 }
 
-/// `out = y * silu(z)`, all the same length. Panics on a length mismatch.
-pub fn gate_forward(y: &[f32], z: &[f32], out: &mut [f32]) {
-    check("out", out.len(), y.len());
-    gate_forward_into(y, z, as_uninit(out));
-}
-
-/// [`gate_forward`] into a new vector (allocated without zero-filling).
-pub fn gate_forward_vec(y: &[f32], z: &[f32]) -> Vec<f32> {
-    // SAFETY: `gate_forward_into` writes every value.
-    unsafe { filled_vec(y.len(), |out| gate_forward_into(y, z, out)) }
-}
-
-/// [`gate_forward`] on an output of `y`'s length; writes every value.
-fn gate_forward_into(y: &[f32], z: &[f32], out: &mut [MaybeUninit<f32>]) {
+/// `y * silu(z)`, elementwise, as a new vector (allocated without zero-filling). Panics on a
+/// length mismatch.
+pub fn gate_forward(y: &[f32], z: &[f32]) -> Vec<f32> {
     check("z", z.len(), y.len());
     let simd = simd_level();
-    out.par_chunks_mut(GATE_CHUNK)
-        .zip(y.par_chunks(GATE_CHUNK))
-        .zip(z.par_chunks(GATE_CHUNK))
-        .with_min_len(min_tasks_per_piece(GATE_CHUNK))
-        .for_each(|((out, y), z)| run_simd(simd, GateChunk { y, z, out }));
+    // SAFETY: the chunks cover all values, and each chunk writes all of its own.
+    unsafe {
+        filled_vec(y.len(), |out| {
+            out.par_chunks_mut(GATE_CHUNK)
+                .zip(y.par_chunks(GATE_CHUNK))
+                .zip(z.par_chunks(GATE_CHUNK))
+                .with_min_len(min_tasks_per_piece(GATE_CHUNK))
+                .for_each(|((out, y), z)| run_simd(simd, GateChunk { y, z, out }))
+        })
+    }
 }
 
 /// [`gate_forward`] of one chunk.
@@ -501,8 +495,7 @@ mod tests {
             assert!((dy[i] as f64 - want_dy).abs() < 1e-5, "dy[{i}]");
             assert!((dz[i] as f64 - want_dz).abs() < 1e-5, "dz[{i}]");
         }
-        let mut out = vec![0.0; 40];
-        gate_forward(&y, &z, &mut out);
+        let out = gate_forward(&y, &z);
         for i in 0..40 {
             assert!((out[i] as f64 - f(y[i] as f64, z[i] as f64)).abs() < 1e-6);
         }

@@ -30,7 +30,7 @@ use thiserror::Error;
 use super::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
 use super::{
     SimdKernel, as_uninit, filled_vec, lane_sum, min_tasks_per_piece, prefetch, run_simd,
-    simd_level,
+    simd_level, sum_partials,
 };
 
 /// Sizes of one scan call.
@@ -44,6 +44,14 @@ pub struct ScanDims {
     pub channels: usize,
     /// SSM state size per channel (`d_state`).
     pub state: usize,
+}
+
+impl ScanDims {
+    /// Values of the packed forward output ([`scan_forward_packed`]): `y` `[batch, len,
+    /// channels]` then the last state `[batch, channels, state]`.
+    pub fn packed_len(&self) -> usize {
+        self.batch * self.channels * (self.len + self.state)
+    }
 }
 
 /// Borrowed inputs, row-major: u, delta: [batch, len, channels]; a: [channels, state];
@@ -255,9 +263,16 @@ type Lanes = [f32; W];
 const TARGET_TASKS: usize = 64;
 
 impl Plan {
-    /// Value x state updates per task, on average (for [`min_tasks_per_piece`]).
-    fn work_per_task(&self, dims: &ScanDims, tasks: usize) -> usize {
-        dims.batch * dims.len * dims.channels * dims.state / tasks.max(1)
+    /// Runs `task` for every task of the plan on rayon's threads, several tasks per thread
+    /// hand-off where they are small (see [`min_tasks_per_piece`]; value x state updates count as
+    /// the work).
+    fn for_each_task(&self, dims: &ScanDims, task: impl Fn(usize) + Sync + Send) {
+        let tasks = self.nchunks * self.nblocks;
+        let work_per_task = dims.batch * dims.len * dims.channels * dims.state / tasks.max(1);
+        (0..tasks)
+            .into_par_iter()
+            .with_min_len(min_tasks_per_piece(work_per_task))
+            .for_each(task);
     }
 
     fn new(dims: &ScanDims) -> Self {
@@ -779,10 +794,9 @@ pub fn scan_forward_packed(dims: &ScanDims, x: &ScanInputs) -> Vec<f32> {
         panic!("scan_forward: {e}");
     }
     let blc = dims.batch * dims.len * dims.channels;
-    let n = blc + dims.batch * dims.channels * dims.state;
     // SAFETY: `forward_into` writes every value of `y` and of the last state.
     unsafe {
-        filled_vec(n, |out| {
+        filled_vec(dims.packed_len(), |out| {
             let (y, last) = out.split_at_mut(blc);
             forward_into(dims, x, y, last)
         })
@@ -811,11 +825,7 @@ fn forward_into(
         s_out,
     };
     let simd = simd_level();
-    let tasks = plan.nchunks * plan.nblocks;
-    (0..tasks)
-        .into_par_iter()
-        .with_min_len(min_tasks_per_piece(plan.work_per_task(dims, tasks)))
-        .for_each(|task| run_simd(simd, (job, task)));
+    plan.for_each_task(dims, |task| run_simd(simd, (job, task)));
 }
 
 /// Fused parallel backward: recomputes the forward states and returns the gradients of the loss with
@@ -838,21 +848,16 @@ pub fn scan_backward(
     } = *dims;
     let blc = batch * len * channels;
     let bls = batch * len * state;
-    let mut grads = ScanGrads {
-        du: Vec::new(),
-        ddelta: Vec::new(),
-        da: vec![0.0; channels * state],
-        db: Vec::new(),
-        dc: Vec::new(),
-        dd: vec![0.0; channels],
-        ddelta_bias: vec![0.0; channels],
-    };
     if batch == 0 || channels == 0 {
-        grads.du = vec![0.0; blc];
-        grads.ddelta = vec![0.0; blc];
-        grads.db = vec![0.0; bls];
-        grads.dc = vec![0.0; bls];
-        return grads;
+        return ScanGrads {
+            du: vec![0.0; blc],
+            ddelta: vec![0.0; blc],
+            da: vec![0.0; channels * state],
+            db: vec![0.0; bls],
+            dc: vec![0.0; bls],
+            dd: vec![0.0; channels],
+            ddelta_bias: vec![0.0; channels],
+        };
     }
     let plan = Plan::new(dims);
     // Per-chunk partial sums over batch: [nchunks, channels, state] and [nchunks, channels].
@@ -894,11 +899,7 @@ pub fn scan_backward(
             dbias_out,
         };
         let simd = simd_level();
-        let tasks = plan.nchunks * plan.nblocks;
-        (0..tasks)
-            .into_par_iter()
-            .with_min_len(min_tasks_per_piece(plan.work_per_task(dims, tasks)))
-            .for_each(|task| run_simd(simd, (job, task)));
+        plan.for_each_task(dims, |task| run_simd(simd, (job, task)));
     }
     // SAFETY: the tasks above wrote every value (see where the vectors are made).
     unsafe {
@@ -907,38 +908,26 @@ pub fn scan_backward(
         db_rows.set_len(db_len);
         dc_rows.set_len(db_len);
     }
-    (grads.du, grads.ddelta) = (du, ddelta);
-    // Fixed-order reductions.
-    sum_partials(&mut grads.da, &da_part);
-    sum_partials(&mut grads.dd, &dd_part);
-    sum_partials(&mut grads.ddelta_bias, &dbias_part);
-    if split {
-        grads.db = vec![0.0; bls];
-        grads.dc = vec![0.0; bls];
-        sum_partials(&mut grads.db, &db_rows);
-        sum_partials(&mut grads.dc, &dc_rows);
+    // Fixed-order reductions of the partial sums.
+    let summed = |parts: &[f32], n: usize| {
+        let mut out = vec![0.0f32; n];
+        sum_partials(&mut out, parts);
+        out
+    };
+    let (db, dc) = if split {
+        (summed(&db_rows, bls), summed(&dc_rows, bls))
     } else {
-        (grads.db, grads.dc) = (db_rows, dc_rows);
+        (db_rows, dc_rows)
+    };
+    ScanGrads {
+        du,
+        ddelta,
+        da: summed(&da_part, channels * state),
+        db,
+        dc,
+        dd: summed(&dd_part, channels),
+        ddelta_bias: summed(&dbias_part, channels),
     }
-    grads
-}
-
-/// `out[i] = sum_p parts[p * out.len() + i]`, summed in ascending `p` for every `i`.
-fn sum_partials(out: &mut [f32], parts: &[f32]) {
-    let n = out.len();
-    if n == 0 {
-        return;
-    }
-    const SPAN: usize = 4096;
-    out.par_chunks_mut(SPAN).enumerate().for_each(|(ci, dst)| {
-        let start = ci * SPAN;
-        let width = dst.len();
-        for part in parts.chunks_exact(n) {
-            for (o, p) in dst.iter_mut().zip(&part[start..start + width]) {
-                *o += *p;
-            }
-        }
-    });
 }
 
 /// Deterministic pseudo-random inputs in realistic ranges (a xorshift generator, so no seed handling
@@ -1108,12 +1097,5 @@ mod tests {
                 "{z}"
             );
         }
-    }
-
-    #[test]
-    fn sum_partials_adds_in_order() {
-        let mut out = vec![0.0f32; 3];
-        sum_partials(&mut out, &[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
-        assert_eq!(out, vec![11.0, 22.0, 33.0]);
     }
 }

@@ -76,7 +76,7 @@ fn host_forward<B: HostValues>(
         &dims,
         &B::values(&x),
         &B::values(&gamma),
-        Some(&B::values(&beta)),
+        &B::values(&beta),
         eps,
     );
     from_host::<B>(out, shape, &device)
@@ -97,17 +97,12 @@ fn host_backward<B: HostValues>(
         &B::values(&gamma),
         &B::values(&grad),
         eps,
-        true,
     );
     let [sx, sg, sb] = shapes;
     LayerNormGrads {
         x: from_host::<B>(g.x, sx, &device),
         gamma: from_host::<B>(g.gamma, sg, &device),
-        beta: from_host::<B>(
-            g.beta.expect("layer norm kernel: beta gradient requested"),
-            sb,
-            &device,
-        ),
+        beta: from_host::<B>(g.beta, sb, &device),
     }
 }
 

@@ -131,7 +131,7 @@ fn host_conv_silu_backward<B: HostValues>(
 
 fn host_gate<B: HostValues>(y: FloatTensor<B>, z: FloatTensor<B>) -> FloatTensor<B> {
     let (device, shape) = (y.device(), y.shape());
-    let out = kernel::gate_forward_vec(&B::values(&y), &B::values(&z));
+    let out = kernel::gate_forward(&B::values(&y), &B::values(&z));
     from_host::<B>(out, shape, &device)
 }
 

@@ -112,11 +112,6 @@ pub fn scan_dims(u: &Shape, a: &Shape) -> ScanDims {
     }
 }
 
-/// Number of values in the packed output: `y` then the last state.
-pub fn packed_len(dims: &ScanDims) -> usize {
-    dims.batch * dims.channels * (dims.len + dims.state)
-}
-
 /// Host copy of a float tensor of backend `B`, as `f32`.
 fn to_host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     let data = burn::tensor::read_sync(B::float_into_data(t))

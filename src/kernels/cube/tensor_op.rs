@@ -17,7 +17,7 @@ use super::host::{
     Buf, DeviceInputs, check_device, check_state, is_empty, launch_backward, launch_forward,
 };
 use crate::kernels::selective_scan::ScanDims;
-use crate::nn::scan_op::{ScanTensors, SelectiveScanOps, packed_len, scan_dims};
+use crate::nn::scan_op::{ScanTensors, SelectiveScanOps, scan_dims};
 
 /// A contiguous f32 tensor's buffer as a kernel argument.
 fn buffer(t: &CubeTensor) -> Buf {
@@ -95,7 +95,7 @@ fn tensor(like: &CubeTensor, buf: Buf, shape: Shape) -> CubeTensor {
 pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     let (x, dims) = prepare(inputs);
     let client = &x[0].client;
-    let n = packed_len(&dims);
+    let n = dims.packed_len();
     if is_empty(&dims) {
         return tensor(&x[0], Buf::zeros(client, n), Shape::new([n]));
     }
