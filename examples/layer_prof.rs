@@ -7,15 +7,15 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use locomamba::nn::bench::{REFERENCE_TOKENS, REFERENCE_WIDTH, reference_stacks};
-use locomamba::nn::cpu_device;
+use locomamba::bench::nets::{REFERENCE_TOKENS, REFERENCE_WIDTH, reference_stacks};
+use locomamba::device::cpu_device;
 use locomamba::nn::registry::build_fusion;
 
 #[global_allocator]
-static ALLOC: locomamba::run::peak_alloc::PeakAlloc = locomamba::run::peak_alloc::PeakAlloc;
+static ALLOC: locomamba::bench::alloc::PeakAlloc = locomamba::bench::alloc::PeakAlloc;
 
 fn main() {
-    locomamba::run::peak_alloc::keep_freed_memory();
+    locomamba::bench::alloc::keep_freed_memory();
     let stack = std::env::args().nth(1).unwrap_or_else(|| "mamba x1".into());
     let repeats: usize = std::env::args()
         .nth(2)

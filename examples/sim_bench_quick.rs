@@ -2,7 +2,7 @@
 use locomamba::recipe::{EnvConfig, Task};
 fn main() {
     let c = EnvConfig::default();
-    let r =
-        locomamba::sim::bench_env(&c, &[Task::Flat, Task::ThinObstacles], 2, 300).expect("bench");
+    let r = locomamba::bench::env::bench_env(&c, &[Task::Flat, Task::ThinObstacles], 2, 300)
+        .expect("bench");
     println!("{r}");
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use crate::device::{cuda_device, cuda_status};
 use crate::nn::mamba::MambaBlockConfig;
 
 /// Largest |parallel - step| accepted by the forward check (f32).
@@ -126,42 +127,6 @@ pub fn mamba_forward_parity(device: &Device) -> Result<f32, String> {
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the backend panicked".into())
     })
-}
-
-#[cfg(not(feature = "cuda"))]
-pub(crate) fn cuda_status() -> (String, bool) {
-    (
-        "not compiled in (this binary was built without `--features cuda`); the CPU backend is used"
-            .into(),
-        false,
-    )
-}
-
-#[cfg(feature = "cuda")]
-pub(crate) fn cuda_status() -> (String, bool) {
-    match crate::kernels::cube::cuda_client() {
-        Ok(client) => (
-            format!(
-                "compiled in; device 0 answered ({} units per cube at most)",
-                client.properties().hardware.max_units_per_cube
-            ),
-            true,
-        ),
-        Err(e) => (
-            format!("compiled in, but {e}; the CPU backend is used"),
-            false,
-        ),
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda_device() -> Option<Device> {
-    None
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_device() -> Option<Device> {
-    Some(burn::backend::CudaDevice::default().into())
 }
 
 impl fmt::Display for CheckReport {

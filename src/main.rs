@@ -9,21 +9,21 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use clap::{Parser, Subcommand};
 
+use locomamba::bench::{self, BenchKind, BenchSizes};
 use locomamba::check;
-use locomamba::migrate::{MigrateOptions, render};
+use locomamba::device;
 use locomamba::nn;
-use locomamba::ppo::trainer::obs_shape;
+use locomamba::recipe::legacy::{MigrateOptions, render};
 use locomamba::recipe::{self, Overrides};
 use locomamba::recipe::{Recipe, Task};
+use locomamba::run;
 use locomamba::run::atomic::write_atomic;
-use locomamba::run::bench::{TrainBenchTable, train_bench};
 use locomamba::run::sweep::{SweepOptions, run_sweep};
-use locomamba::run::{self, device};
-use locomamba::sim::{Env, VecEnv, bench_env, write_depth_png};
+use locomamba::sim::{Env, VecEnv, write_depth_png};
 
 /// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
 #[global_allocator]
-static ALLOC: locomamba::run::peak_alloc::PeakAlloc = locomamba::run::peak_alloc::PeakAlloc;
+static ALLOC: locomamba::bench::alloc::PeakAlloc = locomamba::bench::alloc::PeakAlloc;
 
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
@@ -166,19 +166,6 @@ enum Command {
     },
 }
 
-/// What `runner bench` measures.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum BenchKind {
-    /// Forward/backward/Adam and inference of the fusion networks, and token-count scaling.
-    Nets,
-    /// Simulator policy steps per second and depth-image time.
-    Env,
-    /// End-to-end env steps per second (rollout + update), Transformer vs Mamba.
-    Train,
-    /// The fused selective scan vs the tensor-op reference (time and bandwidth).
-    Scan,
-}
-
 /// `--backend`: where the networks run.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum BackendArg {
@@ -201,7 +188,7 @@ fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<Strin
 }
 
 fn main() {
-    locomamba::run::peak_alloc::keep_freed_memory();
+    locomamba::bench::alloc::keep_freed_memory();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -344,7 +331,7 @@ fn describe(path: &Path, sets: &[String]) -> Result<()> {
     }
     let model = build_model(&base)?;
     println!("\n# networks ({} parameters)", model.num_params());
-    for line in nn::describe(&model).lines() {
+    for line in run::describe::describe(&model).lines() {
         println!("#   {line}");
     }
     Ok(())
@@ -433,7 +420,7 @@ fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<(
     let norm = run::checkpoint::norm_of(&checkpoint)?;
     let result = run::eval::evaluate(&model, norm.as_ref(), &recipe.env, episodes, seed, &device)?;
     println!("{} ({})", result, checkpoint.display());
-    let out = run::layout::eval_output(&checkpoint, &result.task, seed);
+    let out = run::paths::eval_output(&checkpoint, &result.task, seed);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -447,25 +434,13 @@ fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
     let spec = VecEnv::new(&recipe.env, 0)?.spec();
     Ok(nn::build_actor_critic(
         recipe,
-        &obs_shape(&spec),
-        &nn::cpu_device(),
+        &nn::ObsShape::from(&spec),
+        &locomamba::device::cpu_device(),
     )?)
 }
 
-/// Sizes of the `bench` measurements.
-struct BenchSizes {
-    updates: u64,
-    steps: usize,
-    batch: usize,
-    batches: Vec<usize>,
-    lens: Vec<usize>,
-}
-
 fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes) -> Result<()> {
-    let defaults = [
-        PathBuf::from("recipes/transformer_thin.toml"),
-        PathBuf::from("recipes/mamba_thin.toml"),
-    ];
+    let defaults: Vec<PathBuf> = bench::DEFAULT_RECIPES.iter().map(PathBuf::from).collect();
     let paths = if paths.is_empty() {
         &defaults[..]
     } else {
@@ -476,60 +451,7 @@ fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes)
         let (source, overrides) = open_recipe(path, sets)?;
         recipes.push(source.resolve(&overrides, &[])?);
     }
-    let first = &recipes[0];
-    let device = device::select(&first.backend)?;
-    println!(
-        "# runner bench {what:?} on backend {:?} ({} rayon threads)",
-        first.backend.kind,
-        rayon::current_num_threads()
-    );
-    match what {
-        BenchKind::Nets => {
-            let spec = VecEnv::new(&first.env, 0)?.spec();
-            let options = nn::bench::BenchOptions {
-                train_batch: sizes.batch,
-                infer_batches: vec![1, first.env.num_envs],
-                ..Default::default()
-            };
-            let rows = nn::bench::run(first, &obs_shape(&spec), &device, &options);
-            print!("{}", nn::bench::table(&rows));
-        }
-        BenchKind::Env => {
-            let report = bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?;
-            print!("{report}");
-        }
-        BenchKind::Train => {
-            let mut rows = Vec::new();
-            for recipe in &recipes {
-                let device = device::select(&recipe.backend)?;
-                rows.push(train_bench(recipe, sizes.updates, &device)?);
-                eprintln!("measured {}", recipe.experiment.name);
-            }
-            print!("{}", TrainBenchTable(&rows));
-        }
-        BenchKind::Scan => {
-            let cuda = first.backend.kind == recipe::BackendKind::Cuda;
-            let pick = |given: Vec<usize>, cpu: &[usize], gpu: &[usize]| {
-                if !given.is_empty() {
-                    given
-                } else if cuda {
-                    gpu.to_vec()
-                } else {
-                    cpu.to_vec()
-                }
-            };
-            let options = nn::scan_bench::ScanBenchOptions {
-                batches: pick(sizes.batches, &[256, 1024], &[256, 1024, 4096]),
-                lens: pick(sizes.lens, &[17, 65, 257], &[17, 256, 1024, 4096]),
-                channels: 512,
-                state: 16,
-                repeats: 3,
-                reference_limit_bytes: if cuda { 32 << 30 } else { 4 << 30 },
-            };
-            let rows = nn::scan_bench::run(&device, &options);
-            print!("{}", nn::scan_bench::table(&rows));
-        }
-    }
+    print!("{}", bench::run(what, &recipes, sizes)?);
     Ok(())
 }
 

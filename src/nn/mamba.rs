@@ -7,11 +7,12 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
-use super::layer_norm_op::{LAYER_NORM_EPS, layer_norm_rows, layer_norm_tokens};
-use super::pointwise_op::{causal_conv_silu, silu_gate};
-use super::scan::{ScanInputs, selective_scan_from};
-use super::scan_op::selective_scan_fused;
+use super::scan_reference::selective_scan_from;
 use super::token_linear::{token_linear, token_linear_part};
+use crate::ops::layer_norm::{LAYER_NORM_EPS, layer_norm_rows, layer_norm_tokens};
+use crate::ops::mamba_pointwise::{causal_conv_silu, silu_gate};
+use crate::ops::scan::ScanInputs;
+use crate::ops::scan::selective_scan_fused;
 
 /// Configuration of one Mamba block (its sizes); [`init`](Self::init) builds the block.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]

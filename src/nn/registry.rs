@@ -1,5 +1,6 @@
-//! Builds every network module from a recipe. A new sequence model registers in
-//! [`build_fusion`] (one match arm) without touching the runner.
+//! The model registry: builds every network module from a recipe. Sequence models are looked up
+//! by name in [`SEQUENCE_MODELS`], so a new one registers in one place without touching the
+//! runner.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -10,7 +11,7 @@ use super::fusion::{Fusion, MambaFusion, TransformerFusion};
 use super::mamba::MambaBlockConfig;
 use super::policy::{ActorCritic, Head, PolicyBranch, ValueBranch, output_layer};
 use super::transformer::TransformerLayerConfig;
-use crate::recipe::{EncoderKind, Recipe, SequenceConfig};
+use crate::recipe::{EncoderKind, Recipe, SequenceConfig, SequenceModel};
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
     NnError::Invalid {
@@ -19,77 +20,102 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
     }
 }
 
+/// Builds a fusion stack from a `[sequence]` section for tokens of width `width`.
+pub type FusionBuilder = fn(&SequenceConfig, usize, &Device) -> Result<Fusion, NnError>;
+
+/// The sequence models a recipe can name in `sequence.model`, each with its builder. A new model
+/// adds its recipe variant (`recipe::SequenceConfig`) and one entry here; nothing else changes.
+pub const SEQUENCE_MODELS: &[(SequenceModel, FusionBuilder)] = &[
+    (SequenceModel::Transformer, build_transformer),
+    (SequenceModel::Mamba, build_mamba),
+];
+
 /// Builds the fusion stack named by `sequence.model` for tokens of width `width`.
 pub fn build_fusion(
     seq: &SequenceConfig,
     width: usize,
     device: &Device,
 ) -> Result<Fusion, NnError> {
-    match seq {
-        SequenceConfig::Transformer { layers } => {
-            let mut built = Vec::new();
-            for (i, l) in layers.iter().enumerate() {
-                if l.n_heads == 0 || !width.is_multiple_of(l.n_heads) {
-                    return Err(invalid(
-                        format!("sequence.layers[{i}][0]"),
-                        format!(
-                            "n_heads {} must divide encoder.visual_dim {width}",
-                            l.n_heads
-                        ),
-                    ));
-                }
-                if l.dim_feedforward == 0 {
-                    return Err(invalid(format!("sequence.layers[{i}][1]"), "must be > 0"));
-                }
-                built.push(
-                    TransformerLayerConfig::new(width, l.n_heads, l.dim_feedforward).init(device),
-                );
-            }
-            Ok(Fusion::Transformer(TransformerFusion { layers: built }))
+    let model = seq.model();
+    let (_, build) = SEQUENCE_MODELS
+        .iter()
+        .find(|(m, _)| *m == model)
+        .unwrap_or_else(|| panic!("sequence model {} has no builder", model.name()));
+    build(seq, width, device)
+}
+
+fn build_transformer(
+    seq: &SequenceConfig,
+    width: usize,
+    device: &Device,
+) -> Result<Fusion, NnError> {
+    let SequenceConfig::Transformer { layers } = seq else {
+        unreachable!("the registry passes transformer sections only")
+    };
+    let mut built = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        if l.n_heads == 0 || !width.is_multiple_of(l.n_heads) {
+            return Err(invalid(
+                format!("sequence.layers[{i}][0]"),
+                format!(
+                    "n_heads {} must divide encoder.visual_dim {width}",
+                    l.n_heads
+                ),
+            ));
         }
-        SequenceConfig::Mamba {
-            layers,
-            bidirectional,
-        } => {
-            let mut built = Vec::new();
-            for (i, l) in layers.iter().enumerate() {
-                let d_model = l.d_model.unwrap_or(width);
-                if d_model != width {
-                    return Err(NnError::DModelMismatch {
-                        key: format!("sequence.layers[{i}][0]"),
-                        d_model,
-                        visual_dim: width,
-                    });
-                }
-                for (j, (v, name)) in [
-                    (l.d_state, "d_state"),
-                    (l.d_conv, "d_conv"),
-                    (l.expand, "expand"),
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    if v == 0 {
-                        return Err(invalid(
-                            format!("sequence.layers[{i}][{}]", j + 1),
-                            format!("{name} must be > 0"),
-                        ));
-                    }
-                }
-                built.push(
-                    MambaBlockConfig::new(d_model)
-                        .with_d_state(l.d_state)
-                        .with_d_conv(l.d_conv)
-                        .with_expand(l.expand)
-                        .init(device),
-                );
-            }
-            Ok(Fusion::Mamba(MambaFusion {
-                layers: built,
-                bidirectional: *bidirectional,
-            }))
+        if l.dim_feedforward == 0 {
+            return Err(invalid(format!("sequence.layers[{i}][1]"), "must be > 0"));
         }
+        built.push(TransformerLayerConfig::new(width, l.n_heads, l.dim_feedforward).init(device));
     }
+    Ok(Fusion::Transformer(TransformerFusion { layers: built }))
+}
+
+fn build_mamba(seq: &SequenceConfig, width: usize, device: &Device) -> Result<Fusion, NnError> {
+    let SequenceConfig::Mamba {
+        layers,
+        bidirectional,
+    } = seq
+    else {
+        unreachable!("the registry passes mamba sections only")
+    };
+    let mut built = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let d_model = l.d_model.unwrap_or(width);
+        if d_model != width {
+            return Err(NnError::DModelMismatch {
+                key: format!("sequence.layers[{i}][0]"),
+                d_model,
+                visual_dim: width,
+            });
+        }
+        for (j, (v, name)) in [
+            (l.d_state, "d_state"),
+            (l.d_conv, "d_conv"),
+            (l.expand, "expand"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if v == 0 {
+                return Err(invalid(
+                    format!("sequence.layers[{i}][{}]", j + 1),
+                    format!("{name} must be > 0"),
+                ));
+            }
+        }
+        built.push(
+            MambaBlockConfig::new(d_model)
+                .with_d_state(l.d_state)
+                .with_d_conv(l.d_conv)
+                .with_expand(l.expand)
+                .init(device),
+        );
+    }
+    Ok(Fusion::Mamba(MambaFusion {
+        layers: built,
+        bidirectional: *bidirectional,
+    }))
 }
 
 /// Builds the actor-critic described by `recipe` for observations of `shape` on `device`.

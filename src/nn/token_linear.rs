@@ -11,7 +11,7 @@ use std::ops::Range;
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use super::linear_op::{linear_rows, linear_rows_columns};
+use crate::ops::linear::{linear_rows, linear_rows_columns};
 
 /// `linear` applied to the rows of `x` `[rows, d_in]` -> `[rows, d_out]` (same result as
 /// `linear.forward(x)`), as one fused operation on CPU devices (see [`linear_rows`]).
@@ -57,7 +57,7 @@ mod tests {
     use burn::nn::LinearConfig;
     use burn::tensor::Distribution;
 
-    use crate::nn::cpu_device;
+    use crate::device::cpu_device;
 
     fn max_abs_diff(a: Tensor<3>, b: Tensor<3>) -> f32 {
         (a - b).abs().max().into_scalar::<f32>()

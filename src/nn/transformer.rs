@@ -4,7 +4,7 @@
 //! The parameters live in burn's `TransformerEncoder` (its initialisation, names and checkpoint
 //! layout); the forward is ours and computes the same function with every linear layer run over
 //! `[B * T, d]` rows, one matrix product each (see [`token_linear`](super::token_linear) and
-//! [`linear_op`](super::linear_op)), which is what makes its backward cheap on the CPU.
+//! [`ops::linear`](crate::ops::linear)), which is what makes its backward cheap on the CPU.
 
 use burn::nn::activation::ActivationConfig;
 use burn::nn::transformer::{
@@ -13,8 +13,8 @@ use burn::nn::transformer::{
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::layer_norm_op::{LAYER_NORM_EPS, layer_norm_rows};
 use super::token_linear::row_linear;
+use crate::ops::layer_norm::{LAYER_NORM_EPS, layer_norm_rows};
 
 /// One post-LN Transformer encoder layer of width `d_model`.
 #[derive(Module, Debug)]

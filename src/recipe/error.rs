@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::migrate::MigrateError;
+use crate::recipe::legacy::MigrateError;
 
 /// Everything that can go wrong turning a file (plus overrides) into a validated [`super::Recipe`].
 #[derive(Debug, Error)]

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::error::RecipeError;
 use super::types::{Recipe, SequenceConfig};
 use super::{validate, version};
-use crate::migrate::{self, MigrationReport};
+use crate::recipe::legacy::{self as migrate, MigrationReport};
 
 /// Prefix of the environment variables that override recipe keys.
 pub const ENV_PREFIX: &str = "LOCOMAMBA_";

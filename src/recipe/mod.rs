@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod layers;
+pub mod legacy;
 pub mod load;
 pub mod schema;
 pub mod sweep;

@@ -11,10 +11,12 @@ use thiserror::Error;
 
 use super::atomic::write_atomic;
 use super::weights;
+use crate::nn::ObsShape;
 use crate::ppo::normalizer::RunningNorm;
-use crate::ppo::trainer::{Counters, Trainer};
+use crate::ppo::state::TrainerState;
+use crate::ppo::trainer::{OptimizerRole, Trainer};
 use crate::recipe::Recipe;
-use crate::sim::{EpisodeStats, VecEnv, VecEnvSnapshot};
+use crate::sim::VecEnv;
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, Error)]
@@ -51,23 +53,6 @@ fn format_err(path: &Path, message: impl ToString) -> CheckpointError {
     }
 }
 
-/// Everything of a run that is not a tensor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunState {
-    /// The run's seed.
-    pub seed: u64,
-    /// Progress.
-    pub counters: Counters,
-    /// Observation normaliser.
-    pub norm: Option<RunningNorm>,
-    /// Simulator state (episodes in progress, curriculum).
-    pub env: VecEnvSnapshot,
-    /// The last finished training episodes (the window the `train/*` scalars average), so a
-    /// resumed run logs what the uninterrupted run would.
-    #[serde(default)]
-    pub recent_episodes: Vec<EpisodeStats>,
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 struct Latest {
     checkpoint: String,
@@ -79,11 +64,16 @@ const OPT_VALUE: &str = "optim_value.bpk";
 const STATE: &str = "state.json";
 const RECIPE: &str = "recipe.toml";
 const LATEST: &str = "latest.json";
+/// The optimiser state files and the optimiser each holds.
+const OPTIMIZERS: [(&str, OptimizerRole); 2] = [
+    (OPT_POLICY, OptimizerRole::Policy),
+    (OPT_VALUE, OptimizerRole::Value),
+];
 
 /// Writes a checkpoint of `trainer` under `dir` and points `latest.json` at it. Returns its folder.
 pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = format!("update-{:07}", trainer.counters.update);
+    let name = format!("update-{:07}", trainer.counters().update);
     let target = dir.join(&name);
     if target.is_dir() {
         // Already saved at this update (e.g. Ctrl-C right after a periodic checkpoint): the state
@@ -95,27 +85,19 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    weights::save(&trainer.model, &tmp.join(MODEL)).map_err(|e| format_err(&tmp.join(MODEL), e))?;
-    for (file, opt) in [
-        (OPT_POLICY, &trainer.opt_policy),
-        (OPT_VALUE, &trainer.opt_value),
-    ] {
+    weights::save(trainer.model(), &tmp.join(MODEL))
+        .map_err(|e| format_err(&tmp.join(MODEL), e))?;
+    for (file, role) in OPTIMIZERS {
         let path = tmp.join(file);
-        let bytes = opt
-            .into_bytes()
-            .map_err(|e| format_err(&path, format!("{e:?}")))?;
+        let bytes = trainer
+            .optimizer_bytes(role)
+            .map_err(|e| format_err(&path, e))?;
         write_atomic(&path, &bytes).map_err(io(&path))?;
     }
-    let state = RunState {
-        seed: trainer.seed,
-        counters: trainer.counters,
-        norm: trainer.norm.clone(),
-        env: trainer.env.snapshot(),
-        recent_episodes: trainer.recent_episodes().iter().cloned().collect(),
-    };
+    let state = trainer.state();
     let state_json = serde_json::to_vec_pretty(&state).expect("run state serialises");
     write_atomic(&tmp.join(STATE), &state_json).map_err(io(&tmp.join(STATE)))?;
-    write_atomic(&tmp.join(RECIPE), trainer.recipe.to_toml().as_bytes())
+    write_atomic(&tmp.join(RECIPE), trainer.recipe().to_toml().as_bytes())
         .map_err(io(&tmp.join(RECIPE)))?;
     std::fs::rename(&tmp, &target).map_err(io(&target))?;
     point_latest_at(dir, &name)?;
@@ -191,48 +173,33 @@ pub fn recipe_of(checkpoint: &Path) -> Result<Recipe, CheckpointError> {
 /// Restores a freshly built trainer (same recipe) to the state saved in `checkpoint`.
 pub fn restore(mut trainer: Trainer, checkpoint: &Path) -> Result<Trainer, CheckpointError> {
     let state_path = checkpoint.join(STATE);
-    let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
-    let state: RunState = serde_json::from_str(&text).map_err(|e| format_err(&state_path, e))?;
-    if state.seed != trainer.seed {
-        return Err(format_err(
-            &state_path,
-            format!(
-                "checkpoint of seed {}, but the run resumes seed {}",
-                state.seed, trainer.seed
-            ),
-        ));
-    }
+    let state = read_state(&state_path)?;
     let model_path = checkpoint.join(MODEL);
-    trainer.model =
-        weights::load(trainer.model, &model_path).map_err(|e| format_err(&model_path, e))?;
-    for (file, value) in [(OPT_POLICY, true), (OPT_VALUE, false)] {
+    trainer
+        .load_model(|model| weights::load(model, &model_path))
+        .map_err(|e| format_err(&model_path, e))?;
+    for (file, role) in OPTIMIZERS {
         let path = checkpoint.join(file);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let opt = if value {
-            &mut trainer.opt_policy
-        } else {
-            &mut trainer.opt_value
-        };
-        let restored = opt
-            .clone()
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format_err(&path, format!("{e:?}")))?;
-        *opt = restored;
+        trainer
+            .load_optimizer(role, bytes)
+            .map_err(|e| format_err(&path, e))?;
     }
-    trainer.env =
-        VecEnv::restore(&trainer.recipe.env, &state.env).map_err(|e| format_err(&state_path, e))?;
-    trainer.norm = state.norm;
-    trainer.counters = state.counters;
-    trainer.restore_recent_episodes(state.recent_episodes);
+    trainer
+        .restore_state(state)
+        .map_err(|e| format_err(&state_path, e))?;
     Ok(trainer)
+}
+
+/// Reads a checkpoint's `state.json`.
+fn read_state(path: &Path) -> Result<TrainerState, CheckpointError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|e| format_err(path, e))
 }
 
 /// Loads only the normaliser of a checkpoint (for evaluation).
 pub fn norm_of(checkpoint: &Path) -> Result<Option<RunningNorm>, CheckpointError> {
-    let path = checkpoint.join(STATE);
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let state: RunState = serde_json::from_str(&text).map_err(|e| format_err(&path, e))?;
-    Ok(state.norm)
+    Ok(read_state(&checkpoint.join(STATE))?.norm)
 }
 
 /// Builds the networks of `recipe` and loads the checkpoint's weights into them (for evaluation).
@@ -242,7 +209,7 @@ pub fn model_of(
     device: &burn::tensor::Device,
 ) -> Result<crate::nn::ActorCritic, CheckpointError> {
     let env = VecEnv::new(&recipe.env, 0).map_err(|e| format_err(checkpoint, e))?;
-    let shape = crate::ppo::trainer::obs_shape(&env.spec());
+    let shape = ObsShape::from(&env.spec());
     let model = crate::nn::build_actor_critic(recipe, &shape, device)
         .map_err(|e| format_err(checkpoint, e))?;
     let path = checkpoint.join(MODEL);

@@ -11,11 +11,12 @@ use thiserror::Error;
 use super::atomic::write_atomic;
 use super::checkpoint::{self, CheckpointError};
 use super::eval;
-use super::layout::RunDir;
 use super::metrics::MetricsCsv;
+use super::paths::RunDir;
 use super::summary::RunSummary;
 use super::tensorboard::TensorBoard;
-use crate::ppo::trainer::{TrainError, Trainer, episode_scalars};
+use crate::ppo::stats::episode_scalars;
+use crate::ppo::trainer::{TrainError, Trainer};
 use crate::recipe::Recipe;
 
 /// Why a run stopped with an error.
@@ -183,7 +184,7 @@ fn run_loop(
         source,
     };
     let log = &job.recipe.logging;
-    let mut csv = MetricsCsv::open(&dir.metrics(), resumed.then_some(trainer.counters.update))
+    let mut csv = MetricsCsv::open(&dir.metrics(), resumed.then_some(trainer.counters().update))
         .map_err(io_err(&dir.metrics()))?;
     let mut tb = if log.tensorboard {
         Some(TensorBoard::create(&dir.tensorboard()).map_err(io_err(&dir.tensorboard()))?)
@@ -191,7 +192,7 @@ fn run_loop(
         None
     };
     let total = trainer.total_updates() * trainer.steps_per_update();
-    progress.start(trainer.counters.env_steps, total);
+    progress.start(trainer.counters().env_steps, total);
     while !trainer.done() {
         if stop.load(Ordering::SeqCst) {
             checkpoint::save(&trainer, &dir.checkpoints()).map_err(ckpt_err)?;
@@ -202,8 +203,8 @@ fn run_loop(
             run: run.clone(),
             source,
         })?;
-        let update = trainer.counters.update;
-        let steps = trainer.counters.env_steps;
+        let update = trainer.counters().update;
+        let steps = trainer.counters().env_steps;
         let mut scalars = stats.scalars;
         if log.eval_interval > 0 && update.is_multiple_of(log.eval_interval as u64) {
             let result = evaluate(&trainer, None)?;
@@ -248,19 +249,19 @@ fn evaluate(
     trainer: &Trainer,
     task: Option<crate::recipe::Task>,
 ) -> Result<eval::EvalResult, JobError> {
-    let mut env = trainer.recipe.env.clone();
+    let mut env = trainer.recipe().env.clone();
     if let Some(t) = task {
         env.task = t;
     }
-    let episodes = trainer.recipe.logging.eval_episodes.max(1);
-    let seed = crate::ppo::trainer::mix_seed(trainer.seed ^ 0xe7a1, trainer.counters.update);
+    let episodes = trainer.recipe().logging.eval_episodes.max(1);
+    let seed = crate::ppo::seeding::mix_seed(trainer.seed() ^ 0xe7a1, trainer.counters().update);
     eval::evaluate(
-        &trainer.model,
-        trainer.norm.as_ref(),
+        trainer.model(),
+        trainer.norm(),
         &env,
         episodes,
         seed,
-        &trainer.device,
+        trainer.device(),
     )
     .map_err(|e| JobError::Train {
         run: String::new(),
@@ -299,7 +300,7 @@ fn summarize(job: &Job, trainer: &Trainer) -> Result<RunSummary, JobError> {
             get("x/fall_rate"),
         )
     };
-    let c = trainer.counters;
+    let c = trainer.counters();
     Ok(RunSummary {
         variant: job.variant.clone(),
         seed: job.seed,

@@ -2,14 +2,12 @@
 //! metrics (CSV and TensorBoard), progress bars and atomic writes.
 
 pub mod atomic;
-pub mod bench;
 pub mod checkpoint;
-pub mod device;
+pub mod describe;
 pub mod eval;
 pub mod job;
-pub mod layout;
 pub mod metrics;
-pub mod peak_alloc;
+pub mod paths;
 pub mod progress;
 pub mod summary;
 pub mod sweep;

@@ -9,12 +9,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::job::Progress;
 
 /// Shared display for a sweep.
-pub struct Display {
+pub struct SweepProgress {
     multi: Option<MultiProgress>,
     total: Option<ProgressBar>,
 }
 
-impl Display {
+impl SweepProgress {
     /// Bars when `interactive`, lines otherwise; `total_steps` over all jobs.
     pub fn new(interactive: bool, total_steps: u64) -> Self {
         if !interactive {

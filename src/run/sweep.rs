@@ -10,8 +10,8 @@ use thiserror::Error;
 
 use super::atomic::write_atomic;
 use super::job::{Job, JobError, JobOutcome, run_job};
-use super::layout::{RunDir, experiment_dir};
-use super::progress::Display;
+use super::paths::{RunDir, experiment_dir};
+use super::progress::SweepProgress;
 use super::summary::{RunSummary, sweep_table};
 use crate::recipe::{Overrides, RecipeError, RecipeSource, Variant, variants};
 
@@ -120,7 +120,7 @@ pub fn run_sweep(
         .iter()
         .map(|(_, j)| j.recipe.experiment.total_env_steps)
         .sum();
-    let display = Display::new(std::io::stdout().is_terminal(), total);
+    let display = SweepProgress::new(std::io::stdout().is_terminal(), total);
     let workers = options.jobs.max(1).min(planned.len().max(1));
     let threads_per_job = (rayon::current_num_threads() / workers).max(1);
     let next = AtomicUsize::new(0);
@@ -233,7 +233,7 @@ pub fn resume_run(
     stop: &AtomicBool,
 ) -> Result<JobOutcome, SweepError> {
     let job = job_of_run(run_dir)?;
-    let display = Display::new(
+    let display = SweepProgress::new(
         std::io::stdout().is_terminal(),
         job.recipe.experiment.total_env_steps,
     );

@@ -1,15 +1,15 @@
-//! One A1 environment: episode logic, observations, reward and metrics.
-//!
-//! Proprioception layout (84 floats with `last_action_in_obs`, else 48), newest first:
-//! `[imu_t, imu_t-1, imu_t-2]` (roll, pitch, roll rate, pitch rate; 12 floats), then
-//! `[targets_t, targets_t-1, targets_t-2]` (12 joint targets each; 36 floats, only with
-//! `last_action_in_obs`), then `[q_t, q_t-1, q_t-2]` (12 joint angles each; 36 floats).
-//! Joint order: legs FR, FL, RR, RL; per leg abduction, hip, knee.
+//! One A1 environment: episode logic and metrics. Observations are kept by
+//! [`ObservationHistory`](super::observation::ObservationHistory), the reward formula is in
+//! [`super::reward`].
 
 use crate::recipe::{EnvConfig, Task};
 use crate::sim::SimError;
+pub use crate::sim::action::action_dim;
+use crate::sim::action::joint_targets;
 use crate::sim::depth::Camera;
-use crate::sim::reward::RewardTerms;
+pub use crate::sim::observation::{HISTORY, proprio_dim};
+use crate::sim::observation::{ObservationHistory, Reading};
+use crate::sim::reward::{RewardTerms, StepMotion};
 use crate::sim::robot::{Robot, RobotParams, TAG_OBSTACLE, a1};
 use crate::sim::terrain::{self, Scene};
 use rand::{RngExt, SeedableRng};
@@ -17,8 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// History length of every proprioceptive signal.
-pub const HISTORY: usize = 3;
 /// Termination: trunk up-axis world-z below this.
 pub const MIN_UP_Z: f32 = 0.6;
 /// Termination: trunk height above ground below this.
@@ -66,16 +64,6 @@ pub struct StepResult {
     pub truncated: bool,
 }
 
-/// Number of policy outputs for a config.
-pub fn action_dim(cfg: &EnvConfig) -> usize {
-    if cfg.diagonal_act { 6 } else { 12 }
-}
-
-/// Proprioception length for a config.
-pub fn proprio_dim(cfg: &EnvConfig) -> usize {
-    4 * HISTORY + 12 * HISTORY * if cfg.last_action_in_obs { 2 } else { 1 }
-}
-
 /// Checks that a config can be simulated.
 pub fn validate(cfg: &EnvConfig) -> Result<(), SimError> {
     let bad = |m: &str| Err(SimError::InvalidConfig(m.to_string()));
@@ -109,12 +97,7 @@ pub struct Env {
     density: f32,
     motors_on: bool,
     steps: usize,
-    imu: [[f32; 4]; HISTORY],
-    targets: [[f32; 12]; HISTORY],
-    q_hist: [[f32; 12]; HISTORY],
-    frame: Vec<f32>,
-    depth_stack: Vec<f32>,
-    proprio: Vec<f32>,
+    obs: ObservationHistory,
     start: Vector,
     episode_return: f32,
     collisions: usize,
@@ -123,6 +106,15 @@ pub struct Env {
     fell: bool,
     term_sums: RewardTerms,
     actions: Vec<f32>,
+}
+
+/// What the physics sub-steps of one policy step measured.
+#[derive(Debug, Clone, Copy, Default)]
+struct PhysicsStep {
+    /// `sum(tau^2) * dt` over the sub-steps.
+    energy: f32,
+    /// Whether a non-foot robot body touched an obstacle in any sub-step.
+    touched_obstacle: bool,
 }
 
 fn up_z(rot: &Rotation) -> f32 {
@@ -135,7 +127,6 @@ impl Env {
         validate(cfg)?;
         let mut world = PhysicsWorld::new();
         let robot = Robot::build(&mut world, 0.0, 0.0, RobotParams::nominal());
-        let n = cfg.depth.width * cfg.depth.height;
         let mut env = Env {
             cfg: cfg.clone(),
             camera: Camera::new(&cfg.depth),
@@ -147,12 +138,7 @@ impl Env {
             density,
             motors_on: true,
             steps: 0,
-            imu: [[0.0; 4]; HISTORY],
-            targets: [[0.0; 12]; HISTORY],
-            q_hist: [[0.0; 12]; HISTORY],
-            frame: vec![0.0; n],
-            depth_stack: vec![0.0; n * cfg.depth.frames],
-            proprio: vec![0.0; proprio_dim(cfg)],
+            obs: ObservationHistory::new(cfg),
             start: Vector::ZERO,
             episode_return: 0.0,
             collisions: 0,
@@ -234,15 +220,12 @@ impl Env {
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
-        self.imu = [imu; HISTORY];
-        self.targets = [stand; HISTORY];
-        self.q_hist = [q; HISTORY];
         self.render_frame();
-        let n = self.frame.len();
-        for f in 0..self.cfg.depth.frames {
-            self.depth_stack[f * n..(f + 1) * n].copy_from_slice(&self.frame);
-        }
-        self.write_proprio();
+        self.obs.reset(Reading {
+            imu,
+            targets: stand,
+            q,
+        });
         Ok(())
     }
 
@@ -257,59 +240,22 @@ impl Env {
 
     fn render_frame(&mut self) {
         let pose = *self.world.bodies[self.robot.trunk].position();
-        self.camera
-            .render_metric(&self.world, &pose, &mut self.frame);
+        let frame = self.obs.frame_mut();
+        self.camera.render_metric(&self.world, &pose, frame);
         if self.cfg.domain_randomization {
-            let n = self.frame.len();
+            let n = frame.len();
             let drops = ((n as f32) * DEPTH_DROPOUT).round() as usize;
             for _ in 0..drops {
                 let k = self.rng.random_range(0..n);
-                self.frame[k] = self.cfg.depth.far;
+                frame[k] = self.cfg.depth.far;
             }
         }
-        self.camera.normalise(&mut self.frame);
-    }
-
-    fn write_proprio(&mut self) {
-        let mut k = 0;
-        let p = &mut self.proprio;
-        for h in &self.imu {
-            p[k..k + 4].copy_from_slice(h);
-            k += 4;
-        }
-        if self.cfg.last_action_in_obs {
-            for h in &self.targets {
-                p[k..k + 12].copy_from_slice(h);
-                k += 12;
-            }
-        }
-        for h in &self.q_hist {
-            p[k..k + 12].copy_from_slice(h);
-            k += 12;
-        }
+        self.camera.normalise(frame);
     }
 
     /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip.
     pub fn targets_from_action(&self, action: &[f32]) -> [f32; 12] {
-        let mut t = [0.0; 12];
-        for (k, tk) in t.iter_mut().enumerate() {
-            let leg = k / 3;
-            let j = k % 3;
-            let a = if self.cfg.diagonal_act {
-                // FR (0) = RL (3) use outputs 0..3, FL (1) = RR (2) use 3..6.
-                let base = if leg == 0 || leg == 3 { 0 } else { 3 };
-                action[base + j]
-            } else {
-                action[k]
-            };
-            let clip = if self.cfg.action_clip.len() == 12 {
-                self.cfg.action_clip[k]
-            } else {
-                self.cfg.action_clip[j]
-            };
-            *tk = a1().leg.stand_pose[j] + clip * a.tanh();
-        }
-        t
+        joint_targets(&self.cfg, action)
     }
 
     /// Turns the joint motors on or off (off: the robot is limp).
@@ -321,10 +267,41 @@ impl Env {
     pub fn step(&mut self, action: &[f32]) -> StepResult {
         self.actions.extend_from_slice(action);
         let targets = self.targets_from_action(action);
+        let physics = self.advance_physics(&targets);
+        self.steps += 1;
+        let body = &self.world.bodies[self.robot.trunk];
+        let (pos, v, rot) = (body.translation(), body.linvel(), *body.rotation());
+        let ground = terrain::ground_height(self.cfg.task, pos.x, pos.y);
+        let fell = up_z(&rot) < MIN_UP_Z || pos.z - ground < MIN_HEIGHT;
+        let spheres = self.collect_spheres(pos);
+        let terms = RewardTerms::of_step(
+            &self.cfg.reward,
+            self.cfg.target_vel,
+            &StepMotion {
+                velocity: [v.x, v.y, v.z],
+                energy: physics.energy,
+                fell,
+                spheres,
+            },
+        );
+        self.record_step(&terms, pos, physics.touched_obstacle, spheres, fell);
+        let reward = self.cfg.reward.scale * terms.sum();
+        self.observe(targets);
+        StepResult {
+            reward,
+            terms,
+            terminated: fell,
+            truncated: !fell && self.steps >= self.cfg.horizon,
+        }
+    }
+
+    /// Runs the `action_repeat` physics sub-steps of one policy step towards `targets` (after the
+    /// robot's latency, the previous targets), moving obstacles along.
+    fn advance_physics(&mut self, targets: &[f32; 12]) -> PhysicsStep {
         let dt = self.cfg.time_step_s;
         let p = self.robot.params;
         let fmax = a1().motor.torque_limit * p.motor_strength;
-        let mut energy = 0.0f32;
+        let mut out = PhysicsStep::default();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
         let latency = p.latency_steps.min(self.cfg.action_repeat);
@@ -332,10 +309,9 @@ impl Env {
         if moving && self.steps > 0 && self.steps.is_multiple_of(terrain::MOVE_PERIOD) {
             terrain::redraw_moving(&mut self.scene, &mut self.rng);
         }
-        let prev = self.targets[0];
-        let mut touched = false;
+        let prev = self.obs.last_targets();
         for sub in 0..self.cfg.action_repeat {
-            let active = if sub < latency { &prev } else { &targets };
+            let active = if sub < latency { &prev } else { targets };
             if sub == 0 || sub == latency {
                 self.robot
                     .set_targets(&mut self.world, active, self.motors_on);
@@ -348,32 +324,17 @@ impl Env {
                 self.robot.joint_state(&self.world, &mut q, &mut qd);
                 for k in 0..12 {
                     let tau = (p.kp * (active[k] - q[k]) - p.kd * qd[k]).clamp(-fmax, fmax);
-                    energy += tau * tau * dt;
+                    out.energy += tau * tau * dt;
                 }
             }
             self.world.step();
-            touched = touched || self.touching_obstacle();
+            out.touched_obstacle = out.touched_obstacle || self.touching_obstacle();
         }
-        self.steps += 1;
-        let body = &self.world.bodies[self.robot.trunk];
-        let pos = body.translation();
-        let v = body.linvel();
-        let rot = *body.rotation();
-        let rc = &self.cfg.reward;
-        let vt = self.cfg.target_vel;
-        let mut terms = RewardTerms {
-            forward: rc.forward * (vt * vt - (v.x.min(vt) - vt).powi(2)),
-            z_velocity: -rc.z_velocity * v.z * v.z,
-            lateral: -rc.lateral_velocity * v.y * v.y,
-            energy: -rc.energy * energy,
-            alive: rc.alive,
-            ..Default::default()
-        };
-        let ground = terrain::ground_height(self.cfg.task, pos.x, pos.y);
-        let fell = up_z(&rot) < MIN_UP_Z || pos.z - ground < MIN_HEIGHT;
-        if fell {
-            terms.fall = rc.fall;
-        }
+        out
+    }
+
+    /// Removes the spheres within reach of the trunk at `pos`; returns how many.
+    fn collect_spheres(&mut self, pos: Vector) -> usize {
         let mut got = 0;
         for s in &mut self.scene.spheres {
             if let Some(c) = s.collider {
@@ -385,11 +346,20 @@ impl Env {
                 }
             }
         }
-        terms.sphere = rc.sphere_bonus * got as f32;
-        self.spheres += got;
-        if touched {
-            self.collisions += 1;
-        }
+        got
+    }
+
+    /// Adds one step to the episode's statistics.
+    fn record_step(
+        &mut self,
+        terms: &RewardTerms,
+        pos: Vector,
+        touched: bool,
+        spheres: usize,
+        fell: bool,
+    ) {
+        self.spheres += spheres;
+        self.collisions += touched as usize;
         self.reached_end |= match self.cfg.task {
             Task::Mountain => {
                 let [cx, cy, _, _] = terrain::MOUNTAIN;
@@ -397,31 +367,20 @@ impl Env {
             }
             _ => pos.x >= terrain::FIELD_X[1],
         };
-        let reward = rc.scale * terms.sum();
-        self.episode_return += reward;
-        self.term_sums.accumulate(&terms);
+        self.episode_return += self.cfg.reward.scale * terms.sum();
+        self.term_sums.accumulate(terms);
         self.fell = fell;
-        // Observations.
+    }
+
+    /// Reads the sensors after a step that commanded `targets` into the observation history.
+    fn observe(&mut self, targets: [f32; 12]) {
         let imu = self.read_imu();
+        let mut q = [0.0; 12];
+        let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
-        self.imu.rotate_right(1);
-        self.imu[0] = imu;
-        self.targets.rotate_right(1);
-        self.targets[0] = targets;
-        self.q_hist.rotate_right(1);
-        self.q_hist[0] = q;
-        self.write_proprio();
-        let n = self.frame.len();
-        self.depth_stack
-            .copy_within(0..n * (self.cfg.depth.frames - 1), n);
+        self.obs.push(Reading { imu, targets, q });
         self.render_frame();
-        self.depth_stack[..n].copy_from_slice(&self.frame);
-        StepResult {
-            reward,
-            terms,
-            terminated: fell,
-            truncated: !fell && self.steps >= self.cfg.horizon,
-        }
+        self.obs.push_frame();
     }
 
     fn touching_obstacle(&self) -> bool {
@@ -460,12 +419,12 @@ impl Env {
 
     /// Current proprioception (`proprio_dim` floats).
     pub fn proprio(&self) -> &[f32] {
-        &self.proprio
+        self.obs.proprio()
     }
 
     /// Current depth stack (`frames * height * width`, newest frame first), normalised.
     pub fn depth(&self) -> &[f32] {
-        &self.depth_stack
+        self.obs.depth()
     }
 
     /// Metric depth (metres) of the current view, without dropout.

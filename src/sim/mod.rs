@@ -1,16 +1,16 @@
 //! The quadruped simulator: A1 on rapier3d, obstacle tasks, ray-cast depth camera, vectorised env.
 
-pub mod bench;
+pub mod action;
 pub mod depth;
 pub mod env;
 pub mod error;
+pub mod observation;
 pub mod png_out;
 pub mod reward;
 pub mod robot;
 pub mod terrain;
 pub mod vec_env;
 
-pub use bench::{BenchReport, bench_env};
 pub use env::{Env, EpisodeStats};
 pub use error::SimError;
 pub use png_out::write_depth_png;

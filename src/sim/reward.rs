@@ -2,6 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::recipe::RewardConfig;
+
+/// What the reward of one policy step is computed from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepMotion {
+    /// Trunk linear velocity at the end of the step, world frame (m/s).
+    pub velocity: [f32; 3],
+    /// `sum(tau^2) * dt` over the step's physics sub-steps.
+    pub energy: f32,
+    /// Whether the step ended in a fall.
+    pub fell: bool,
+    /// Spheres collected this step.
+    pub spheres: usize,
+}
+
 /// Weighted reward terms before the global `scale`; the step reward is `scale * sum()`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RewardTerms {
@@ -32,6 +47,24 @@ impl RewardTerms {
         "fall",
         "sphere",
     ];
+
+    /// The terms of one step, weighted by `rc`, for the target forward velocity `target_vel`:
+    /// the forward term `v_t^2 - (min(v_x, v_t) - v_t)^2` peaks at `v_x = v_t` and stays there
+    /// above it; vertical and lateral speed and energy are penalised; the fall penalty applies
+    /// only on the falling step.
+    pub fn of_step(rc: &RewardConfig, target_vel: f32, m: &StepMotion) -> RewardTerms {
+        let [vx, vy, vz] = m.velocity;
+        let vt = target_vel;
+        RewardTerms {
+            forward: rc.forward * (vt * vt - (vx.min(vt) - vt).powi(2)),
+            z_velocity: -rc.z_velocity * vz * vz,
+            lateral: -rc.lateral_velocity * vy * vy,
+            energy: -rc.energy * m.energy,
+            alive: rc.alive,
+            fall: if m.fell { rc.fall } else { 0.0 },
+            sphere: rc.sphere_bonus * m.spheres as f32,
+        }
+    }
 
     /// `(name, value)` pairs for logging.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> {

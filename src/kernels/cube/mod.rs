@@ -7,15 +7,15 @@
 //!   then a reverse pass recomputing each chunk locally; deterministic reductions through partial rows
 //!   summed in a fixed order by a second small kernel (no atomics).
 //! - [`host`]: CUDA client, upload, launch, read-back, timing and bandwidth helpers.
-//! - [`tensor_op`]: the kernels on burn's CubeCL tensors, device-resident: the selective-scan
-//!   backend operation (`nn::scan_op`) of the CubeCL backend, which the Mamba block uses on CUDA.
+//!
+//! Their launch on burn's CubeCL tensors (the selective-scan backend operation of the CubeCL
+//! backend, which the Mamba block uses on CUDA) is in `crate::ops::scan_cuda`.
 //!
 //! Supported state sizes: 1 to [`MAX_STATE`].
 
 pub mod backward;
 pub mod forward;
 pub mod host;
-pub mod tensor_op;
 
 pub use crate::kernels::selective_scan::{achieved_gbps, backward_bytes, forward_bytes};
 pub use host::{bench_cuda, cuda_client, scan_backward_cuda, scan_forward_cuda};

@@ -1,0 +1,134 @@
+//! `runner bench`: network ([`nets`]), selective-scan ([`scan`]), simulator ([`env`]) and
+//! end-to-end training ([`train`]) throughput, and the counting allocator ([`alloc`]) that lets the
+//! network rows report peak heap memory. [`run`] picks the measurement and its per-device sizes.
+
+pub mod alloc;
+pub mod env;
+pub mod nets;
+pub mod scan;
+pub mod train;
+
+use thiserror::Error;
+
+use crate::device::{self, DeviceError};
+use crate::nn::ObsShape;
+use crate::ppo::trainer::TrainError;
+use crate::recipe::{BackendKind, Recipe, Task};
+use crate::sim::{SimError, VecEnv};
+
+/// The recipes measured when `runner bench` is given none: the two paper setups on thin obstacles.
+pub const DEFAULT_RECIPES: [&str; 2] = ["recipes/transformer_thin.toml", "recipes/mamba_thin.toml"];
+
+/// What `runner bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchKind {
+    /// Forward/backward/Adam and inference of the fusion networks, and token-count scaling.
+    Nets,
+    /// Simulator policy steps per second and depth-image time.
+    Env,
+    /// End-to-end env steps per second (rollout + update), Transformer vs Mamba.
+    Train,
+    /// The fused selective scan vs the tensor-op reference (time and bandwidth).
+    Scan,
+}
+
+/// Sizes of the measurements; empty scan lists take the device's defaults ([`scan_batches`],
+/// [`scan_lens`]).
+#[derive(Debug, Clone)]
+pub struct BenchSizes {
+    /// Updates to time for `train`.
+    pub updates: u64,
+    /// Policy steps per task for `env`.
+    pub steps: usize,
+    /// Batch of the training-step rows for `nets`.
+    pub batch: usize,
+    /// Batch sizes for `scan`.
+    pub batches: Vec<usize>,
+    /// Sequence lengths for `scan`.
+    pub lens: Vec<usize>,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// The recipe's backend cannot be used here.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The simulator could not be built.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// Training could not start or stopped.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+}
+
+/// Default scan batch sizes on CPU and on CUDA.
+pub fn scan_batches(cuda: bool) -> Vec<usize> {
+    if cuda {
+        vec![256, 1024, 4096]
+    } else {
+        vec![256, 1024]
+    }
+}
+
+/// Default scan sequence lengths on CPU and on CUDA.
+pub fn scan_lens(cuda: bool) -> Vec<usize> {
+    if cuda {
+        vec![17, 256, 1024, 4096]
+    } else {
+        vec![17, 65, 257]
+    }
+}
+
+/// Runs measurement `what` on `recipes` (the first one's backend and sizes, every one for `train`)
+/// and returns the table to print.
+pub fn run(what: BenchKind, recipes: &[Recipe], sizes: BenchSizes) -> Result<String, BenchError> {
+    let first = &recipes[0];
+    let device = device::select(&first.backend)?;
+    let mut out = format!(
+        "# runner bench {what:?} on backend {:?} ({} rayon threads)\n",
+        first.backend.kind,
+        rayon::current_num_threads()
+    );
+    match what {
+        BenchKind::Nets => {
+            let spec = VecEnv::new(&first.env, 0)?.spec();
+            let options = nets::BenchOptions {
+                train_batch: sizes.batch,
+                infer_batches: vec![1, first.env.num_envs],
+                ..Default::default()
+            };
+            let rows = nets::run(first, &ObsShape::from(&spec), &device, &options);
+            out += &nets::table(&rows);
+        }
+        BenchKind::Env => {
+            let report = env::bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?;
+            out += &report.to_string();
+        }
+        BenchKind::Train => {
+            let mut rows = Vec::new();
+            for recipe in recipes {
+                let device = device::select(&recipe.backend)?;
+                rows.push(train::train_bench(recipe, sizes.updates, &device)?);
+                eprintln!("measured {}", recipe.experiment.name);
+            }
+            out += &train::TrainBenchTable(&rows).to_string();
+        }
+        BenchKind::Scan => {
+            let cuda = first.backend.kind == BackendKind::Cuda;
+            let or_default = |given: Vec<usize>, default: Vec<usize>| {
+                if given.is_empty() { default } else { given }
+            };
+            let options = scan::ScanBenchOptions {
+                batches: or_default(sizes.batches, scan_batches(cuda)),
+                lens: or_default(sizes.lens, scan_lens(cuda)),
+                channels: 512,
+                state: 16,
+                repeats: 3,
+                reference_limit_bytes: if cuda { 32 << 30 } else { 4 << 30 },
+            };
+            out += &scan::table(&scan::run(&device, &options));
+        }
+    }
+    Ok(out)
+}

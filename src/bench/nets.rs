@@ -1,0 +1,293 @@
+//! Network benchmarks for `runner bench nets`, Transformer vs Mamba fusion:
+//! - the whole actor-critic's training step (forward + backward + Adam) and inference latency at the
+//!   recipe's sizes;
+//! - one fusion block at the shapes of the PyTorch reference figures (batch 1024 x 17 tokens,
+//!   width 128: a Mamba layer with d_state 16, expand 2; a 2-layer Transformer with 8 heads,
+//!   feed-forward 256), forward and forward + backward;
+//! - the recipe's fusion stack over growing token counts: time and peak heap memory per sample.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use crate::bench::alloc;
+use crate::nn::encoder::ObsShape;
+use crate::nn::fusion::Fusion;
+use crate::nn::registry::{build_actor_critic, build_fusion};
+use crate::recipe::{MambaLayer, Recipe, SequenceConfig, TransformerLayer};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Batch of the training step.
+    pub train_batch: usize,
+    /// Inference batches (e.g. 1 and num_envs).
+    pub infer_batches: Vec<usize>,
+    /// Batch of the PyTorch-shape layer rows (0 skips them).
+    pub layer_batch: usize,
+    /// Token counts for the fusion scaling rows.
+    pub token_counts: Vec<usize>,
+    /// Batch of the scaling rows.
+    pub scaling_batch: usize,
+    /// Timed repetitions per row (after one warm-up).
+    pub repeats: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            train_batch: 1024,
+            infer_batches: vec![1, 4],
+            layer_batch: 1024,
+            token_counts: vec![17, 65, 257, 1025, 4097],
+            scaling_batch: 8,
+            repeats: 3,
+        }
+    }
+}
+
+/// One benchmark row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRow {
+    /// What was measured.
+    pub case: String,
+    /// Fusion model name (with layer count for the layer rows).
+    pub model: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Tokens per sample.
+    pub tokens: usize,
+    /// Mean milliseconds per call (per sample for the scaling rows).
+    pub ms: f64,
+    /// Peak heap megabytes added by one call, per sample (scaling rows, when the counting
+    /// allocator is installed).
+    pub peak_mb_per_sample: Option<f64>,
+}
+
+/// Mean milliseconds of `repeats` calls of `f`, after one warm-up call.
+pub(crate) fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    for _ in 0..repeats {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e3 / repeats.max(1) as f64
+}
+
+/// The recipe with each fusion model: its own `[sequence]` for the model it names, the other
+/// model's default layers at the same depth.
+fn recipes(base: &Recipe) -> Vec<Recipe> {
+    let depth = base.sequence.depth();
+    let mut tf = base.clone();
+    if !matches!(base.sequence, SequenceConfig::Transformer { .. }) {
+        tf.sequence = SequenceConfig::Transformer {
+            layers: vec![TransformerLayer::default(); depth],
+        };
+    }
+    let mut mamba = base.clone();
+    if !matches!(base.sequence, SequenceConfig::Mamba { .. }) {
+        mamba.sequence = SequenceConfig::Mamba {
+            layers: vec![
+                MambaLayer {
+                    d_model: Some(base.encoder.visual_dim),
+                    ..Default::default()
+                };
+                depth
+            ],
+            bidirectional: false,
+        };
+    }
+    vec![tf, mamba]
+}
+
+/// The fusion stacks of the PyTorch reference figures, at width 128: `(name, sequence)`.
+pub fn reference_stacks() -> Vec<(&'static str, SequenceConfig)> {
+    let transformer = |depth| SequenceConfig::Transformer {
+        layers: vec![
+            TransformerLayer {
+                n_heads: 8,
+                dim_feedforward: 256,
+            };
+            depth
+        ],
+    };
+    vec![
+        ("transformer x1", transformer(1)),
+        ("transformer x2", transformer(2)),
+        (
+            "mamba x1",
+            SequenceConfig::Mamba {
+                layers: vec![MambaLayer {
+                    d_model: Some(REFERENCE_WIDTH),
+                    d_state: 16,
+                    d_conv: 4,
+                    expand: 2,
+                }],
+                bidirectional: false,
+            },
+        ),
+    ]
+}
+
+/// Token width of the PyTorch reference figures.
+pub const REFERENCE_WIDTH: usize = 128;
+/// Tokens per sample of the PyTorch reference figures.
+pub const REFERENCE_TOKENS: usize = 17;
+
+/// Runs the benchmarks for the recipe's sizes on `device` (an autodiff device is made from it
+/// for the training rows) and returns the rows.
+pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions) -> Vec<BenchRow> {
+    let mut rows = Vec::new();
+    let train_device = device.clone().autodiff();
+    let row = |case: &str, model: &str, batch, tokens, ms, peak| BenchRow {
+        case: case.into(),
+        model: model.into(),
+        batch,
+        tokens,
+        ms,
+        peak_mb_per_sample: peak,
+    };
+    for recipe in recipes(base) {
+        let name = recipe.sequence.model().name();
+        let tokens = crate::nn::encoder::token_count(recipe.encoder.kind, shape).unwrap_or(0);
+        let obs = |b: usize, dev: &Device| {
+            (
+                Tensor::<2>::random([b, shape.proprio_dim], Distribution::Default, dev),
+                Tensor::<4>::random(
+                    [b, shape.depth_frames, shape.depth_height, shape.depth_width],
+                    Distribution::Default,
+                    dev,
+                ),
+            )
+        };
+        if let Ok(mut model) = build_actor_critic(&recipe, shape, &train_device) {
+            let mut optim = AdamConfig::new().init();
+            let (p, d) = obs(opts.train_batch, &train_device);
+            let ms = mean_ms(opts.repeats, || {
+                let (mean, value) = model.forward(p.clone(), d.clone());
+                let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(1e-4, model.clone(), grads);
+            });
+            rows.push(row(
+                "train step (fwd+bwd+adam)",
+                name,
+                opts.train_batch,
+                tokens,
+                ms,
+                None,
+            ));
+        }
+        if let Ok(model) = build_actor_critic(&recipe, shape, device) {
+            for &b in &opts.infer_batches {
+                let (p, d) = obs(b, device);
+                let ms = mean_ms(opts.repeats, || {
+                    let (mean, _) = model.forward(p.clone(), d.clone());
+                    let _ = mean.into_data();
+                });
+                rows.push(row("inference", name, b, tokens, ms, None));
+            }
+        }
+        if let Ok(fusion) = build_fusion(&recipe.sequence, recipe.encoder.visual_dim, &train_device)
+        {
+            for &t in &opts.token_counts {
+                let b = opts.scaling_batch;
+                let x = Tensor::<3>::random(
+                    [b, t, recipe.encoder.visual_dim],
+                    Distribution::Default,
+                    &train_device,
+                );
+                let ms = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
+                let ((), peak) = alloc::measure(|| fwd_bwd(&fusion, x.clone()));
+                let per_sample_mb = peak.map(|p| p as f64 / b as f64 / 1e6);
+                rows.push(row(
+                    "fusion fwd+bwd per sample",
+                    name,
+                    b,
+                    t,
+                    ms / b as f64,
+                    per_sample_mb,
+                ));
+            }
+        }
+    }
+    if opts.layer_batch > 0 {
+        rows.extend(reference_layer_rows(opts, device, &train_device));
+    }
+    rows
+}
+
+/// Forward (on `device`, no autodiff graph) and forward + backward (on `train_device`) of the
+/// reference stacks at the PyTorch figures' shapes.
+fn reference_layer_rows(
+    opts: &BenchOptions,
+    device: &Device,
+    train_device: &Device,
+) -> Vec<BenchRow> {
+    let b = opts.layer_batch;
+    let shape = [b, REFERENCE_TOKENS, REFERENCE_WIDTH];
+    let x = Tensor::<3>::random(shape, Distribution::Default, train_device);
+    let x_infer = Tensor::<3>::random(shape, Distribution::Default, device);
+    let mut timed: Vec<(&str, String, f64)> = Vec::new();
+    for (name, seq) in reference_stacks() {
+        let (Ok(fusion), Ok(fusion_infer)) = (
+            build_fusion(&seq, REFERENCE_WIDTH, train_device),
+            build_fusion(&seq, REFERENCE_WIDTH, device),
+        ) else {
+            continue;
+        };
+        let fwd = mean_ms(opts.repeats, || {
+            let _ = fusion_infer.forward(x_infer.clone()).mean().into_data();
+        });
+        let fwd_bwd = mean_ms(opts.repeats, || fwd_bwd(&fusion, x.clone()));
+        timed.push(("layer fwd", name.into(), fwd));
+        timed.push(("layer fwd+bwd", name.into(), fwd_bwd));
+        // A single Transformer layer also through burn's own encoder forward (same weights, same
+        // input), which runs its linear layers as per-sample products (see `nn::token_linear`).
+        if let Fusion::Transformer(f) = &fusion
+            && let [layer] = f.layers.as_slice()
+        {
+            let ms = mean_ms(opts.repeats, || {
+                let _ = layer.reference_forward(x.clone()).mean().backward();
+            });
+            timed.push(("layer fwd+bwd", format!("{name}, burn fwd"), ms));
+        }
+    }
+    timed
+        .into_iter()
+        .map(|(case, model, ms)| BenchRow {
+            case: case.into(),
+            model,
+            batch: b,
+            tokens: REFERENCE_TOKENS,
+            ms,
+            peak_mb_per_sample: None,
+        })
+        .collect()
+}
+
+fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
+    let y = fusion.forward(x);
+    let _ = y.mean().backward();
+}
+
+/// Renders rows as a plain-text table. (PyTorch figures for the layer rows come from
+/// `examples/pytorch_reference.py`, run on the same machine; README lists them.)
+pub fn table(rows: &[BenchRow]) -> String {
+    let mut s = format!(
+        "{:<26} {:<25} {:>6} {:>7} {:>11} {:>13}\n",
+        "case", "model", "batch", "tokens", "ms", "peak MB/smpl"
+    );
+    for r in rows {
+        let peak = r
+            .peak_mb_per_sample
+            .map_or("-".to_string(), |p| format!("{p:.2}"));
+        s.push_str(&format!(
+            "{:<26} {:<25} {:>6} {:>7} {:>11.3} {:>13}\n",
+            r.case, r.model, r.batch, r.tokens, r.ms, peak
+        ));
+    }
+    s
+}

@@ -1,0 +1,380 @@
+//! Fused elementwise kernels of the Mamba block on row-major `f32` slices, forward and backward:
+//! - the depthwise causal convolution followed by SiLU, `u = silu(conv(x))`;
+//! - the output gate `out = y * silu(z)`.
+//!
+//! As tensor ops each is a dozen passes over `[batch, len, channels]` buffers (one per shifted
+//! product, sum, sigmoid, product, and as many again in the backward); here each is one pass,
+//! parallel over batch elements or fixed-size chunks with rayon. Work is split by sizes only and
+//! the partial weight gradients are summed in task order, so results do not depend on the number
+//! of threads.
+
+use rayon::prelude::*;
+
+use super::fast_math::fast_exp_nonpositive;
+use std::mem::MaybeUninit;
+
+use super::{SimdKernel, filled_vec, min_tasks_per_piece, run_simd, simd_level};
+
+/// Sizes of a depthwise causal convolution over `[batch, len, channels]` with `width` taps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvDims {
+    /// Sequences.
+    pub batch: usize,
+    /// Tokens per sequence.
+    pub len: usize,
+    /// Channels (each has its own filter).
+    pub channels: usize,
+    /// Taps per filter; the last multiplies the current token.
+    pub width: usize,
+}
+
+impl ConvDims {
+    /// Values in one input or output tensor.
+    pub fn numel(&self) -> usize {
+        self.batch * self.len * self.channels
+    }
+}
+
+/// Gradients of [`conv_silu_forward`]'s inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvSiluGrads {
+    /// `[batch, len, channels]`.
+    pub x: Vec<f32>,
+    /// `[channels, width]`.
+    pub weight: Vec<f32>,
+    /// `[channels]`.
+    pub bias: Vec<f32>,
+}
+
+/// Elements per task of the gate kernels.
+const GATE_CHUNK: usize = 16 * 1024;
+/// Batch elements per task of the convolution's backward are chosen so that there are at most
+/// this many tasks (each keeps its own partial weight gradient).
+const CONV_MAX_TASKS: usize = 64;
+
+/// `1 / (1 + e^-z)`, vectorisable and stable for large `|z|`.
+#[inline(always)]
+pub fn sigmoid(z: f32) -> f32 {
+    let w = fast_exp_nonpositive(-z.abs());
+    let inv = 1.0 / (1.0 + w);
+    if z >= 0.0 { inv } else { w * inv }
+}
+
+/// `(silu(p), silu'(p))` with `silu(p) = p sigmoid(p)` and
+/// `silu'(p) = sigmoid(p) (1 + p (1 - sigmoid(p)))`.
+#[inline(always)]
+fn silu_and_slope(p: f32) -> (f32, f32) {
+    let s = sigmoid(p);
+    (p * s, s * (1.0 + p * (1.0 - s)))
+}
+
+fn check(name: &str, got: usize, want: usize) {
+    assert_eq!(
+        got, want,
+        "pointwise kernel: `{name}` has {got} values, expected {want}"
+    );
+}
+
+/// The filters transposed to `[width, channels]`, so that the inner loops run over contiguous
+/// channels.
+fn taps_by_channel(dims: &ConvDims, weight: &[f32]) -> Vec<f32> {
+    let (c, k) = (dims.channels, dims.width);
+    let mut taps = vec![0.0f32; k * c];
+    for ch in 0..c {
+        for j in 0..k {
+            taps[j * c + ch] = weight[ch * k + j];
+        }
+    }
+    taps
+}
+
+/// Pre-activations of token `t` of one sequence `xs` `[len, channels]`:
+/// `pre[ch] = bias[ch] + sum_j taps[j][ch] x[t - (width - 1) + j][ch]` (zero before the start).
+#[inline(always)]
+fn conv_token(dims: &ConvDims, xs: &[f32], taps: &[f32], bias: &[f32], t: usize, pre: &mut [f32]) {
+    let (c, k) = (dims.channels, dims.width);
+    pre.copy_from_slice(bias);
+    for j in 0..k {
+        let Some(src) = (t + j).checked_sub(k - 1) else {
+            continue;
+        };
+        let row = &xs[src * c..(src + 1) * c];
+        let tap = &taps[j * c..(j + 1) * c];
+        for ((p, &w), &x) in pre.iter_mut().zip(tap).zip(row) {
+            *p += w * x;
+        }
+    }
+}
+
+/// `out = silu(conv(x) + bias)` for `x`, `out` `[batch, len, channels]`, `weight`
+/// `[channels, width]` (last tap on the current token), `bias` `[channels]`. Panics on a slice of
+/// the wrong length.
+pub fn conv_silu_forward(
+    dims: &ConvDims,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check("x", x.len(), dims.numel());
+    check("weight", weight.len(), dims.channels * dims.width);
+    check("bias", bias.len(), dims.channels);
+    check("out", out.len(), dims.numel());
+    let taps = taps_by_channel(dims, weight);
+    let seq = dims.len * dims.channels;
+    if seq == 0 {
+        return;
+    }
+    let simd = simd_level();
+    out.par_chunks_mut(seq)
+        .zip(x.par_chunks(seq))
+        .with_min_len(min_tasks_per_piece(seq))
+        .for_each(|(out, xs)| {
+            run_simd(
+                simd,
+                ConvSiluSequence {
+                    dims,
+                    xs,
+                    taps: &taps,
+                    bias,
+                    out,
+                },
+            )
+        });
+}
+
+/// [`conv_silu_forward`] of one sequence.
+struct ConvSiluSequence<'a> {
+    dims: &'a ConvDims,
+    xs: &'a [f32],
+    taps: &'a [f32],
+    bias: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl SimdKernel for ConvSiluSequence<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (t, pre) in self.out.chunks_exact_mut(self.dims.channels).enumerate() {
+            conv_token(self.dims, self.xs, self.taps, self.bias, t, pre);
+            for p in pre.iter_mut() {
+                *p = silu_and_slope(*p).0;
+            }
+        }
+    }
+}
+
+/// Gradients of [`conv_silu_forward`] given `dout` `[batch, len, channels]`; recomputes the
+/// pre-activations. Panics on a slice of the wrong length.
+pub fn conv_silu_backward(
+    dims: &ConvDims,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    dout: &[f32],
+) -> ConvSiluGrads {
+    check("x", x.len(), dims.numel());
+    check("weight", weight.len(), dims.channels * dims.width);
+    check("bias", bias.len(), dims.channels);
+    check("dout", dout.len(), dims.numel());
+    let ConvDims {
+        batch,
+        len,
+        channels: c,
+        width: k,
+    } = *dims;
+    let taps = taps_by_channel(dims, weight);
+    let seq = len * c;
+    let mut dx = vec![0.0f32; dims.numel()];
+    if seq == 0 || batch == 0 {
+        return ConvSiluGrads {
+            x: dx,
+            weight: vec![0.0; c * k],
+            bias: vec![0.0; c],
+        };
+    }
+    let per_task = batch.div_ceil(batch.min(CONV_MAX_TASKS));
+    let simd = simd_level();
+    // Each task: its sequences' dx, and its partial (d taps `[width, channels]`, d bias).
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(per_task * seq)
+        .zip(x.par_chunks(per_task * seq))
+        .zip(dout.par_chunks(per_task * seq))
+        .with_min_len(min_tasks_per_piece(per_task * seq))
+        .map(|((dx, x), dout)| {
+            run_simd(
+                simd,
+                ConvSiluBackwardTask {
+                    dims,
+                    taps: &taps,
+                    bias,
+                    x,
+                    dout,
+                    dx,
+                },
+            )
+        })
+        .collect();
+    let mut dtaps = vec![0.0f32; k * c];
+    let mut dbias = vec![0.0f32; c];
+    for (pt, pb) in &partials {
+        dtaps.iter_mut().zip(pt).for_each(|(a, b)| *a += b);
+        dbias.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    let mut dweight = vec![0.0f32; c * k];
+    for ch in 0..c {
+        for j in 0..k {
+            dweight[ch * k + j] = dtaps[j * c + ch];
+        }
+    }
+    ConvSiluGrads {
+        x: dx,
+        weight: dweight,
+        bias: dbias,
+    }
+}
+
+/// [`conv_silu_backward`] of a run of whole sequences: their `dx`, and the partial
+/// (d taps `[width, channels]`, d bias) it returns.
+struct ConvSiluBackwardTask<'a> {
+    dims: &'a ConvDims,
+    taps: &'a [f32],
+    bias: &'a [f32],
+    x: &'a [f32],
+    dout: &'a [f32],
+    dx: &'a mut [f32],
+}
+
+impl SimdKernel for ConvSiluBackwardTask<'_> {
+    type Output = (Vec<f32>, Vec<f32>);
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let ConvDims {
+            len,
+            channels: c,
+            width: k,
+            ..
+        } = *self.dims;
+        let seq = len * c;
+        let mut dtaps = vec![0.0f32; k * c];
+        let mut dbias = vec![0.0f32; c];
+        let mut g = vec![0.0f32; seq];
+        for ((dxs, xs), douts) in self
+            .dx
+            .chunks_exact_mut(seq)
+            .zip(self.x.chunks_exact(seq))
+            .zip(self.dout.chunks_exact(seq))
+        {
+            // g = dout * silu'(pre), token by token.
+            for t in 0..len {
+                let gt = &mut g[t * c..(t + 1) * c];
+                conv_token(self.dims, xs, self.taps, self.bias, t, gt);
+                for ((gv, &d), db) in gt.iter_mut().zip(&douts[t * c..]).zip(&mut dbias) {
+                    *gv = d * silu_and_slope(*gv).1;
+                    *db += *gv;
+                }
+            }
+            // Each tap j links input s = t - (width - 1) + j to output t.
+            for j in 0..k {
+                let tap = &self.taps[j * c..(j + 1) * c];
+                let dtap = &mut dtaps[j * c..(j + 1) * c];
+                for t in (k - 1 - j)..len {
+                    let s = t + j + 1 - k;
+                    let gt = &g[t * c..(t + 1) * c];
+                    let xr = &xs[s * c..(s + 1) * c];
+                    let dxr = &mut dxs[s * c..(s + 1) * c];
+                    for ch in 0..c {
+                        dxr[ch] += gt[ch] * tap[ch];
+                        dtap[ch] += gt[ch] * xr[ch];
+                    }
+                }
+            }
+        }
+        (dtaps, dbias)
+    }
+}
+
+/// `y * silu(z)`, elementwise, as a new vector (allocated without zero-filling). Panics on a
+/// length mismatch.
+pub fn gate_forward(y: &[f32], z: &[f32]) -> Vec<f32> {
+    check("z", z.len(), y.len());
+    let simd = simd_level();
+    // SAFETY: the chunks cover all values, and each chunk writes all of its own.
+    unsafe {
+        filled_vec(y.len(), |out| {
+            out.par_chunks_mut(GATE_CHUNK)
+                .zip(y.par_chunks(GATE_CHUNK))
+                .zip(z.par_chunks(GATE_CHUNK))
+                .with_min_len(min_tasks_per_piece(GATE_CHUNK))
+                .for_each(|((out, y), z)| run_simd(simd, GateChunk { y, z, out }))
+        })
+    }
+}
+
+/// [`gate_forward`] of one chunk.
+struct GateChunk<'a> {
+    y: &'a [f32],
+    z: &'a [f32],
+    out: &'a mut [MaybeUninit<f32>],
+}
+
+impl SimdKernel for GateChunk<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for ((o, &y), &z) in self.out.iter_mut().zip(self.y).zip(self.z) {
+            o.write(y * silu_and_slope(z).0);
+        }
+    }
+}
+
+/// Gradients `(dy, dz)` of [`gate_forward`] given `dout`. Panics on a length mismatch.
+pub fn gate_backward(y: &[f32], z: &[f32], dout: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    check("z", z.len(), y.len());
+    check("dout", dout.len(), y.len());
+    let n = y.len();
+    let (mut dy, mut dz) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let simd = simd_level();
+    dy.spare_capacity_mut()[..n]
+        .par_chunks_mut(GATE_CHUNK)
+        .zip(dz.spare_capacity_mut()[..n].par_chunks_mut(GATE_CHUNK))
+        .zip(y.par_chunks(GATE_CHUNK))
+        .zip(z.par_chunks(GATE_CHUNK))
+        .zip(dout.par_chunks(GATE_CHUNK))
+        .with_min_len(min_tasks_per_piece(GATE_CHUNK))
+        .for_each(|((((dy, dz), y), z), dout)| {
+            run_simd(simd, GateBackwardChunk { y, z, dout, dy, dz })
+        });
+    // SAFETY: the chunks above cover all `n` values of both, and each writes all of its own.
+    unsafe {
+        dy.set_len(n);
+        dz.set_len(n);
+    }
+    (dy, dz)
+}
+
+/// [`gate_backward`] of one chunk.
+struct GateBackwardChunk<'a> {
+    y: &'a [f32],
+    z: &'a [f32],
+    dout: &'a [f32],
+    dy: &'a mut [MaybeUninit<f32>],
+    dz: &'a mut [MaybeUninit<f32>],
+}
+
+impl SimdKernel for GateBackwardChunk<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let inputs = self.y.iter().zip(self.z).zip(self.dout);
+        for ((dy, dz), ((&y, &z), &d)) in self.dy.iter_mut().zip(self.dz.iter_mut()).zip(inputs) {
+            let (act, slope) = silu_and_slope(z);
+            dy.write(d * act);
+            dz.write(d * y * slope);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

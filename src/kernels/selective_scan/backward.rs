@@ -1,0 +1,208 @@
+//! One backward task: recompute the group's states, then the reverse pass.
+
+use super::*;
+
+/// Everything one backward task needs.
+#[derive(Clone, Copy)]
+pub(super) struct BackwardJob<'a> {
+    pub(super) dims: &'a ScanDims,
+    pub(super) x: &'a ScanInputs<'a>,
+    pub(super) plan: Plan,
+    pub(super) dy: &'a [f32],
+    pub(super) d_last_state: Option<&'a [f32]>,
+    pub(super) split: bool,
+    pub(super) du_out: SharedOut,
+    pub(super) ddelta_out: SharedOut,
+    pub(super) db_out: SharedOut,
+    pub(super) dc_out: SharedOut,
+    pub(super) da_out: SharedOut,
+    pub(super) dd_out: SharedOut,
+    pub(super) dbias_out: SharedOut,
+}
+
+/// A backward task's buffers for one channel group of one sequence, `[len, state]` lanes each.
+pub(super) struct History {
+    /// States after each step.
+    pub(super) h: Vec<Lanes>,
+    /// `exp(dt a)` of each step.
+    pub(super) decay: Vec<Lanes>,
+}
+
+impl BackwardJob<'_> {
+    /// Runs task `task` with the state size known at compile time when it is 8, 16 or 32.
+    #[inline(always)]
+    pub(super) fn run_any(self, task: usize) {
+        match self.dims.state {
+            8 => self.run::<8>(task),
+            16 => self.run::<16>(task),
+            32 => self.run::<32>(task),
+            _ => self.run::<0>(task),
+        }
+    }
+
+    /// Runs task `task`: for each sequence of its batch chunk and each channel group of its block,
+    /// recompute the forward states, then the reverse pass. `S` is the state size, or 0 for "take
+    /// it from `dims`".
+    #[inline(always)]
+    pub(super) fn run<const S: usize>(self, task: usize) {
+        let BackwardJob {
+            dims,
+            x,
+            plan,
+            dy,
+            d_last_state,
+            split,
+            du_out,
+            ddelta_out,
+            db_out,
+            dc_out,
+            da_out,
+            dd_out,
+            dbias_out,
+        } = self;
+        let ScanDims {
+            batch,
+            len,
+            channels,
+            ..
+        } = *dims;
+        let state = fixed_or(S, dims.state);
+        let bls = batch * len * state;
+        let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
+        let (brange, krange) = plan.ranges(dims, task);
+        let groups = Group::all(x, state, krange.clone());
+        let mut hist = History {
+            h: vec![[0.0; W]; len * state],
+            decay: vec![[0.0; W]; len * state],
+        };
+        let mut toks = Vec::with_capacity(len);
+        let mut g = vec![[0.0f32; W]; state];
+        let zero_row = vec![[0.0f32; W]; state];
+        // Per-lane sums over this task's channel groups of the b and c gradients, `[len, state]`.
+        let mut db_lanes = vec![[0.0f32; W]; len * state];
+        let mut dc_lanes = vec![[0.0f32; W]; len * state];
+        // Per-lane sums over this task's sequences: da `[group, state]`, dd and dbias `[group]`.
+        let mut da = vec![[0.0f32; W]; groups.len() * state];
+        let mut dd = vec![[0.0f32; W]; groups.len()];
+        let mut dbias = vec![[0.0f32; W]; groups.len()];
+        let zero = [0.0f32; W];
+        for bi in brange {
+            db_lanes.iter_mut().for_each(|v| *v = zero);
+            dc_lanes.iter_mut().for_each(|v| *v = zero);
+            for (gi, grp) in groups.iter().enumerate() {
+                // Recompute the forward states.
+                toks.clear();
+                for t in 0..len {
+                    let i = (bi * len + t) * channels + grp.k0;
+                    let row = (bi * len + t) * state;
+                    let tok = Token::read(x, grp, i);
+                    for n in 0..state {
+                        let mut h = if t == 0 {
+                            zero
+                        } else {
+                            hist.h[(t - 1) * state + n]
+                        };
+                        hist.decay[t * state + n] = advance(&mut h, &grp.a[n], &tok, x.b[row + n]);
+                        hist.h[t * state + n] = h;
+                    }
+                    toks.push(tok);
+                }
+                // Reverse pass; g holds dL/dh of the step after the current one.
+                g.iter_mut().for_each(|v| *v = zero);
+                if let Some(dls) = d_last_state {
+                    let rows = &dls[(bi * channels + grp.k0) * state..][..grp.w * state];
+                    transpose_into(&mut g, rows, state);
+                }
+                for t in (0..len).rev() {
+                    let i = (bi * len + t) * channels + grp.k0;
+                    let row = (bi * len + t) * state;
+                    let tok = &toks[t];
+                    let dyv = load(&dy[i..i + grp.w]);
+                    for buf in [dy.as_ptr(), du_out.ptr, ddelta_out.ptr] {
+                        prefetch(buf, i + W);
+                    }
+                    let mut sum_dt = zero;
+                    let mut sum_gb = zero;
+                    let h_prev_row = if t == 0 {
+                        &zero_row[..]
+                    } else {
+                        &hist.h[(t - 1) * state..][..state]
+                    };
+                    let h_row = &hist.h[t * state..][..state];
+                    let decay_row = &hist.decay[t * state..][..state];
+                    let (b_row, c_row) = (&x.b[row..][..state], &x.c[row..][..state]);
+                    let da_row = &mut da[gi * state..][..state];
+                    let db_row = &mut db_lanes[t * state..][..state];
+                    let dc_row = &mut dc_lanes[t * state..][..state];
+                    for n in 0..state {
+                        // Every operand copied into locals first and written back whole: with
+                        // the accumulators updated in place, the compiler could not rule out
+                        // aliasing between them and versioned the loop with run-time checks.
+                        let (b, c) = (b_row[n], c_row[n]);
+                        let (h_cur, h_prev, decay, a) =
+                            (h_row[n], h_prev_row[n], decay_row[n], grp.a[n]);
+                        let (mut gn, mut dan, mut dbn, mut dcn) =
+                            (g[n], da_row[n], db_row[n], dc_row[n]);
+                        for l in 0..W {
+                            let gl = dyv[l].mul_add(c, gn[l]);
+                            dcn[l] = dyv[l].mul_add(h_cur[l], dcn[l]);
+                            let gh = gl * h_prev[l] * decay[l];
+                            sum_dt[l] = gh.mul_add(a[l], sum_dt[l]);
+                            dan[l] = gh.mul_add(tok.dt[l], dan[l]);
+                            dbn[l] = gl.mul_add(tok.dtu[l], dbn[l]);
+                            sum_gb[l] = gl.mul_add(b, sum_gb[l]);
+                            gn[l] = gl * decay[l];
+                        }
+                        (g[n], da_row[n], db_row[n], dc_row[n]) = (gn, dan, dbn, dcn);
+                    }
+                    let mut du = [0.0; W];
+                    let mut ddelta = [0.0; W];
+                    for l in 0..W {
+                        du[l] = dyv[l] * grp.d[l] + tok.dt[l] * sum_gb[l];
+                        ddelta[l] = (sum_dt[l] + tok.u[l] * sum_gb[l]) * tok.slope[l];
+                        dd[gi][l] += dyv[l] * tok.u[l];
+                        dbias[gi][l] += ddelta[l];
+                    }
+                    // SAFETY: (bi, t, channels of grp) belong to this task only.
+                    unsafe {
+                        store(du_out.slice(i, grp.w), &du);
+                        store(ddelta_out.slice(i, grp.w), &ddelta);
+                    }
+                }
+            }
+            let off = if split { blk * bls } else { 0 } + bi * len * state;
+            // SAFETY: block blk's partial rows of batch element bi belong to this task only.
+            let db_rows = unsafe { db_out.slice(off, len * state) };
+            let dc_rows = unsafe { dc_out.slice(off, len * state) };
+            for (dst, lanes) in db_rows.iter_mut().zip(&db_lanes) {
+                dst.write(lane_sum(lanes));
+            }
+            for (dst, lanes) in dc_rows.iter_mut().zip(&dc_lanes) {
+                dst.write(lane_sum(lanes));
+            }
+        }
+        for (gi, grp) in groups.iter().enumerate() {
+            let k = ci * channels + grp.k0;
+            // SAFETY: chunk ci's rows for this task's channels belong to this task only.
+            let (da_rows, dd_row, dbias_row) = unsafe {
+                (
+                    da_out.slice(k * state, grp.w * state),
+                    dd_out.slice(k, grp.w),
+                    dbias_out.slice(k, grp.w),
+                )
+            };
+            transpose_from(da_rows, &da[gi * state..(gi + 1) * state], state);
+            write_all(dd_row, &dd[gi][..grp.w]);
+            write_all(dbias_row, &dbias[gi][..grp.w]);
+        }
+    }
+}
+
+/// Task `.1` of a backward job.
+impl SimdKernel for (BackwardJob<'_>, usize) {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.0.run_any(self.1)
+    }
+}

@@ -1,0 +1,313 @@
+//! The fused selective scan as a burn backend operation, forward and backward, registered with
+//! autodiff, so that training runs the fused kernels instead of the tensor-op loop.
+//!
+//! One extension trait, [`SelectiveScanOps`], routed by burn's dispatch to:
+//! - Flex and NdArray (CPU): the fused rayon/AVX2 kernels of [`crate::kernels::selective_scan`] on
+//!   the tensors' host buffers;
+//! - `Autodiff<B>`: the forward of `B` plus a backward node that calls `B`'s fused backward, so the
+//!   graph holds one node per scan (the saved inputs), never a `[B, L, C, N]` tensor;
+//! - the CubeCL backend (CUDA) under the `cuda` feature: the CubeCL kernels, see
+//!   [`crate::kernels::cube`] launched by [`super::scan_cuda`].
+//!
+//! The forward returns `y` `[B, L, C]` and the last state `[B, C, N]` packed in one flat tensor, so
+//! that a single autodiff node carries gradients for both; [`selective_scan_fused`] unpacks it.
+
+// burn 0.22 deprecates its NdArray backend; it is still one of the two CPU backends a recipe can
+// pick (`backend.cpu_backend`), so the scan op serves it too.
+#![allow(deprecated)]
+
+use burn::backend::NdArray;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::Shape;
+use std::borrow::Cow;
+
+use super::autodiff::{apply_backward, record};
+use super::host::{HostValues, from_host};
+use crate::kernels::selective_scan::{self as kernel, ScanDims};
+
+/// The seven scan tensors in input order, as backend primitives: the operation's inputs, and
+/// (same shapes) their gradients. Layouts as in [`ScanInputs`].
+#[derive(ExtensionType)]
+pub struct ScanTensors<B: Backend> {
+    /// `u` `[B, L, C]`.
+    pub u: FloatTensor<B>,
+    /// `delta` `[B, L, C]`.
+    pub delta: FloatTensor<B>,
+    /// `a` `[C, N]`.
+    pub a: FloatTensor<B>,
+    /// `b` `[B, L, N]`.
+    pub b: FloatTensor<B>,
+    /// `c` `[B, L, N]`.
+    pub c: FloatTensor<B>,
+    /// `d` `[C]`.
+    pub d: FloatTensor<B>,
+    /// `delta_bias` `[C]`.
+    pub delta_bias: FloatTensor<B>,
+}
+
+impl<B: Backend> ScanTensors<B> {
+    /// From an array in input order.
+    pub fn from_array([u, delta, a, b, c, d, delta_bias]: [FloatTensor<B>; 7]) -> Self {
+        Self {
+            u,
+            delta,
+            a,
+            b,
+            c,
+            d,
+            delta_bias,
+        }
+    }
+
+    /// As an array in input order `(u, delta, a, b, c, d, delta_bias)`.
+    pub fn into_array(self) -> [FloatTensor<B>; 7] {
+        [
+            self.u,
+            self.delta,
+            self.a,
+            self.b,
+            self.c,
+            self.d,
+            self.delta_bias,
+        ]
+    }
+
+    /// Applies `f` to every tensor.
+    pub fn map<B2: Backend>(
+        self,
+        f: impl FnMut(FloatTensor<B>) -> FloatTensor<B2>,
+    ) -> ScanTensors<B2> {
+        ScanTensors::from_array(self.into_array().map(f))
+    }
+}
+
+/// The selective scan as a backend operation (see the module documentation for layouts).
+#[backend_extension(Flex, NdArray, Autodiff, Cube: cfg(feature = "cuda"))]
+pub trait SelectiveScanOps: Backend {
+    /// Runs the scan from a zero state; returns `y` `[B, L, C]` followed by the last state
+    /// `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N` values.
+    fn selective_scan_packed(#[extension_type] x: ScanTensors<Self>) -> FloatTensor<Self>;
+
+    /// Gradients of the inputs given the gradient of the packed output (same layout as
+    /// [`selective_scan_packed`](Self::selective_scan_packed)'s result).
+    fn selective_scan_packed_backward(
+        #[extension_type] x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self>;
+}
+
+/// Inputs of one selective scan, in the layouts of [`crate::kernels::selective_scan`]: `u`,
+/// `delta` `[B, L, C]`; `a` `[C, N]`; `b`, `c` `[B, L, N]`; `d`, `delta_bias` `[C]`.
+#[derive(Debug, Clone)]
+pub struct ScanInputs {
+    /// Input sequence `[B, L, C]`.
+    pub u: Tensor<3>,
+    /// Step sizes before softplus `[B, L, C]`.
+    pub delta: Tensor<3>,
+    /// State matrix (diagonal per channel) `[C, N]`, negative.
+    pub a: Tensor<2>,
+    /// Input projection `[B, L, N]`.
+    pub b: Tensor<3>,
+    /// Output projection `[B, L, N]`.
+    pub c: Tensor<3>,
+    /// Skip connection `[C]`.
+    pub d: Tensor<1>,
+    /// Bias added to `delta` before softplus `[C]`.
+    pub delta_bias: Tensor<1>,
+}
+
+impl ScanInputs {
+    /// Random inputs of the given sizes on `device`: standard normal `u`, `delta`, `b`, `c`, `d`,
+    /// `delta_bias`, and `a` uniform in [-2, -0.1] (for tests and benchmarks).
+    pub fn random(dims: &ScanDims, device: &Device) -> Self {
+        let ScanDims {
+            batch,
+            len,
+            channels,
+            state,
+        } = *dims;
+        let normal = Distribution::Normal(0.0, 1.0);
+        let r3 = |shape: [usize; 3]| Tensor::<3>::random(shape, normal, device);
+        Self {
+            u: r3([batch, len, channels]),
+            delta: r3([batch, len, channels]),
+            a: Tensor::random([channels, state], Distribution::Uniform(0.1, 2.0), device).neg(),
+            b: r3([batch, len, state]),
+            c: r3([batch, len, state]),
+            d: Tensor::random([channels], normal, device),
+            delta_bias: Tensor::random([channels], normal, device),
+        }
+    }
+
+    /// The same inputs, each marked as requiring gradients.
+    pub fn require_grad(self) -> Self {
+        Self {
+            u: self.u.require_grad(),
+            delta: self.delta.require_grad(),
+            a: self.a.require_grad(),
+            b: self.b.require_grad(),
+            c: self.c.require_grad(),
+            d: self.d.require_grad(),
+            delta_bias: self.delta_bias.require_grad(),
+        }
+    }
+}
+
+/// Scan sizes read from the shapes of `u` `[B, L, C]` and `a` `[C, N]`.
+pub fn scan_dims(u: &Shape, a: &Shape) -> ScanDims {
+    ScanDims {
+        batch: u[0],
+        len: u[1],
+        channels: u[2],
+        state: a[1],
+    }
+}
+
+/// The host values of the seven inputs, in input order.
+fn host_values<B: HostValues>(x: &ScanTensors<B>) -> [Cow<'_, [f32]>; 7] {
+    [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(B::values)
+}
+
+/// The kernels' view of the seven host value buffers.
+fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
+    kernel::ScanInputs {
+        u: &v[0],
+        delta: &v[1],
+        a: &v[2],
+        b: &v[3],
+        c: &v[4],
+        d: &v[5],
+        delta_bias: &v[6],
+    }
+}
+
+/// Forward on host buffers: shared by every CPU backend.
+fn host_forward<B: HostValues>(x: ScanTensors<B>) -> FloatTensor<B> {
+    let device = x.u.device();
+    let dims = scan_dims(&x.u.shape(), &x.a.shape());
+    let values = host_values(&x);
+    let packed = kernel::scan_forward_packed(&dims, &kernel_inputs(&values));
+    let n = packed.len();
+    from_host::<B>(packed, Shape::new([n]), &device)
+}
+
+/// Backward on host buffers: shared by every CPU backend.
+fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> ScanTensors<B> {
+    let device = x.u.device();
+    let dims = scan_dims(&x.u.shape(), &x.a.shape());
+    let shapes = [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(|t| t.shape());
+    let values = host_values(&x);
+    let grad = B::values(&grad);
+    let (dy, dlast) = grad.split_at(dims.batch * dims.len * dims.channels);
+    let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
+    let mut shapes = shapes.into_iter();
+    let mut wrap =
+        |values: Vec<f32>| from_host::<B>(values, shapes.next().expect("seven shapes"), &device);
+    ScanTensors {
+        u: wrap(g.du),
+        delta: wrap(g.ddelta),
+        a: wrap(g.da),
+        b: wrap(g.db),
+        c: wrap(g.dc),
+        d: wrap(g.dd),
+        delta_bias: wrap(g.ddelta_bias),
+    }
+}
+
+impl SelectiveScanOps for Flex {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        host_forward(x)
+    }
+
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        host_backward(x, grad)
+    }
+}
+
+impl SelectiveScanOps for NdArray {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        host_forward(x)
+    }
+
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        host_backward(x, grad)
+    }
+}
+
+/// The autodiff node of one scan: keeps the seven inputs for the fused backward.
+#[derive(Debug)]
+struct ScanBackward;
+
+impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
+    type State = [FloatTensor<B>; 7];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 7>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        apply_backward::<B, _>(ops, grads, |inputs, grad| {
+            B::selective_scan_packed_backward(ScanTensors::from_array(inputs), grad).into_array()
+        });
+    }
+}
+
+impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        record::<B, C, _, 7>(ScanBackward, x.into_array(), |inputs| {
+            B::selective_scan_packed(ScanTensors::from_array(inputs))
+        })
+    }
+
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        // Second-order gradients are not supported: the backward runs untracked.
+        B::selective_scan_packed_backward(x.map(|t| t.into_primitive()), grad.into_primitive())
+            .map(<FloatTensor<Self>>::new)
+    }
+}
+
+/// Runs the fused scan through burn's dispatch on any device (CPU backends, autodiff over them,
+/// CUDA with the `cuda` feature): returns `y` `[B, L, C]` and the last state `[B, C, N]`, with
+/// gradients for every input when they are tracked. Same results as
+/// [`selective_scan`](super::scan::selective_scan) up to f32 rounding.
+pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
+    let [batch, len, channels] = inputs.u.dims();
+    let state = inputs.a.dims()[1];
+    let x = ScanTensors {
+        u: inputs.u.clone().into_dispatch(),
+        delta: inputs.delta.clone().into_dispatch(),
+        a: inputs.a.clone().into_dispatch(),
+        b: inputs.b.clone().into_dispatch(),
+        c: inputs.c.clone().into_dispatch(),
+        d: inputs.d.clone().into_dispatch(),
+        delta_bias: inputs.delta_bias.clone().into_dispatch(),
+    };
+    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
+    let packed = Tensor::<1>::from_dispatch(packed);
+    let blc = batch * len * channels;
+    let y = packed
+        .clone()
+        .narrow(0, 0, blc)
+        .reshape([batch, len, channels]);
+    let last = packed
+        .narrow(0, blc, batch * channels * state)
+        .reshape([batch, channels, state]);
+    (y, last)
+}

@@ -1,0 +1,159 @@
+//! The CubeCL selective scan on burn's CubeCL tensors, device-resident: no upload or read-back,
+//! the kernels read the tensors' buffers and write new ones. This is the CubeCL backend's
+//! implementation of [`super::scan::SelectiveScanOps`], so the Mamba block runs these
+//! kernels whenever its tensors live on a CUDA device, in training (autodiff calls the backward) and
+//! in inference.
+//!
+//! Inputs are made contiguous first; the kernels compute in f32.
+
+use burn::backend::Cube;
+use burn::backend::TensorMetadata;
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, Shape};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::tensor::CubeTensor;
+
+use super::scan::{ScanTensors, SelectiveScanOps, scan_dims};
+use crate::kernels::cube::host::{
+    Buf, DeviceInputs, check_device, check_state, is_empty, launch_backward, launch_forward,
+};
+use crate::kernels::selective_scan::ScanDims;
+
+/// A contiguous f32 tensor's buffer as a kernel argument.
+fn buffer(t: &CubeTensor) -> Buf {
+    Buf {
+        handle: t.handle.clone(),
+        len: t.shape().num_elements(),
+    }
+}
+
+/// Makes `t` contiguous and checks it is f32 (the kernels' element type).
+fn prepared(t: CubeTensor, what: &str) -> CubeTensor {
+    assert!(
+        t.dtype == DType::F32,
+        "selective scan (CUDA): `{what}` is {:?}; the kernels compute in f32",
+        t.dtype
+    );
+    into_contiguous(t)
+}
+
+/// The seven inputs, contiguous, with their scan sizes; panics with the kernels' message when the
+/// state size or the device does not suit them.
+fn prepare(x: ScanTensors<Cube>) -> ([CubeTensor; 7], ScanDims) {
+    let names = ["u", "delta", "a", "b", "c", "d", "delta_bias"];
+    let mut k = 0;
+    let inputs = x.into_array().map(|t| {
+        let t = prepared(t, names[k]);
+        k += 1;
+        t
+    });
+    let dims = scan_dims(&inputs[0].shape(), &inputs[2].shape());
+    if let Err(e) = check_state(&dims).and_then(|()| check_device(&inputs[0].client, &dims)) {
+        panic!("{e}");
+    }
+    (inputs, dims)
+}
+
+fn device_inputs(x: &[CubeTensor; 7]) -> DeviceInputs {
+    DeviceInputs {
+        u: buffer(&x[0]),
+        delta: buffer(&x[1]),
+        a: buffer(&x[2]),
+        b: buffer(&x[3]),
+        c: buffer(&x[4]),
+        d: buffer(&x[5]),
+        delta_bias: buffer(&x[6]),
+    }
+}
+
+/// The byte range `[start, start + len)` floats of `buf`.
+fn sub_buffer(buf: &Buf, start: usize, len: usize) -> Buf {
+    let f = size_of::<f32>() as u64;
+    let tail = (buf.len - start - len) as u64 * f;
+    Buf {
+        handle: buf
+            .handle
+            .clone()
+            .offset_start(start as u64 * f)
+            .offset_end(tail),
+        len,
+    }
+}
+
+/// A new contiguous f32 tensor on `like`'s device from a kernel output buffer.
+fn tensor(like: &CubeTensor, buf: Buf, shape: Shape) -> CubeTensor {
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        buf.handle,
+        DType::F32,
+    )
+}
+
+/// Forward: `y` then the last state, packed (see [`SelectiveScanOps::selective_scan_packed`]).
+pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
+    let (x, dims) = prepare(inputs);
+    let client = &x[0].client;
+    let n = dims.packed_len();
+    if is_empty(&dims) {
+        return tensor(&x[0], Buf::zeros(client, n), Shape::new([n]));
+    }
+    let packed = Buf::empty(client, n);
+    let blc = dims.batch * dims.len * dims.channels;
+    let y = sub_buffer(&packed, 0, blc);
+    let last = sub_buffer(&packed, blc, n - blc);
+    launch_forward(client, &dims, &device_inputs(&x), &y, &last);
+    tensor(&x[0], packed, Shape::new([n]))
+}
+
+/// Backward: gradients of the seven inputs given the packed output's gradient.
+pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTensors<Cube> {
+    let (x, dims) = prepare(inputs);
+    let shapes = x.each_ref().map(|t| t.shape());
+    let client = &x[0].client;
+    let grad = prepared(grad, "packed gradient");
+    let blc = dims.batch * dims.len * dims.channels;
+    let g = if is_empty(&dims) {
+        let zeros = |s: &Shape| Buf::zeros(client, s.num_elements());
+        let [su, sdelta, sa, sb, sc, sd, sbias] = &shapes;
+        super::host::DeviceGrads {
+            du: zeros(su),
+            ddelta: zeros(sdelta),
+            da: zeros(sa),
+            db: zeros(sb),
+            dc: zeros(sc),
+            dd: zeros(sd),
+            ddelta_bias: zeros(sbias),
+        }
+    } else {
+        let packed = buffer(&grad);
+        let dy = sub_buffer(&packed, 0, blc);
+        let d_last = sub_buffer(&packed, blc, packed.len - blc);
+        launch_backward(client, &dims, &device_inputs(&x), &dy, &d_last)
+    };
+    let [su, sdelta, sa, sb, sc, sd, sbias] = shapes;
+    let like = &x[0];
+    ScanTensors {
+        u: tensor(like, g.du, su),
+        delta: tensor(like, g.ddelta, sdelta),
+        a: tensor(like, g.da, sa),
+        b: tensor(like, g.db, sb),
+        c: tensor(like, g.dc, sc),
+        d: tensor(like, g.dd, sd),
+        delta_bias: tensor(like, g.ddelta_bias, sbias),
+    }
+}
+
+impl SelectiveScanOps for Cube {
+    fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
+        forward_packed(x)
+    }
+
+    fn selective_scan_packed_backward(
+        x: ScanTensors<Self>,
+        grad: FloatTensor<Self>,
+    ) -> ScanTensors<Self> {
+        backward_packed(x, grad)
+    }
+}

@@ -1,0 +1,91 @@
+//! What a checkpoint saves of a trainer and restores into a fresh one: the weights, both
+//! optimiser states and the [`TrainerState`].
+
+use super::{RECENT_EPISODES, RestoreError, Trainer};
+use crate::nn::ActorCritic;
+use crate::ppo::state::TrainerState;
+use crate::sim::{EpisodeStats, VecEnv};
+
+/// One of the trainer's two optimisers, for saving and loading their states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerRole {
+    /// Adam for the encoder and policy branch.
+    Policy,
+    /// Adam for the value branch.
+    Value,
+}
+
+impl Trainer {
+    /// Replaces the networks through `load` (e.g. loading a checkpoint's weights into them).
+    pub fn load_model<E>(
+        &mut self,
+        load: impl FnOnce(ActorCritic) -> Result<ActorCritic, E>,
+    ) -> Result<(), E> {
+        self.model = load(self.model.clone())?;
+        Ok(())
+    }
+
+    /// Everything of the run that is not a tensor, for a checkpoint.
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            seed: self.seed,
+            counters: self.counters,
+            norm: self.norm.clone(),
+            env: self.env.snapshot(),
+            recent_episodes: self.recent.iter().cloned().collect(),
+        }
+    }
+
+    /// Restores what [`state`](Self::state) saved, into a trainer freshly built from the same
+    /// recipe and seed.
+    pub fn restore_state(&mut self, state: TrainerState) -> Result<(), RestoreError> {
+        if state.seed != self.seed {
+            return Err(RestoreError::SeedMismatch {
+                saved: state.seed,
+                run: self.seed,
+            });
+        }
+        self.env = VecEnv::restore(&self.recipe.env, &state.env)?;
+        self.norm = state.norm;
+        self.counters = state.counters;
+        self.restore_recent_episodes(state.recent_episodes);
+        Ok(())
+    }
+
+    /// The serialised state of one optimiser.
+    pub fn optimizer_bytes(&self, role: OptimizerRole) -> Result<Vec<u8>, RestoreError> {
+        let opt = match role {
+            OptimizerRole::Policy => &self.opt_policy,
+            OptimizerRole::Value => &self.opt_value,
+        };
+        let bytes = opt
+            .into_bytes()
+            .map_err(|e| RestoreError::Optimizer(format!("{e:?}")))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Loads one optimiser's state from what [`optimizer_bytes`](Self::optimizer_bytes) wrote.
+    pub fn load_optimizer(
+        &mut self,
+        role: OptimizerRole,
+        bytes: Vec<u8>,
+    ) -> Result<(), RestoreError> {
+        let opt = match role {
+            OptimizerRole::Policy => &mut self.opt_policy,
+            OptimizerRole::Value => &mut self.opt_value,
+        };
+        *opt = opt
+            .clone()
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| RestoreError::Optimizer(format!("{e:?}")))?;
+        Ok(())
+    }
+
+    /// Replaces the recent-episode window (when resuming from a checkpoint).
+    pub(super) fn restore_recent_episodes(&mut self, episodes: Vec<EpisodeStats>) {
+        self.recent = episodes.into();
+        while self.recent.len() > RECENT_EPISODES {
+            self.recent.pop_front();
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The PPO training loop, top to bottom: collect a rollout, estimate advantages, run clipped-surrogate
+//! epochs over shuffled minibatches with separate Adam optimisers for policy and value.
+//!
+//! Everything random inside update `u` (action noise, minibatch order) is drawn from a generator
+//! seeded by `(seed, u)`, so a run resumed from a checkpoint at update `u` continues exactly as the
+//! uninterrupted run would.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+mod checkpointing;
+mod error;
+mod rollout;
+
+pub use checkpointing::OptimizerRole;
+pub use error::{RestoreError, TrainError, first_non_finite_param};
+
+use crate::nn::{self, ActorCritic, ObsShape};
+use crate::ppo::gae::{GaeInput, gae};
+use crate::ppo::grad_clip;
+use crate::ppo::loss;
+use crate::ppo::normalizer::RunningNorm;
+use crate::ppo::seeding::{build_seeded, mix_seed};
+pub use crate::ppo::state::Counters;
+use crate::ppo::stats::{MinibatchStats, episode_scalars, explained_variance};
+use crate::ppo::storage::Rollout;
+use crate::recipe::{LrSchedule, Recipe};
+use crate::sim::{EnvSpec, EpisodeStats, VecEnv};
+
+/// Finished training episodes the `train/*` scalars average over.
+pub const RECENT_EPISODES: usize = 100;
+
+/// What one update measured, for logging.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateStats {
+    /// `(tag, value)` pairs, e.g. `loss/policy`.
+    pub scalars: Vec<(String, f64)>,
+    /// Episodes that ended during this update's rollout.
+    pub episodes: Vec<EpisodeStats>,
+}
+
+/// The trainer: networks, optimisers, envs and normaliser of one run.
+pub struct Trainer {
+    recipe: Recipe,
+    seed: u64,
+    /// Autodiff device the networks train on.
+    device: Device,
+    model: ActorCritic,
+    /// Adam for the encoder and policy branch.
+    opt_policy: ModuleOptimizer,
+    /// Adam for the value branch (and its own encoder when not shared).
+    opt_value: ModuleOptimizer,
+    env: VecEnv,
+    /// Running normalisation of proprioception (when `ppo.obs_norm`).
+    norm: Option<RunningNorm>,
+    counters: Counters,
+    spec: EnvSpec,
+    recent: VecDeque<EpisodeStats>,
+}
+
+pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .as_slice::<f32>()
+        .expect("f32 data")
+        .to_vec()
+}
+
+/// The observation shapes the networks are built for.
+impl From<&EnvSpec> for ObsShape {
+    fn from(spec: &EnvSpec) -> Self {
+        ObsShape {
+            proprio_dim: spec.proprio_dim,
+            depth_frames: spec.depth_frames,
+            depth_height: spec.depth_height,
+            depth_width: spec.depth_width,
+            action_dim: spec.action_dim,
+        }
+    }
+}
+
+impl Trainer {
+    /// Builds envs, networks (initialised from `seed`) and optimisers for a fresh run.
+    pub fn new(recipe: &Recipe, seed: u64, device: &Device) -> Result<Self, TrainError> {
+        let env = VecEnv::new(&recipe.env, seed)?;
+        let spec = env.spec();
+        let device = device.clone().autodiff();
+        let model = build_seeded(recipe, &ObsShape::from(&spec), &device, seed)?;
+        let adam = AdamConfig::new().with_epsilon(recipe.ppo.adam_eps as f32);
+        Ok(Self {
+            recipe: recipe.clone(),
+            seed,
+            device,
+            model,
+            opt_policy: adam.init(),
+            opt_value: adam.init(),
+            norm: recipe
+                .ppo
+                .obs_norm
+                .then(|| RunningNorm::new(spec.proprio_dim)),
+            counters: Counters::default(),
+            env,
+            spec,
+            recent: VecDeque::new(),
+        })
+    }
+
+    /// The run's recipe.
+    pub fn recipe(&self) -> &Recipe {
+        &self.recipe
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The autodiff device the networks train on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The policy and value networks.
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+
+    /// The observation normaliser (when `ppo.obs_norm`).
+    pub fn norm(&self) -> Option<&RunningNorm> {
+        self.norm.as_ref()
+    }
+
+    /// Progress so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Env steps collected per update.
+    pub fn steps_per_update(&self) -> u64 {
+        self.recipe.ppo.rollout_steps as u64
+    }
+
+    /// Updates the run will do in total.
+    pub fn total_updates(&self) -> u64 {
+        self.recipe
+            .experiment
+            .total_env_steps
+            .div_ceil(self.steps_per_update())
+            .max(1)
+    }
+
+    /// True when the budget is spent.
+    pub fn done(&self) -> bool {
+        self.counters.update >= self.total_updates()
+    }
+
+    /// Learning-rate multiplier for the current update.
+    fn lr_factor(&self) -> f64 {
+        match self.recipe.ppo.lr_schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Linear => 1.0 - self.counters.update as f64 / self.total_updates() as f64,
+        }
+    }
+
+    /// The most recent finished training episodes (up to [`RECENT_EPISODES`]).
+    pub fn recent_episodes(&self) -> &VecDeque<EpisodeStats> {
+        &self.recent
+    }
+
+    /// One PPO update: rollout, GAE, `epochs` passes of minibatch steps. Returns what to log.
+    pub fn update(&mut self) -> Result<UpdateStats, TrainError> {
+        let started = Instant::now();
+        let ppo = self.recipe.ppo.clone();
+        let update = self.counters.update;
+        let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(self.seed, update));
+        let mut episodes = Vec::new();
+        let roll = self.collect(&mut rng, &mut episodes);
+        let rollout_s = started.elapsed().as_secs_f64();
+
+        let last = self.last_values();
+        let (advantages, returns) = gae(
+            &GaeInput {
+                envs: roll.envs,
+                rewards: &roll.rewards,
+                values: &roll.values,
+                terminated: &roll.terminated,
+                truncated: &roll.truncated,
+                terminal_values: &roll.terminal_values,
+                last_values: &last,
+            },
+            ppo.discount,
+            ppo.gae_lambda,
+            ppo.bootstrap_time_limits,
+        );
+
+        let factor = self.lr_factor();
+        let (lr_p, lr_v) = (ppo.policy_lr * factor, ppo.value_lr * factor);
+        let n = roll.len();
+        let mut steps = Vec::new();
+        for _ in 0..ppo.epochs {
+            let mut order: Vec<usize> = (0..n).collect();
+            if ppo.shuffle {
+                for i in (1..n).rev() {
+                    order.swap(i, rng.random_range(0..=i));
+                }
+            }
+            for batch in order.chunks(ppo.minibatch_size) {
+                steps.push(self.minibatch_step(&roll, &advantages, &returns, batch, lr_p, lr_v)?);
+            }
+        }
+        if let Some(value) = first_non_finite_param(&self.model) {
+            return Err(TrainError::NonFinite {
+                update,
+                what: "a network parameter".into(),
+                value,
+            });
+        }
+        self.counters.update += 1;
+        self.counters.env_steps += n as u64;
+        let elapsed = started.elapsed().as_secs_f64();
+        self.counters.wall_time_s += elapsed;
+        for e in &episodes {
+            self.recent.push_back(e.clone());
+            if self.recent.len() > RECENT_EPISODES {
+                self.recent.pop_front();
+            }
+        }
+
+        let minibatch = MinibatchStats::mean(&steps);
+        let explained = explained_variance(&roll.values, &returns);
+        let action_std = to_vec(self.model.log_std())
+            .iter()
+            .map(|l| l.exp() as f64)
+            .sum::<f64>()
+            / self.spec.action_dim as f64;
+        let mut scalars = minibatch.scalars();
+        scalars.extend([
+            ("value/explained_variance".to_string(), explained),
+            ("policy/action_std".to_string(), action_std),
+            ("lr/policy".to_string(), lr_p),
+            ("lr/value".to_string(), lr_v),
+            (
+                "perf/env_steps_per_s".to_string(),
+                n as f64 / rollout_s.max(1e-9),
+            ),
+            ("perf/update_time_s".to_string(), elapsed),
+            ("perf/rollout_time_s".to_string(), rollout_s),
+        ]);
+        scalars.extend(episode_scalars("train", self.recent.iter()));
+        Ok(UpdateStats { scalars, episodes })
+    }
+
+    /// One minibatch: forward, losses, backward, global clipping, Adam steps. Returns what it
+    /// measured.
+    fn minibatch_step(
+        &mut self,
+        roll: &Rollout,
+        advantages: &[f32],
+        returns: &[f32],
+        idx: &[usize],
+        lr_p: f64,
+        lr_v: f64,
+    ) -> Result<MinibatchStats, TrainError> {
+        let ppo = &self.recipe.ppo;
+        let dev = self.device.clone();
+        let m = idx.len();
+        let take = |v: &[f32]| Rollout::gather(v, 1, idx);
+        let (p, d) = self.input(
+            Rollout::gather(&roll.proprio, roll.proprio_dim, idx),
+            Rollout::gather(&roll.depth, roll.depth_len, idx),
+            m,
+            &dev,
+        );
+        let actions = Tensor::<2>::from_data(
+            TensorData::new(
+                Rollout::gather(&roll.actions, roll.action_dim, idx),
+                [m, roll.action_dim],
+            ),
+            &dev,
+        );
+        let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [m]), &dev);
+        let old_logp = t1(take(&roll.log_probs));
+        let old_values = t1(take(&roll.values));
+        let mut adv = t1(take(advantages));
+        if ppo.normalize_advantages && m > 1 {
+            adv = loss::normalize(adv);
+        }
+        let ret = t1(take(returns));
+
+        let (mean, value) = self.model.forward(p, d);
+        let log_std = self.model.log_std();
+        let logp = nn::gaussian_log_prob(mean, log_std.clone(), actions);
+        let policy_loss = loss::surrogate_loss(logp.clone(), old_logp.clone(), adv, ppo.clip);
+        let value_loss = loss::value_loss(value, ret, old_values, ppo.value_clip);
+        let entropy = nn::gaussian_entropy(log_std).mean();
+        let total = loss::ppo_objective(
+            policy_loss.clone(),
+            value_loss.clone(),
+            entropy.clone(),
+            ppo.value_coef,
+            ppo.entropy_coef,
+        );
+
+        let pl = policy_loss.clone().into_scalar::<f32>() as f64;
+        let vl = value_loss.clone().into_scalar::<f32>() as f64;
+        for (what, v) in [("policy loss", pl), ("value loss", vl)] {
+            if !v.is_finite() {
+                return Err(TrainError::NonFinite {
+                    update: self.counters.update,
+                    what: what.into(),
+                    value: v,
+                });
+            }
+        }
+        let ent = entropy.into_scalar::<f32>() as f64;
+        let (kl, clip_frac) = loss::kl_and_clip_fraction(logp.detach(), old_logp, ppo.clip);
+
+        let mut grads = total.backward();
+        let mut g_enc = GradientsParams::from_module(&mut grads, &self.model.encoder);
+        let mut g_pol = GradientsParams::from_module(&mut grads, &self.model.policy);
+        let mut g_val = GradientsParams::from_module(&mut grads, &self.model.value);
+        let mut g_venc = self
+            .model
+            .value_encoder
+            .as_ref()
+            .map(|e| GradientsParams::from_module(&mut grads, e));
+
+        let max = ppo.max_grad_norm as f64;
+        let pn = (grad_clip::squared_norm(&g_enc, &self.model.encoder)
+            + grad_clip::squared_norm(&g_pol, &self.model.policy))
+        .sqrt();
+        let vn = (grad_clip::squared_norm(&g_val, &self.model.value)
+            + match (&g_venc, &self.model.value_encoder) {
+                (Some(g), Some(e)) => grad_clip::squared_norm(g, e),
+                _ => 0.0,
+            })
+        .sqrt();
+        for (what, v) in [("policy gradient norm", pn), ("value gradient norm", vn)] {
+            if !v.is_finite() {
+                return Err(TrainError::NonFinite {
+                    update: self.counters.update,
+                    what: what.into(),
+                    value: v,
+                });
+            }
+        }
+        let (fp, fv) = (
+            grad_clip::clip_factor(pn, max),
+            grad_clip::clip_factor(vn, max),
+        );
+        grad_clip::scale(&mut g_enc, &self.model.encoder, fp);
+        grad_clip::scale(&mut g_pol, &self.model.policy, fp);
+        grad_clip::scale(&mut g_val, &self.model.value, fv);
+
+        let model = &mut self.model;
+        model.encoder = self.opt_policy.step(lr_p, model.encoder.clone(), g_enc);
+        model.policy = self.opt_policy.step(lr_p, model.policy.clone(), g_pol);
+        model.value = self.opt_value.step(lr_v, model.value.clone(), g_val);
+        if let (Some(enc), Some(mut g)) = (model.value_encoder.clone(), g_venc.take()) {
+            grad_clip::scale(&mut g, &enc, fv);
+            model.value_encoder = Some(self.opt_value.step(lr_v, enc, g));
+        }
+        Ok(MinibatchStats {
+            policy_loss: pl,
+            value_loss: vl,
+            entropy: ent,
+            approx_kl: kl as f64,
+            clip_fraction: clip_frac as f64,
+            policy_grad_norm: pn,
+            value_grad_norm: vn,
+        })
+    }
+
+    /// Number of trainable parameters (for logs).
+    pub fn num_params(&self) -> usize {
+        self.model.num_params()
+    }
+}

@@ -1,0 +1,210 @@
+//! `[env]` and its subsections: the task, the reward and the depth camera.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Which terrain and obstacles the robot walks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Flat ground, no obstacles.
+    Flat,
+    /// 50 thin boxes (0.36 x 0.36 x 1.4 m) in a walled corridor (legacy `random_blocks_sparse`).
+    ThinObstacles,
+    /// Wide walls across the corridor with gaps, plus thin boxes (legacy `random_blocks_sparse_thin_wide`).
+    WideObstacles,
+    /// Thin boxes that move (legacy `moving: true`).
+    MovingObstacles,
+    /// Thin or wide obstacles (`env.sphere_obstacles`) plus spheres to collect for a bonus
+    /// (legacy `random_blocks_sparse_with_subgoal`: thin).
+    Spheres,
+    /// A heightfield hill with the goal at the summit (legacy `mount`).
+    Mountain,
+}
+
+impl Task {
+    /// Every task, in declaration order.
+    pub const ALL: [Task; 6] = [
+        Task::Flat,
+        Task::ThinObstacles,
+        Task::WideObstacles,
+        Task::MovingObstacles,
+        Task::Spheres,
+        Task::Mountain,
+    ];
+
+    /// The recipe spelling of this task.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Flat => "flat",
+            Task::ThinObstacles => "thin_obstacles",
+            Task::WideObstacles => "wide_obstacles",
+            Task::MovingObstacles => "moving_obstacles",
+            Task::Spheres => "spheres",
+            Task::Mountain => "mountain",
+        }
+    }
+}
+
+/// The obstacle layout of the `spheres` task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SphereObstacles {
+    /// The thin-obstacles layout (the paper's "Thin & Sphere").
+    Thin,
+    /// The wide-obstacles layout (the paper's "Wide & Sphere").
+    Wide,
+}
+
+/// `[env]`: the simulated A1 task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Task (terrain and obstacles).
+    pub task: Task,
+    /// Obstacle layout under the spheres of the `spheres` task.
+    pub sphere_obstacles: SphereObstacles,
+    /// Parallel environments per run.
+    pub num_envs: usize,
+    /// Episode length limit in policy steps; reaching it is a time-limit end, not a fall.
+    pub horizon: usize,
+    /// Physics time step in seconds (legacy `time_step_s`).
+    pub time_step_s: f32,
+    /// Physics steps per policy action (legacy `num_action_repeat`); 16 x 2.5 ms = 25 Hz.
+    pub action_repeat: usize,
+    /// Solver sub-steps per physics step (rapier's `num_solver_iterations`). 1 integrates once
+    /// per `time_step_s`, as the Python original's PyBullet did; 2 halves the integration error
+    /// (README, Simulator) at about 1.7x the physics cost.
+    pub solver_substeps: usize,
+    /// Gauss-Seidel passes over the contacts, joint limits and motors per sub-step (rapier's
+    /// `num_internal_pgs_iterations`).
+    pub solver_pgs_iterations: usize,
+    /// Diagonal action mode: 6 outputs drive the pairs FR=RL and FL=RR (legacy `diagonal_act`).
+    pub diagonal_act: bool,
+    /// Half-range of each joint target around the standing pose, in radians (legacy `clip_num`):
+    /// 3 values (abduction, hip, knee) used for every leg, or 12 (FR, FL, RR, RL).
+    pub action_clip: Vec<f32>,
+    /// Include the last 3 joint-target vectors in the proprioception (legacy `add_last_action_input`).
+    pub last_action_in_obs: bool,
+    /// Forward velocity the reward asks for, in m/s (legacy `target_vel`).
+    pub target_vel: f32,
+    /// Randomise masses, inertia, motor strength, friction, PD gains and latency on every reset.
+    pub domain_randomization: bool,
+    /// Start position is drawn uniformly within +- this many metres in x and y (legacy `random_init_range`).
+    pub start_xy_range: f32,
+    /// Obstacle-count multiplier (1 = the paper's density); a curriculum can change it.
+    pub obstacle_density: f32,
+    /// Ground friction coefficient (legacy `fric_coeff[0]`); domain randomisation multiplies it at
+    /// the feet by a foot friction drawn from 0.5-1.25 per episode.
+    pub friction: f32,
+    /// Reward coefficients.
+    pub reward: RewardConfig,
+    /// Depth camera.
+    pub depth: DepthConfig,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        Self {
+            task: Task::ThinObstacles,
+            sphere_obstacles: SphereObstacles::Thin,
+            num_envs: 4,
+            horizon: 1000,
+            time_step_s: 0.0025,
+            action_repeat: 16,
+            solver_substeps: 1,
+            solver_pgs_iterations: 4,
+            diagonal_act: true,
+            action_clip: vec![0.05, 0.5, 0.5],
+            last_action_in_obs: true,
+            target_vel: 1.0,
+            domain_randomization: true,
+            start_xy_range: 1.0,
+            obstacle_density: 1.0,
+            friction: 1.0,
+            reward: RewardConfig::default(),
+            depth: DepthConfig::default(),
+        }
+    }
+}
+
+/// `[env.reward]`: coefficients of each reward term (per policy step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Multiplies the whole reward (legacy `reward_scale`).
+    pub scale: f32,
+    /// Weight of the forward term `v_t^2 - (min(v_x, v_t) - v_t)^2`.
+    pub forward: f32,
+    /// Weight of the `-v_z^2` penalty (legacy `z_penalty`).
+    pub z_velocity: f32,
+    /// Weight of the `-v_y^2` penalty (legacy `other_direction_penalty`).
+    pub lateral_velocity: f32,
+    /// Weight of the energy penalty `-sum(tau^2) dt` over physics sub-steps.
+    pub energy: f32,
+    /// Added every step the robot is alive (legacy `alive_reward`).
+    pub alive: f32,
+    /// Added once when the robot falls (legacy `fall_reward`).
+    pub fall: f32,
+    /// Added for each sphere collected in the `spheres` task.
+    pub sphere_bonus: f32,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        Self {
+            scale: 1.0,
+            forward: 1.0,
+            z_velocity: 1.0,
+            lateral_velocity: 0.0,
+            energy: 0.005,
+            alive: -0.05,
+            fall: -20.0,
+            sphere_bonus: 100.0,
+        }
+    }
+}
+
+/// How metric depth becomes the network's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DepthTransform {
+    /// The original's `(sqrt(ln(d + 1)) - 1.25) / 0.425`.
+    LogSqrt,
+    /// `(d - near) / (far - near)`, in [0, 1].
+    Linear,
+}
+
+/// `[env.depth]`: the ray-cast depth camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DepthConfig {
+    /// Image width in pixels.
+    pub width: usize,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Frames stacked as channels, newest first.
+    pub frames: usize,
+    /// Vertical field of view in degrees.
+    pub vertical_fov_deg: f32,
+    /// Near clip in metres.
+    pub near: f32,
+    /// Far clip in metres; rays that hit nothing read this.
+    pub far: f32,
+    /// Depth normalisation.
+    pub transform: DepthTransform,
+}
+
+impl Default for DepthConfig {
+    fn default() -> Self {
+        Self {
+            width: 64,
+            height: 64,
+            frames: 4,
+            vertical_fov_deg: 60.0,
+            near: 0.3,
+            far: 10.0,
+            transform: DepthTransform::LogSqrt,
+        }
+    }
+}

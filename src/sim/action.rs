@@ -1,0 +1,34 @@
+//! The action space: raw policy outputs to the twelve joint targets of the PD motors.
+
+use crate::recipe::EnvConfig;
+use crate::sim::robot::a1;
+
+/// Number of policy outputs for a config: 6 with `diagonal_act` (one leg of each diagonal pair,
+/// mirrored onto the other), else 12.
+pub fn action_dim(cfg: &EnvConfig) -> usize {
+    if cfg.diagonal_act { 6 } else { 12 }
+}
+
+/// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip
+/// (`env.action_clip`, per joint kind or per joint).
+pub fn joint_targets(cfg: &EnvConfig, action: &[f32]) -> [f32; 12] {
+    let mut t = [0.0; 12];
+    for (k, tk) in t.iter_mut().enumerate() {
+        let leg = k / 3;
+        let j = k % 3;
+        let a = if cfg.diagonal_act {
+            // FR (0) = RL (3) use outputs 0..3, FL (1) = RR (2) use 3..6.
+            let base = if leg == 0 || leg == 3 { 0 } else { 3 };
+            action[base + j]
+        } else {
+            action[k]
+        };
+        let clip = if cfg.action_clip.len() == 12 {
+            cfg.action_clip[k]
+        } else {
+            cfg.action_clip[j]
+        };
+        *tk = a1().leg.stand_pose[j] + clip * a.tanh();
+    }
+    t
+}

@@ -1,0 +1,3 @@
+//! Legacy Python configs converted into recipes.
+
+mod golden;

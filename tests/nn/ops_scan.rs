@@ -1,0 +1,120 @@
+//! The fused selective-scan operation (`ops::scan`) agrees with the tensor-op reference scan,
+//! forward and backward (through burn's autodiff), on both CPU backends.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use locomamba::kernels::selective_scan::ScanDims;
+use locomamba::nn::scan_reference::selective_scan;
+use locomamba::ops::scan::ScanInputs;
+use locomamba::ops::scan::selective_scan_fused;
+
+fn inputs(
+    device: &Device,
+    (batch, len, channels, state): (usize, usize, usize, usize),
+) -> ScanInputs {
+    let dims = ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    };
+    ScanInputs::random(&dims, device)
+}
+
+fn max_abs_diff<const D: usize>(x: Tensor<D>, y: Tensor<D>) -> f32 {
+    (x - y).abs().max().into_scalar::<f32>()
+}
+
+fn max_abs<const D: usize>(x: Tensor<D>) -> f32 {
+    x.abs().max().into_scalar::<f32>()
+}
+
+#[allow(deprecated)]
+fn cpu_devices() -> [Device; 2] {
+    [Device::flex(), Device::ndarray()]
+}
+
+#[test]
+fn fused_forward_matches_reference_on_both_cpu_backends() {
+    for device in cpu_devices() {
+        for dims in [(3, 17, 10, 16), (1, 1, 1, 1), (2, 33, 7, 8)] {
+            let x = inputs(&device, dims);
+            let (y_ref, h_ref) = selective_scan(x.clone());
+            let (y, h) = selective_scan_fused(&x);
+            assert_eq!(y.dims(), y_ref.dims());
+            assert_eq!(h.dims(), h_ref.dims());
+            let dy = max_abs_diff(y, y_ref);
+            let dh = max_abs_diff(h, h_ref);
+            assert!(
+                dy < 1e-4 && dh < 1e-4,
+                "{device:?} {dims:?}: y diff {dy}, state diff {dh}"
+            );
+        }
+    }
+}
+
+/// Inputs marked as requiring gradients, and a loss that weighs `y` and the last state with fixed
+/// random weights (so every output element gets its own upstream gradient).
+struct GradCase {
+    x: ScanInputs,
+    wy: Tensor<3>,
+    wh: Tensor<3>,
+}
+
+impl GradCase {
+    fn new(device: &Device, dims: (usize, usize, usize, usize)) -> Self {
+        let x = inputs(device, dims).require_grad();
+        let (b, l, c, n) = dims;
+        let wy = Tensor::random([b, l, c], Distribution::Normal(0.0, 1.0), device);
+        let wh = Tensor::random([b, c, n], Distribution::Normal(0.0, 1.0), device);
+        Self { x, wy, wh }
+    }
+
+    /// Gradients of the loss for each of the seven inputs, flattened, in input order.
+    fn grads(&self, scan: impl Fn(ScanInputs) -> (Tensor<3>, Tensor<3>)) -> Vec<Tensor<1>> {
+        let (y, h) = scan(self.x.clone());
+        let loss = (y * self.wy.clone()).sum() + (h * self.wh.clone()).sum();
+        let grads = loss.backward();
+        let g = |t: &Tensor<3>| t.grad(&grads).expect("gradient").flatten::<1>(0, 2);
+        vec![
+            g(&self.x.u),
+            g(&self.x.delta),
+            self.x.a.grad(&grads).expect("gradient").flatten::<1>(0, 1),
+            g(&self.x.b),
+            g(&self.x.c),
+            self.x.d.grad(&grads).expect("gradient"),
+            self.x.delta_bias.grad(&grads).expect("gradient"),
+        ]
+    }
+}
+
+#[test]
+fn fused_gradients_match_reference_autodiff_on_both_cpu_backends() {
+    let names = ["u", "delta", "a", "b", "c", "d", "delta_bias"];
+    for device in cpu_devices() {
+        let device = device.autodiff();
+        for dims in [(2, 9, 6, 4), (3, 17, 5, 16)] {
+            let case = GradCase::new(&device, dims);
+            let fused = case.grads(|x| selective_scan_fused(&x));
+            let reference = case.grads(selective_scan);
+            for ((f, r), name) in fused.into_iter().zip(reference).zip(names) {
+                let scale = max_abs(r.clone()).max(1.0);
+                let diff = max_abs_diff(f, r);
+                assert!(
+                    diff <= 1e-4 * scale,
+                    "{device:?} {dims:?}: d{name} differs by {diff} (scale {scale})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn untracked_inputs_on_an_autodiff_device_still_run_fused() {
+    let device = Device::flex().autodiff();
+    let x = inputs(&device, (2, 5, 3, 4));
+    let (y, h) = selective_scan_fused(&x);
+    let (y_ref, h_ref) = selective_scan(x);
+    assert!(max_abs_diff(y, y_ref) < 1e-4);
+    assert!(max_abs_diff(h, h_ref) < 1e-4);
+}

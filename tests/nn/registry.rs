@@ -1,0 +1,102 @@
+//! Registry behaviour: Mamba d_model mismatch names the key path; swapping `sequence.model` swaps
+//! only the fusion modules.
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+use locomamba::device::cpu_device;
+use locomamba::nn::{Fusion, NnError, ObsShape, build_actor_critic};
+use locomamba::recipe::{MambaLayer, Recipe, SequenceConfig};
+
+fn shape() -> ObsShape {
+    ObsShape {
+        proprio_dim: 12,
+        depth_frames: 4,
+        depth_height: 64,
+        depth_width: 64,
+        action_dim: 4,
+    }
+}
+
+#[test]
+fn mamba_d_model_mismatch_names_key_path() {
+    let mut r = Recipe::default();
+    r.encoder.visual_dim = 32;
+    let good = MambaLayer {
+        d_model: Some(32),
+        ..Default::default()
+    };
+    let bad = MambaLayer {
+        d_model: Some(48),
+        ..Default::default()
+    };
+    r.sequence = SequenceConfig::Mamba {
+        layers: vec![good, bad],
+        bidirectional: false,
+    };
+    let err = build_actor_critic(&r, &shape(), &cpu_device()).unwrap_err();
+    assert_eq!(
+        err,
+        NnError::DModelMismatch {
+            key: "sequence.layers[1][0]".into(),
+            d_model: 48,
+            visual_dim: 32
+        }
+    );
+    assert!(
+        err.to_string().starts_with("sequence.layers[1][0]: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn transformer_heads_must_divide_width() {
+    let mut r = Recipe::default();
+    r.encoder.visual_dim = 30;
+    r.sequence = SequenceConfig::Transformer {
+        layers: vec![locomamba::recipe::TransformerLayer {
+            n_heads: 4,
+            dim_feedforward: 8,
+        }],
+    };
+    let err = build_actor_critic(&r, &shape(), &cpu_device()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("sequence.layers[0][0]: "),
+        "{err}"
+    );
+}
+
+#[derive(Default)]
+struct Shapes(Vec<Vec<usize>>);
+
+impl ModuleVisitor for Shapes {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.dims().to_vec());
+    }
+}
+
+fn shapes<M: Module>(m: &M) -> Vec<Vec<usize>> {
+    let mut v = Shapes::default();
+    m.visit(&mut v);
+    v.0
+}
+
+#[test]
+fn swapping_sequence_model_changes_only_fusion() {
+    let device = cpu_device();
+    let mut r = Recipe::default();
+    r.encoder.visual_dim = 32;
+    let tf = build_actor_critic(&r, &shape(), &device).unwrap();
+    r.sequence = SequenceConfig::Mamba {
+        layers: vec![Default::default(); 2],
+        bidirectional: true,
+    };
+    let mamba = build_actor_critic(&r, &shape(), &device).unwrap();
+    assert_eq!(shapes(&tf.encoder), shapes(&mamba.encoder));
+    assert_eq!(shapes(&tf.policy.head), shapes(&mamba.policy.head));
+    assert_eq!(shapes(&tf.value.head), shapes(&mamba.value.head));
+    assert_eq!(shapes(&tf.policy.mean), shapes(&mamba.policy.mean));
+    assert!(matches!(tf.policy.fusion, Fusion::Transformer(_)));
+    assert!(matches!(mamba.policy.fusion, Fusion::Mamba(_)));
+    assert!(matches!(mamba.value.fusion, Fusion::Mamba(_)));
+    assert_ne!(shapes(&tf.policy.fusion), shapes(&mamba.policy.fusion));
+}

@@ -1,0 +1,241 @@
+//! Gradients of the reference selective scan and of a whole Mamba block against central finite
+//! differences, in f32.
+//!
+//! Tolerance: with step `EPS = 1e-2` the central-difference truncation error is
+//! O(EPS^2 * f''') ~ 1e-4 for these O(1) smooth functions, and f32 rounding of the loss (~1e-6
+//! relative on sums of a few dozen O(1) terms) divided by 2 EPS adds ~1e-4; we allow
+//! `5e-3 + 2e-2 * |g|`, far below the size of a wrong gradient (a sign or missing term is O(|g|)).
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use locomamba::device::cpu_device;
+use locomamba::nn::mamba::MambaBlockConfig;
+use locomamba::nn::scan_reference::selective_scan;
+use locomamba::ops::scan::ScanInputs;
+
+const EPS: f32 = 1e-2;
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec_as::<f32>().unwrap()
+}
+
+fn close(analytic: &[f32], numeric: &[f32], what: &str) {
+    assert_eq!(analytic.len(), numeric.len());
+    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
+        let tol = 5e-3 + 2e-2 * n.abs();
+        assert!(
+            (a - n).abs() <= tol,
+            "{what}[{i}]: autodiff {a} vs finite difference {n}"
+        );
+    }
+}
+
+/// Central differences of `loss` over every element of `values` (shape `shape`).
+fn finite_diff<const D: usize>(
+    values: &[f32],
+    shape: [usize; D],
+    loss: &dyn Fn(Tensor<D>) -> f32,
+    device: &Device,
+) -> Vec<f32> {
+    (0..values.len())
+        .map(|i| {
+            let mut plus = values.to_vec();
+            let mut minus = values.to_vec();
+            plus[i] += EPS;
+            minus[i] -= EPS;
+            let p = loss(Tensor::from_data(TensorData::new(plus, shape), device));
+            let m = loss(Tensor::from_data(TensorData::new(minus, shape), device));
+            (p - m) / (2.0 * EPS)
+        })
+        .collect()
+}
+
+#[test]
+fn scan_gradients_match_finite_differences() {
+    let plain = cpu_device();
+    let ad = plain.clone().autodiff();
+    let (b, l, c, n) = (2, 4, 3, 2);
+    let r = |shape: Vec<usize>| {
+        to_vec(Tensor::<1>::random(
+            [shape.iter().product::<usize>()],
+            Distribution::Normal(0.0, 0.7),
+            &plain,
+        ))
+    };
+    let u = r(vec![b, l, c]);
+    let delta = r(vec![b, l, c]);
+    let a: Vec<f32> = r(vec![c, n]).iter().map(|v| -v.abs() - 0.2).collect();
+    let bm = r(vec![b, l, n]);
+    let cm = r(vec![b, l, n]);
+    let d = r(vec![c]);
+    let db = r(vec![c]);
+    let w = r(vec![b, l, c]);
+    let t3 = |v: &[f32], s: [usize; 3], dev: &Device| {
+        Tensor::<3>::from_data(TensorData::new(v.to_vec(), s), dev)
+    };
+    let t2 = |v: &[f32], s: [usize; 2], dev: &Device| {
+        Tensor::<2>::from_data(TensorData::new(v.to_vec(), s), dev)
+    };
+    let t1 = |v: &[f32], dev: &Device| {
+        Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), dev)
+    };
+    let loss_of = |inputs: ScanInputs, dev: &Device| {
+        let (y, last) = selective_scan(inputs);
+        (y * t3(&w, [b, l, c], dev)).sum() + last.sum() * 0.5
+    };
+    let base = |dev: &Device| ScanInputs {
+        u: t3(&u, [b, l, c], dev),
+        delta: t3(&delta, [b, l, c], dev),
+        a: t2(&a, [c, n], dev),
+        b: t3(&bm, [b, l, n], dev),
+        c: t3(&cm, [b, l, n], dev),
+        d: t1(&d, dev),
+        delta_bias: t1(&db, dev),
+    };
+    // Autodiff gradients.
+    let mut inputs = base(&ad);
+    inputs.u = inputs.u.require_grad();
+    inputs.delta = inputs.delta.require_grad();
+    inputs.a = inputs.a.require_grad();
+    inputs.b = inputs.b.require_grad();
+    inputs.c = inputs.c.require_grad();
+    inputs.d = inputs.d.require_grad();
+    inputs.delta_bias = inputs.delta_bias.require_grad();
+    let leaves = inputs.clone();
+    let grads = loss_of(inputs, &ad).backward();
+    let scalar = |inputs: ScanInputs| loss_of(inputs, &plain).into_scalar::<f32>();
+
+    let fd = finite_diff(
+        &u,
+        [b, l, c],
+        &|t| {
+            scalar(ScanInputs {
+                u: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.u.grad(&grads).unwrap()), &fd, "du");
+    let fd = finite_diff(
+        &delta,
+        [b, l, c],
+        &|t| {
+            scalar(ScanInputs {
+                delta: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.delta.grad(&grads).unwrap()), &fd, "ddelta");
+    let fd = finite_diff(
+        &a,
+        [c, n],
+        &|t| {
+            scalar(ScanInputs {
+                a: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.a.grad(&grads).unwrap()), &fd, "da");
+    let fd = finite_diff(
+        &bm,
+        [b, l, n],
+        &|t| {
+            scalar(ScanInputs {
+                b: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.b.grad(&grads).unwrap()), &fd, "db");
+    let fd = finite_diff(
+        &cm,
+        [b, l, n],
+        &|t| {
+            scalar(ScanInputs {
+                c: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.c.grad(&grads).unwrap()), &fd, "dc");
+    let fd = finite_diff(
+        &d,
+        [c],
+        &|t| {
+            scalar(ScanInputs {
+                d: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(&to_vec(leaves.d.grad(&grads).unwrap()), &fd, "dd");
+    let fd = finite_diff(
+        &db,
+        [c],
+        &|t| {
+            scalar(ScanInputs {
+                delta_bias: t,
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    close(
+        &to_vec(leaves.delta_bias.grad(&grads).unwrap()),
+        &fd,
+        "ddelta_bias",
+    );
+}
+
+#[test]
+fn mamba_block_input_gradient_matches_finite_differences() {
+    let plain = cpu_device();
+    let ad = plain.clone().autodiff();
+    let dims = MambaBlockConfig {
+        d_model: 4,
+        d_state: 3,
+        d_conv: 2,
+        expand: 2,
+    };
+    let block = dims.init(&ad);
+    let block_plain = block.clone().to_device(&plain);
+    let shape = [2, 3, 4];
+    let x = to_vec(Tensor::<3>::random(
+        shape,
+        Distribution::Normal(0.0, 1.0),
+        &plain,
+    ));
+    let w = to_vec(Tensor::<3>::random(
+        shape,
+        Distribution::Normal(0.0, 1.0),
+        &plain,
+    ));
+    let wt = |dev: &Device| Tensor::<3>::from_data(TensorData::new(w.clone(), shape), dev);
+    let xa = Tensor::<3>::from_data(TensorData::new(x.clone(), shape), &ad).require_grad();
+    let grads = (block.forward(xa.clone(), false) * wt(&ad))
+        .sum()
+        .backward();
+    let analytic = to_vec(xa.grad(&grads).unwrap());
+    let fd = finite_diff(
+        &x,
+        shape,
+        &|t| {
+            (block_plain.forward(t, false) * wt(&plain))
+                .sum()
+                .into_scalar::<f32>()
+        },
+        &plain,
+    );
+    close(&analytic, &fd, "dx");
+    // A parameter deep inside the block gets a gradient too.
+    let ga = block.a_log.grad(&grads).expect("A_log gradient");
+    assert_eq!(ga.dims(), [8, 3]);
+}

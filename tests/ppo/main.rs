@@ -1,0 +1,5 @@
+//! PPO pieces and the learning check.
+
+mod gae;
+mod learning;
+mod loss;

@@ -1,0 +1,405 @@
+//! Bad recipes and legacy configs: every error names the file (or other origin), the key path or
+//! line, what was found and what was expected.
+
+use std::path::{Path, PathBuf};
+
+use locomamba::recipe::{self, Overrides, RecipeError};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn load_err(name: &str, text: &str) -> (PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = write(&dir, name, text);
+    let err = recipe::load(&path, &Overrides::default()).expect_err("recipe should be rejected");
+    (path, err.to_string())
+}
+
+fn assert_has(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message {msg:?} lacks {p:?}");
+    }
+}
+
+#[test]
+fn unknown_key_names_file_path_and_known_keys() {
+    let (path, msg) = load_err("r.toml", "version = 1\n[ppo]\nclip_para = 0.2\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`ppo.clip_para`",
+            "unknown field",
+            "clip",
+        ],
+    );
+}
+
+#[test]
+fn unknown_section_is_rejected() {
+    let (path, msg) = load_err("r.toml", "[optimizer]\nlr = 1\n");
+    assert_has(
+        &msg,
+        &[&path.display().to_string(), "optimizer", "unknown field"],
+    );
+}
+
+#[test]
+fn wrong_type_says_found_and_expected() {
+    let (path, msg) = load_err("r.toml", "[env]\nnum_envs = \"four\"\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`env.num_envs`",
+            "string",
+            "expected",
+        ],
+    );
+}
+
+#[test]
+fn mamba_d_model_must_equal_visual_dim() {
+    let (path, msg) = load_err(
+        "r.toml",
+        "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"mamba\"\nlayers = [[64, 16, 4, 2], [128, 16, 4, 2]]\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`sequence.layers[1][0]`",
+            "d_model = 128",
+            "encoder.visual_dim (64)",
+        ],
+    );
+}
+
+#[test]
+fn heads_must_divide_visual_dim() {
+    let (_, msg) = load_err(
+        "r.toml",
+        "[encoder]\nvisual_dim = 64\n[sequence]\nmodel = \"transformer\"\nlayers = [[1, 256], [3, 256]]\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "`sequence.layers[1][0]`",
+            "n_heads = 3",
+            "dividing encoder.visual_dim (64)",
+        ],
+    );
+}
+
+#[test]
+fn layer_with_wrong_arity_names_the_layer() {
+    let (_, msg) = load_err(
+        "r.toml",
+        "[sequence]\nmodel = \"mamba\"\nlayers = [[256, 16, 4]]\n",
+    );
+    assert_has(
+        &msg,
+        &["`sequence.layers[0]`", "expected 4 integers", "found 3"],
+    );
+}
+
+#[test]
+fn layer_element_of_wrong_type_names_the_element() {
+    let (_, msg) = load_err(
+        "r.toml",
+        "[sequence]\nmodel = \"transformer\"\nlayers = [[1, 256], [1, \"x\"]]\n",
+    );
+    assert_has(&msg, &["`sequence.layers[1][1]`", "string"]);
+}
+
+#[test]
+fn unknown_sequence_model_lists_known_ones() {
+    let (_, msg) = load_err("r.toml", "[sequence]\nmodel = \"lstm\"\n");
+    assert_has(&msg, &["sequence", "lstm", "transformer", "mamba"]);
+}
+
+#[test]
+fn empty_seeds_rejected() {
+    let (path, msg) = load_err("r.toml", "[experiment]\nseeds = []\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`experiment.seeds`",
+            "at least one seed",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_seeds_rejected() {
+    let (_, msg) = load_err("r.toml", "[experiment]\nseeds = [1, 2, 1]\n");
+    assert_has(&msg, &["`experiment.seeds[2]`", "unique"]);
+}
+
+#[test]
+fn unknown_task_lists_known_tasks() {
+    let (path, msg) = load_err("r.toml", "[env]\ntask = \"stairs\"\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`env.task`",
+            "stairs",
+            "thin_obstacles",
+            "mountain",
+        ],
+    );
+}
+
+#[test]
+fn minibatch_larger_than_rollout_rejected() {
+    let (path, msg) = load_err(
+        "r.toml",
+        "[ppo]\nminibatch_size = 4096\nrollout_steps = 1024\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`ppo.minibatch_size`",
+            "found 4096",
+            "ppo.rollout_steps (1024)",
+        ],
+    );
+}
+
+#[test]
+fn rule_broken_by_a_defaulted_key_still_names_the_file() {
+    // Only rollout_steps is written; minibatch_size keeps its default (1024) and breaks the rule.
+    let (path, msg) = load_err("r.toml", "[ppo]\nrollout_steps = 512\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "left at its default",
+            "`ppo.minibatch_size`",
+            "found 1024",
+            "ppo.rollout_steps (512)",
+        ],
+    );
+}
+
+#[test]
+fn zero_size_rejected() {
+    let (_, msg) = load_err("r.toml", "[encoder]\nhidden_shapes = [256, 0]\n");
+    assert_has(&msg, &["`encoder.hidden_shapes[1]`", "found 0", "> 0"]);
+}
+
+#[test]
+fn malformed_toml_gives_line_and_column() {
+    let (path, msg) = load_err("r.toml", "version = 1\n[ppo]\nclip = = 0.2\n");
+    assert_has(
+        &msg,
+        &[&format!("{}:3:", path.display()), "TOML syntax error"],
+    );
+}
+
+#[test]
+fn malformed_json_gives_line_and_column() {
+    let (path, msg) = load_err(
+        "r.json",
+        "{\n  \"version\": 1,\n  \"ppo\": { \"clip\": }\n}\n",
+    );
+    assert_has(
+        &msg,
+        &[&format!("{}:3:", path.display()), "JSON syntax error"],
+    );
+}
+
+#[test]
+fn nonexistent_file_is_named() {
+    let err = recipe::load(Path::new("no/such/recipe.toml"), &Overrides::default()).unwrap_err();
+    assert!(matches!(err, RecipeError::Io { .. }));
+    assert_has(&err.to_string(), &["no/such/recipe.toml", "cannot read"]);
+}
+
+#[test]
+fn unsupported_extension_is_named() {
+    let (_, msg) = load_err("r.yaml", "version: 1\n");
+    assert_has(&msg, &["r.yaml", "expected .toml or .json"]);
+}
+
+#[test]
+fn newer_version_refused() {
+    let (_, msg) = load_err("r.toml", "version = 9\n");
+    assert_has(&msg, &["`version`", "found 9", "from 1 to 1"]);
+}
+
+#[test]
+fn bad_env_variable_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "r.toml", "version = 1\n");
+    let overrides = Overrides {
+        env: vec![("LOCOMAMBA_PPO__CLIP".into(), "wide".into())],
+        sets: vec![],
+    };
+    let msg = recipe::load(&path, &overrides).unwrap_err().to_string();
+    assert_has(
+        &msg,
+        &[
+            "environment variable LOCOMAMBA_PPO__CLIP",
+            "`ppo.clip`",
+            "string",
+        ],
+    );
+}
+
+#[test]
+fn bad_set_argument_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "r.toml", "version = 1\n");
+    let overrides = Overrides {
+        env: vec![],
+        sets: vec!["ppo.epochs=0".into()],
+    };
+    let msg = recipe::load(&path, &overrides).unwrap_err().to_string();
+    assert_has(&msg, &["--set ppo.epochs=0", "`ppo.epochs`", "found 0"]);
+    let overrides = Overrides {
+        env: vec![],
+        sets: vec!["ppo.epochs".into()],
+    };
+    let msg = recipe::load(&path, &overrides).unwrap_err().to_string();
+    assert_has(&msg, &["--set \"ppo.epochs\"", "KEY=VALUE"]);
+}
+
+#[test]
+fn empty_sweep_axis_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "r.toml", "[sweep]\n\"ppo.clip\" = []\n");
+    let source = recipe::read_source(&path).unwrap();
+    let msg = recipe::variants(&source, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(&msg, &["sweep.\"ppo.clip\"", "empty list"]);
+}
+
+#[test]
+fn bad_sweep_value_names_the_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "r.toml",
+        "[sweep]\n\"ppo.epochs\" = [1, \"many\"]\n",
+    );
+    let source = recipe::read_source(&path).unwrap();
+    let msg = recipe::variants(&source, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(&msg, &["sweep point ppo.epochs=\"many\"", "`ppo.epochs`"]);
+}
+
+#[test]
+fn unknown_legacy_terrain_lists_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "lava"}}}"#;
+    let path = write(dir.path(), "old.json", legacy);
+    let msg = recipe::load(&path, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &msg,
+        &[
+            "old.json",
+            "env.env_build.terrain_type",
+            "lava",
+            "random_blocks_sparse (thin_obstacles)",
+            "mount (mountain)",
+        ],
+    );
+}
+
+#[test]
+fn planned_legacy_terrain_is_called_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy =
+        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "stairs"}}}"#;
+    let path = write(dir.path(), "old.json", legacy);
+    let msg = recipe::load(&path, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(&msg, &["old.json", "stairs", "planned but not built yet"]);
+}
+
+#[test]
+fn unsupported_legacy_value_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy =
+        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"motor_control_mode": "TORQUE"}}}"#;
+    let path = write(dir.path(), "old.json", legacy);
+    let msg = recipe::load(&path, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &msg,
+        &[
+            "old.json",
+            "`env.env_build.motor_control_mode`",
+            "TORQUE",
+            "POSITION",
+        ],
+    );
+}
+
+#[test]
+fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, expected) in [
+        ("enable_action_filter", "true", "no low-pass filter"),
+        (
+            "enable_action_interpolation",
+            "true",
+            "held over the action repeat",
+        ),
+        (
+            "frame_extract",
+            "2",
+            "every policy step renders a depth frame",
+        ),
+    ] {
+        let legacy = format!(
+            r#"{{"env_name": "A1MoveGround", "env": {{"env_build": {{"{key}": {value}}}}}}}"#
+        );
+        let path = write(dir.path(), "old.json", &legacy);
+        let msg = recipe::load(&path, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert_has(
+            &msg,
+            &[
+                "old.json",
+                &format!("`env.env_build.{key}`"),
+                value,
+                expected,
+            ],
+        );
+    }
+}
+
+#[test]
+fn migrating_a_recipe_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "recipe.json",
+        r#"{"version": 1, "env": {"num_envs": 2}}"#,
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let err =
+        locomamba::recipe::legacy::render::migrate_to_toml(&value, &path, &Default::default())
+            .unwrap_err()
+            .to_string();
+    assert_has(
+        &err,
+        &["recipe.json", "not a legacy Python config", "version"],
+    );
+}
