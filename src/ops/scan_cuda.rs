@@ -117,7 +117,7 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
     let g = if is_empty(&dims) {
         let zeros = |s: &Shape| Buf::zeros(client, s.num_elements());
         let [su, sdelta, sa, sb, sc, sd, sbias] = &shapes;
-        super::host::DeviceGrads {
+        crate::kernels::cube::host::DeviceGrads {
             du: zeros(su),
             ddelta: zeros(sdelta),
             da: zeros(sa),

@@ -52,7 +52,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Checks that the kernels support `dims.state`.
-pub(super) fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
+pub(crate) fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
     if dims.state == 0 || dims.state > MAX_STATE {
         return Err(CubeScanError::UnsupportedState(dims.state));
     }
@@ -60,7 +60,7 @@ pub(super) fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
 }
 
 /// Checks that the device suits the kernels' layout and grid.
-pub(super) fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
+pub(crate) fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
     let hw = &client.properties().hardware;
     if hw.plane_size_min as usize != PLANE || hw.plane_size_max as usize != PLANE {
         return Err(CubeScanError::Device(format!(
@@ -87,11 +87,11 @@ pub(super) fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeS
 
 /// A device buffer and its length in floats.
 #[derive(Clone)]
-pub(super) struct Buf {
+pub(crate) struct Buf {
     /// The device memory (possibly a byte range of a larger allocation).
-    pub(super) handle: Handle,
+    pub(crate) handle: Handle,
     /// Length in floats.
-    pub(super) len: usize,
+    pub(crate) len: usize,
 }
 
 impl Buf {
@@ -102,12 +102,12 @@ impl Buf {
         }
     }
 
-    pub(super) fn zeros(client: &Client, len: usize) -> Self {
+    pub(crate) fn zeros(client: &Client, len: usize) -> Self {
         Buf::upload(client, &vec![0.0f32; len])
     }
 
     /// Uninitialised device memory, for outputs the kernels overwrite completely.
-    pub(super) fn empty(client: &Client, len: usize) -> Self {
+    pub(crate) fn empty(client: &Client, len: usize) -> Self {
         Buf {
             handle: client.empty(len * size_of::<f32>()),
             len,
@@ -128,14 +128,14 @@ impl Buf {
 }
 
 /// The scan inputs on the device.
-pub(super) struct DeviceInputs {
-    pub(super) u: Buf,
-    pub(super) delta: Buf,
-    pub(super) a: Buf,
-    pub(super) b: Buf,
-    pub(super) c: Buf,
-    pub(super) d: Buf,
-    pub(super) delta_bias: Buf,
+pub(crate) struct DeviceInputs {
+    pub(crate) u: Buf,
+    pub(crate) delta: Buf,
+    pub(crate) a: Buf,
+    pub(crate) b: Buf,
+    pub(crate) c: Buf,
+    pub(crate) d: Buf,
+    pub(crate) delta_bias: Buf,
 }
 
 impl DeviceInputs {
@@ -153,14 +153,14 @@ impl DeviceInputs {
 }
 
 /// Outputs of one backward launch: the final gradients of every input.
-pub(super) struct DeviceGrads {
-    pub(super) du: Buf,
-    pub(super) ddelta: Buf,
-    pub(super) da: Buf,
-    pub(super) db: Buf,
-    pub(super) dc: Buf,
-    pub(super) dd: Buf,
-    pub(super) ddelta_bias: Buf,
+pub(crate) struct DeviceGrads {
+    pub(crate) du: Buf,
+    pub(crate) ddelta: Buf,
+    pub(crate) da: Buf,
+    pub(crate) db: Buf,
+    pub(crate) dc: Buf,
+    pub(crate) dd: Buf,
+    pub(crate) ddelta_bias: Buf,
 }
 
 /// One unit per (batch, channel) in 1-D cubes of [`CUBE_UNITS`].
@@ -171,7 +171,7 @@ fn grid_1d(units: usize) -> (CubeCount, CubeDim) {
 
 /// Queues the forward kernel writing `y` `[batch, len, channels]` and `last` `[batch, channels,
 /// state]` (buffers of at least those lengths, overwritten completely).
-pub(super) fn launch_forward(
+pub(crate) fn launch_forward(
     client: &Client,
     dims: &ScanDims,
     x: &DeviceInputs,
@@ -222,7 +222,7 @@ fn launch_sum(client: &Client, parts: &Buf, n: usize, count: usize) -> Buf {
 }
 
 /// Queues the backward kernel and the partial-sum kernels.
-pub(super) fn launch_backward(
+pub(crate) fn launch_backward(
     client: &Client,
     dims: &ScanDims,
     x: &DeviceInputs,
@@ -293,7 +293,7 @@ pub(super) fn launch_backward(
 }
 
 /// Whether the scan has no work at all (the kernels are then not launched).
-pub(super) fn is_empty(dims: &ScanDims) -> bool {
+pub(crate) fn is_empty(dims: &ScanDims) -> bool {
     dims.batch == 0 || dims.channels == 0 || dims.len == 0
 }
 
