@@ -26,7 +26,8 @@ fn main() {
         panic!("unknown stack {stack:?}: expected one of {names:?}");
     };
     let device = cpu_device().autodiff();
-    let fusion = build_fusion(sequence, REFERENCE_WIDTH, &device).expect("valid stack");
+    let fusion =
+        build_fusion(sequence, REFERENCE_WIDTH, REFERENCE_TOKENS, &device).expect("valid stack");
     let x = Tensor::<3>::random(
         [1024, REFERENCE_TOKENS, REFERENCE_WIDTH],
         Distribution::Default,

@@ -190,8 +190,12 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                 rows.push(row("inference", name, b, tokens, ms, None));
             }
         }
-        if let Ok(fusion) = build_fusion(&recipe.sequence, recipe.encoder.visual_dim, &train_device)
-        {
+        if let Ok(fusion) = build_fusion(
+            &recipe.sequence,
+            recipe.encoder.visual_dim,
+            tokens,
+            &train_device,
+        ) {
             for &t in &opts.token_counts {
                 let b = opts.scaling_batch;
                 let x = Tensor::<3>::random(
@@ -233,8 +237,8 @@ fn reference_layer_rows(
     let mut timed: Vec<(&str, String, f64)> = Vec::new();
     for (name, seq) in reference_stacks() {
         let (Ok(fusion), Ok(fusion_infer)) = (
-            build_fusion(&seq, REFERENCE_WIDTH, train_device),
-            build_fusion(&seq, REFERENCE_WIDTH, device),
+            build_fusion(&seq, REFERENCE_WIDTH, REFERENCE_TOKENS, train_device),
+            build_fusion(&seq, REFERENCE_WIDTH, REFERENCE_TOKENS, device),
         ) else {
             continue;
         };

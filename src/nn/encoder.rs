@@ -40,10 +40,15 @@ pub fn cnn_grid(height: usize, width: usize) -> Option<(usize, usize)> {
     Some((side(height)?, side(width)?))
 }
 
-/// Number of tokens the encoder emits: the grid cells plus one state token for `Loco`.
+/// Number of tokens the encoder emits: the grid cells plus one state token for `Loco`; just the
+/// state token without depth (`shape.depth_frames == 0`, the state-only model).
 pub fn token_count(kind: EncoderKind, shape: &ObsShape) -> Option<usize> {
+    let state = usize::from(kind == EncoderKind::Loco);
+    if shape.depth_frames == 0 {
+        return (state == 1).then_some(1);
+    }
     let (h, w) = cnn_grid(shape.depth_height, shape.depth_width)?;
-    Some(h * w + usize::from(kind == EncoderKind::Loco))
+    Some(h * w + state)
 }
 
 /// Proprioception + depth encoder producing `[B, tokens, visual_dim]`.
@@ -53,10 +58,11 @@ pub struct Encoder {
     pub state_mlp: Vec<Linear>,
     /// Linear + ReLU from the MLP output to the state token; `None` for vision-only.
     pub state_token: Option<Linear>,
-    /// Nature CNN convolutions 8x8/4 (32), 4x4/2 (64), 3x3/1 (64), ReLU after each.
+    /// Nature CNN convolutions 8x8/4 (32), 4x4/2 (64), 3x3/1 (64), ReLU after each; empty
+    /// without depth.
     pub convs: Vec<Conv2d>,
-    /// 1x1 convolution projecting each grid cell to a `visual_dim` token.
-    pub projection: Conv2d,
+    /// 1x1 convolution projecting each grid cell to a `visual_dim` token; `None` without depth.
+    pub projection: Option<Conv2d>,
     /// Learned positional embedding `[tokens, visual_dim]`, when enabled.
     pub positional: Option<Param<Tensor<2>>>,
 }
@@ -83,11 +89,13 @@ impl Encoder {
             (32, 64, 4, 2),
             (64, 64, 3, 1),
         ];
+        let with_depth = shape.depth_frames > 0;
         let convs = specs
             .iter()
+            .filter(|_| with_depth)
             .map(|&(i, o, k, s)| ortho_conv([i, o], k, s, gain, device))
             .collect();
-        let projection = ortho_conv([64, cfg.visual_dim], 1, 1, gain, device);
+        let projection = with_depth.then(|| ortho_conv([64, cfg.visual_dim], 1, 1, gain, device));
         let positional = cfg.positional_embedding.then(|| {
             let tokens = token_count(cfg.kind, shape).unwrap_or(1);
             Param::from_tensor(Tensor::random(
@@ -110,26 +118,30 @@ impl Encoder {
         self.state_token.is_some()
     }
 
-    /// proprio `[B, P]` (ignored for vision-only), depth `[B, frames, H, W]` -> tokens
-    /// `[B, T, visual_dim]`, state token first, then the grid in raster order.
+    /// proprio `[B, P]` (ignored for vision-only), depth `[B, frames, H, W]` (ignored without
+    /// depth) -> tokens `[B, T, visual_dim]`, state token first, then the grid in raster order.
     pub fn forward(&self, proprio: Tensor<2>, depth: Tensor<4>) -> Tensor<3> {
-        let mut x = depth;
-        for conv in &self.convs {
-            x = relu(conv.forward(x));
-        }
-        let x = relu(self.projection.forward(x));
-        let [b, d, h, w] = x.dims();
-        let visual = x.reshape([b, d, h * w]).swap_dims(1, 2);
-        let tokens = match &self.state_token {
-            Some(token) => {
-                let mut s = proprio;
-                for layer in &self.state_mlp {
-                    s = relu(layer.forward(s));
-                }
-                let s = relu(token.forward(s)).unsqueeze_dim::<3>(1);
-                Tensor::cat(vec![s, visual], 1)
+        let visual = self.projection.as_ref().map(|projection| {
+            let mut x = depth;
+            for conv in &self.convs {
+                x = relu(conv.forward(x));
             }
-            None => visual,
+            let x = relu(projection.forward(x));
+            let [b, d, h, w] = x.dims();
+            x.reshape([b, d, h * w]).swap_dims(1, 2)
+        });
+        let state = self.state_token.as_ref().map(|token| {
+            let mut s = proprio;
+            for layer in &self.state_mlp {
+                s = relu(layer.forward(s));
+            }
+            relu(token.forward(s)).unsqueeze_dim::<3>(1)
+        });
+        let tokens = match (state, visual) {
+            (Some(s), Some(v)) => Tensor::cat(vec![s, v], 1),
+            (Some(s), None) => s,
+            (None, Some(v)) => v,
+            (None, None) => unreachable!("an encoder has a state token, depth, or both"),
         };
         match &self.positional {
             Some(p) => tokens + p.val().unsqueeze_dim::<3>(0),

@@ -1,4 +1,5 @@
-//! The fusion module over the token sequence: a stack of Transformer or Mamba layers.
+//! The fusion module over the token sequence: a stack of Transformer or Mamba layers, or none
+//! (the baselines, which concatenate the tokens instead), and the pooling of its output.
 
 use burn::prelude::*;
 
@@ -12,6 +13,16 @@ pub enum Fusion {
     Transformer(TransformerFusion),
     /// Mamba-1 blocks.
     Mamba(MambaFusion),
+    /// No fusion layers (the State-Depth-Concat and State-Only baselines): the tokens are
+    /// concatenated as they are.
+    Concat(ConcatFusion),
+}
+
+/// The baselines' "fusion": none. The pooled output is every token concatenated.
+#[derive(Module, Debug)]
+pub struct ConcatFusion {
+    /// Tokens per sample, which fixes the pooled width.
+    pub tokens: usize,
 }
 
 /// Stack of Transformer layers.
@@ -39,6 +50,29 @@ impl Fusion {
                 .layers
                 .iter()
                 .fold(x, |x, l| l.forward(x, f.bidirectional)),
+            Fusion::Concat(_) => x,
+        }
+    }
+
+    /// Width of [`pool`](Self::pool)'s output for tokens of width `width`.
+    pub fn pooled_width(&self, width: usize, has_state_token: bool) -> usize {
+        match self {
+            Fusion::Concat(c) => c.tokens * width,
+            _ if has_state_token => 2 * width,
+            _ => width,
+        }
+    }
+
+    /// Pools fused tokens `[B, T, D]`: the baselines concatenate all tokens (`[B, T D]`); the
+    /// fusion models take the state token's output concatenated with the mean of the visual
+    /// tokens (`[B, 2D]`), or without a state token the mean of all tokens (`[B, D]`).
+    pub fn pool(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
+        match self {
+            Fusion::Concat(_) => {
+                let [b, t, d] = tokens.dims();
+                tokens.reshape([b, t * d])
+            }
+            _ => super::policy::pool(tokens, has_state_token),
         }
     }
 }

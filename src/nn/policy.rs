@@ -82,7 +82,9 @@ pub fn output_layer(input: usize, output: usize, gain: f64, device: &Device) -> 
 impl PolicyBranch {
     /// Tokens `[B, T, D]` -> action mean `[B, A]`.
     pub fn forward(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
-        let pooled = pool(self.fusion.forward(tokens), has_state_token);
+        let pooled = self
+            .fusion
+            .pool(self.fusion.forward(tokens), has_state_token);
         self.mean.forward(self.head.forward(pooled))
     }
 
@@ -95,7 +97,9 @@ impl PolicyBranch {
 impl ValueBranch {
     /// Tokens `[B, T, D]` -> value `[B]`.
     pub fn forward(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<1> {
-        let pooled = pool(self.fusion.forward(tokens), has_state_token);
+        let pooled = self
+            .fusion
+            .pool(self.fusion.forward(tokens), has_state_token);
         let v = self.value.forward(self.head.forward(pooled));
         let [b, _] = v.dims();
         v.reshape([b])

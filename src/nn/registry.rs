@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use super::encoder::{Encoder, ObsShape, token_count};
 use super::error::NnError;
-use super::fusion::{Fusion, MambaFusion, TransformerFusion};
+use super::fusion::{ConcatFusion, Fusion, MambaFusion, TransformerFusion};
 use super::mamba::MambaBlockConfig;
 use super::policy::{ActorCritic, Head, PolicyBranch, ValueBranch, output_layer};
 use super::transformer::TransformerLayerConfig;
@@ -20,20 +20,23 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
     }
 }
 
-/// Builds a fusion stack from a `[sequence]` section for tokens of width `width`.
-pub type FusionBuilder = fn(&SequenceConfig, usize, &Device) -> Result<Fusion, NnError>;
+/// Builds a fusion stack from a `[sequence]` section for `tokens` tokens of width `width`.
+pub type FusionBuilder = fn(&SequenceConfig, usize, usize, &Device) -> Result<Fusion, NnError>;
 
 /// The sequence models a recipe can name in `sequence.model`, each with its builder. A new model
 /// adds its recipe variant (`recipe::SequenceConfig`) and one entry here; nothing else changes.
 pub const SEQUENCE_MODELS: &[(SequenceModel, FusionBuilder)] = &[
     (SequenceModel::Transformer, build_transformer),
     (SequenceModel::Mamba, build_mamba),
+    (SequenceModel::Concat, build_concat),
+    (SequenceModel::StateOnly, build_concat),
 ];
 
-/// Builds the fusion stack named by `sequence.model` for tokens of width `width`.
+/// Builds the fusion stack named by `sequence.model` for `tokens` tokens of width `width`.
 pub fn build_fusion(
     seq: &SequenceConfig,
     width: usize,
+    tokens: usize,
     device: &Device,
 ) -> Result<Fusion, NnError> {
     let model = seq.model();
@@ -41,12 +44,24 @@ pub fn build_fusion(
         .iter()
         .find(|(m, _)| *m == model)
         .unwrap_or_else(|| panic!("sequence model {} has no builder", model.name()));
-    build(seq, width, device)
+    build(seq, width, tokens, device)
+}
+
+/// The baselines: no fusion layers, the tokens concatenated (State-Depth-Concat), or only the
+/// state token (State-Only, built for observations without depth).
+fn build_concat(
+    _seq: &SequenceConfig,
+    _width: usize,
+    tokens: usize,
+    _device: &Device,
+) -> Result<Fusion, NnError> {
+    Ok(Fusion::Concat(ConcatFusion { tokens }))
 }
 
 fn build_transformer(
     seq: &SequenceConfig,
     width: usize,
+    _tokens: usize,
     device: &Device,
 ) -> Result<Fusion, NnError> {
     let SequenceConfig::Transformer { layers } = seq else {
@@ -71,7 +86,12 @@ fn build_transformer(
     Ok(Fusion::Transformer(TransformerFusion { layers: built }))
 }
 
-fn build_mamba(seq: &SequenceConfig, width: usize, device: &Device) -> Result<Fusion, NnError> {
+fn build_mamba(
+    seq: &SequenceConfig,
+    width: usize,
+    _tokens: usize,
+    device: &Device,
+) -> Result<Fusion, NnError> {
     let SequenceConfig::Mamba {
         layers,
         bidirectional,
@@ -128,7 +148,14 @@ pub fn build_actor_critic(
     if enc.visual_dim == 0 {
         return Err(invalid("encoder.visual_dim", "must be > 0"));
     }
-    if token_count(enc.kind, shape).is_none() {
+    let state_only = recipe.sequence.model() == SequenceModel::StateOnly;
+    if state_only && enc.kind == EncoderKind::VisionOnly {
+        return Err(invalid(
+            "encoder.kind",
+            "sequence.model = \"state_only\" needs the state MLP (encoder.kind = \"loco\")",
+        ));
+    }
+    let Some(tokens) = token_count(enc.kind, shape) else {
         return Err(invalid(
             "env.depth",
             format!(
@@ -136,17 +163,17 @@ pub fn build_actor_critic(
                 shape.depth_height, shape.depth_width
             ),
         ));
-    }
-    let width = enc.visual_dim;
-    let pooled = match enc.kind {
-        EncoderKind::Loco => 2 * width,
-        EncoderKind::VisionOnly => width,
     };
+    let width = enc.visual_dim;
+    let has_state = enc.kind == EncoderKind::Loco;
+    let fusion = || build_fusion(&recipe.sequence, width, tokens, device);
+    let policy_fusion = fusion()?;
+    let pooled = policy_fusion.pooled_width(width, has_state);
     let encoder = Encoder::new(enc, shape, device);
     let value_encoder = (!enc.shared).then(|| Encoder::new(enc, shape, device));
     let (policy_head, out) = Head::new(pooled, &recipe.head.hidden_shapes, device);
     let policy = PolicyBranch {
-        fusion: build_fusion(&recipe.sequence, width, device)?,
+        fusion: policy_fusion,
         head: policy_head,
         mean: output_layer(out, shape.action_dim, 0.01, device),
         log_std: Param::from_tensor(Tensor::full(
@@ -157,7 +184,7 @@ pub fn build_actor_critic(
     };
     let (value_head, out) = Head::new(pooled, &recipe.head.hidden_shapes, device);
     let value = ValueBranch {
-        fusion: build_fusion(&recipe.sequence, width, device)?,
+        fusion: fusion()?,
         head: value_head,
         value: output_layer(out, 1, 1.0, device),
     };

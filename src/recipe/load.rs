@@ -148,6 +148,15 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Recipe, RecipeError> {
 }
 
 impl RecipeSource {
+    /// A source with no file: the built-in defaults alone (overrides still apply).
+    pub fn defaults() -> Self {
+        Self {
+            file: PathBuf::from(DEFAULTS_ORIGIN),
+            value: Value::Object(serde_json::Map::new()),
+            migration: None,
+        }
+    }
+
     /// Builds the validated recipe from this file plus overrides and (for sweeps) one grid point
     /// given as `(dotted key, value)` pairs.
     pub fn resolve(
@@ -280,12 +289,14 @@ fn nest(key: &str, value: Value) -> Value {
 
 /// When a layer switches `sequence.model` without giving `sequence.layers`, the layers written for
 /// the previous model do not apply: replace them with the new model's default layer, keeping the
-/// depth. (Sweeping `"sequence.model" = ["transformer", "mamba"]` relies on this.)
+/// depth. (Sweeping `"sequence.model" = ["transformer", "mamba"]` relies on this.) A switch to a
+/// model without layers (`concat`, `state_only`) drops the earlier layers' `layers` and
+/// `bidirectional` instead.
 fn carry_model_switches(layers: &mut [Layer]) {
     let mut model: Option<String> = None;
     let mut depth = SequenceConfig::default().depth();
-    for layer in layers.iter_mut() {
-        let Some(sequence) = layer
+    for k in 0..layers.len() {
+        let Some(sequence) = layers[k]
             .value
             .get_mut("sequence")
             .and_then(Value::as_object_mut)
@@ -298,13 +309,32 @@ fn carry_model_switches(layers: &mut [Layer]) {
             .map(str::to_string);
         if let Some(new_model) = new_model {
             let switched = model.as_ref().is_some_and(|m| *m != new_model);
-            if switched && !sequence.contains_key("layers") {
+            let has_layers = matches!(new_model.as_str(), "transformer" | "mamba");
+            if switched && has_layers && !sequence.contains_key("layers") {
                 let default_layer = Value::Object(serde_json::Map::new());
                 sequence.insert("layers".into(), Value::Array(vec![default_layer; depth]));
             }
             model = Some(new_model);
+            if switched && !has_layers {
+                for earlier in &mut layers[..k] {
+                    if let Some(s) = earlier
+                        .value
+                        .get_mut("sequence")
+                        .and_then(Value::as_object_mut)
+                    {
+                        s.remove("layers");
+                        s.remove("bidirectional");
+                    }
+                }
+                continue;
+            }
         }
-        if let Some(list) = sequence.get("layers").and_then(Value::as_array) {
+        if let Some(list) = layers[k]
+            .value
+            .get("sequence")
+            .and_then(|s| s.get("layers"))
+            .and_then(Value::as_array)
+        {
             depth = list.len().max(1);
         }
     }

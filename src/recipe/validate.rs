@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::types::{Recipe, SequenceConfig};
+use super::types::{Recipe, SequenceConfig, SequenceModel, Task};
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +163,49 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "a far clip greater than env.depth.near",
     );
 
+    c.check(
+        d.frame_spacing > 0,
+        "env.depth.frame_spacing",
+        d.frame_spacing,
+        "a spacing > 0 (policy steps between stacked frames)",
+    );
+    let state_only = r.sequence.model() == SequenceModel::StateOnly;
+    c.check(
+        d.enabled || state_only,
+        "env.depth.enabled",
+        d.enabled,
+        "true: only sequence.model = \"state_only\" renders no depth",
+    );
+    c.check(
+        !env.goal || env.task.goal().is_some(),
+        "env.goal",
+        format!("true with env.task = \"{}\"", env.task.name()),
+        "a task with a goal (\"stairs\" or \"mountain\")",
+    );
+    let boxes = [
+        Task::ThinObstacles,
+        Task::MovingObstacles,
+        Task::Heightfield,
+    ];
+    c.check(
+        !env.random_box_sizes || boxes.contains(&env.task),
+        "env.random_box_sizes",
+        format!("true with env.task = \"{}\"", env.task.name()),
+        "a pillar task (\"thin_obstacles\", \"moving_obstacles\" or \"heightfield\")",
+    );
+    let movers = [
+        Task::ThinObstacles,
+        Task::MovingObstacles,
+        Task::Heightfield,
+        Task::WideObstacles,
+    ];
+    c.check(
+        !env.moving || movers.contains(&env.task),
+        "env.moving",
+        format!("true with env.task = \"{}\"", env.task.name()),
+        "a task with box obstacles that move in the original (\"thin_obstacles\", \"heightfield\", \"wide_obstacles\")",
+    );
+
     let enc = &r.encoder;
     c.sizes(&enc.hidden_shapes, "encoder.hidden_shapes", false);
     c.check(
@@ -239,7 +282,14 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
                 );
             }
         }
+        SequenceConfig::Concat {} | SequenceConfig::StateOnly {} => {}
     }
+    c.check(
+        !state_only || enc.kind == super::types::EncoderKind::Loco,
+        "encoder.kind",
+        "\"vision_only\" with sequence.model = \"state_only\"",
+        "\"loco\": the state-only model has only the state MLP",
+    );
     c.sizes(&r.head.hidden_shapes, "head.hidden_shapes", true);
 
     let p = &r.ppo;

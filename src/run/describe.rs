@@ -19,6 +19,8 @@ fn fusion_line(f: &Fusion) -> String {
                 ""
             }
         ),
+        Fusion::Concat(c) if c.tokens == 1 => "none (state only: the state token)".to_string(),
+        Fusion::Concat(c) => format!("none (concat: {} tokens flattened)", c.tokens),
     }
 }
 

@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::ActorCritic;
 use crate::ppo::normalizer::RunningNorm;
+use crate::ppo::seeding::normal;
 use crate::recipe::EnvConfig;
+use crate::sim::gait::Trot;
 use crate::sim::{EpisodeStats, SimError, VecEnv};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
 
 /// Means over the evaluated episodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,34 +49,33 @@ impl std::fmt::Display for EvalResult {
     }
 }
 
-/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by `seed`.
-pub fn evaluate(
-    model: &ActorCritic,
-    norm: Option<&RunningNorm>,
-    env_cfg: &EnvConfig,
-    episodes: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<EvalResult, SimError> {
-    let mut cfg = env_cfg.clone();
-    cfg.num_envs = episodes.clamp(1, env_cfg.num_envs.max(1));
-    let mut env = VecEnv::new(&cfg, seed)?;
-    let spec = env.spec();
-    let acting = model.valid();
-    let plain = device.clone().inner();
-    let mut finished: Vec<EpisodeStats> = Vec::new();
-    // Each env contributes its first episodes until enough have finished, in env order, so the
-    // result does not depend on which env happens to finish first.
-    let mut per_env: Vec<Vec<EpisodeStats>> = vec![Vec::new(); spec.num_envs];
-    let quota = |e: usize| episodes / spec.num_envs + usize::from(e < episodes % spec.num_envs);
-    while (0..spec.num_envs).any(|e| per_env[e].len() < quota(e)) {
+/// Something that picks the raw actions of every env of a [`VecEnv`]: a policy, or one of the
+/// sanity agents of `runner eval --agent`.
+pub trait Agent {
+    /// Actions for every env (`num_envs * action_dim`), given the envs' current observations.
+    fn act(&mut self, env: &VecEnv) -> Vec<f32>;
+}
+
+/// A trained policy acting deterministically (its mean action).
+pub struct PolicyAgent<'a> {
+    /// The networks.
+    pub model: &'a ActorCritic,
+    /// The run's observation normaliser.
+    pub norm: Option<&'a RunningNorm>,
+    /// Device to run the networks on (without autodiff).
+    pub device: Device,
+}
+
+impl Agent for PolicyAgent<'_> {
+    fn act(&mut self, env: &VecEnv) -> Vec<f32> {
+        let spec = env.spec();
         let mut proprio = env.proprio().to_vec();
-        if let Some(n) = norm {
+        if let Some(n) = self.norm {
             n.normalize(&mut proprio);
         }
         let p = Tensor::<2>::from_data(
             TensorData::new(proprio, [spec.num_envs, spec.proprio_dim]),
-            &plain,
+            &self.device,
         );
         let d = Tensor::<4>::from_data(
             TensorData::new(
@@ -85,15 +87,99 @@ pub fn evaluate(
                     spec.depth_width,
                 ],
             ),
-            &plain,
+            &self.device,
         );
-        let mean = acting.forward(p, d).0;
-        let actions = mean
-            .into_data()
+        let mean = self.model.valid().forward(p, d).0;
+        mean.into_data()
             .convert::<f32>()
             .as_slice::<f32>()
             .expect("f32")
-            .to_vec();
+            .to_vec()
+    }
+}
+
+/// The sanity agents of `runner eval --agent` (mjlab ships zero and random agents for the same
+/// reason): can this robot stand, what does noise do, and can it walk at all.
+#[derive(Debug, Clone)]
+pub enum SanityAgent {
+    /// All-zero actions: the standing pose.
+    Zero,
+    /// White Gaussian actions of standard deviation `std` (the untrained policy's noise).
+    Random {
+        /// Standard deviation of the raw actions.
+        std: f32,
+        /// The generator.
+        rng: Box<ChaCha8Rng>,
+    },
+    /// The open-loop diagonal trot.
+    Trot(Trot),
+}
+
+impl SanityAgent {
+    /// The agent and its parameters, for the printed result.
+    pub fn describe(&self) -> String {
+        match self {
+            SanityAgent::Zero => "zero".into(),
+            SanityAgent::Random { std, .. } => format!("random (std {std:.3})"),
+            SanityAgent::Trot(t) => format!(
+                "trot (period {} steps, hip {} rad, knee {} rad, knee lag {})",
+                t.period_steps, t.hip, t.knee, t.knee_lag
+            ),
+        }
+    }
+}
+
+impl Agent for SanityAgent {
+    fn act(&mut self, env: &VecEnv) -> Vec<f32> {
+        let spec = env.spec();
+        let n = spec.num_envs * spec.action_dim;
+        match self {
+            SanityAgent::Zero => vec![0.0; n],
+            SanityAgent::Random { std, rng } => {
+                (0..n).map(|_| *std * normal(rng.as_mut())).collect()
+            }
+            SanityAgent::Trot(trot) => (0..spec.num_envs)
+                .flat_map(|e| trot.action(env.env(e).config(), env.env(e).steps()))
+                .collect(),
+        }
+    }
+}
+
+/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by `seed`.
+pub fn evaluate(
+    model: &ActorCritic,
+    norm: Option<&RunningNorm>,
+    env_cfg: &EnvConfig,
+    episodes: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<EvalResult, SimError> {
+    let mut agent = PolicyAgent {
+        model,
+        norm,
+        device: device.clone().inner(),
+    };
+    evaluate_agent(&mut agent, env_cfg, episodes, seed)
+}
+
+/// Runs `episodes` episodes of `agent` on `env_cfg` (its task and sizes), seeded by `seed`.
+pub fn evaluate_agent(
+    agent: &mut dyn Agent,
+    env_cfg: &EnvConfig,
+    episodes: usize,
+    seed: u64,
+) -> Result<EvalResult, SimError> {
+    let mut cfg = env_cfg.clone();
+    cfg.num_envs = episodes.clamp(1, env_cfg.num_envs.max(1));
+    let mut env = VecEnv::new(&cfg, seed)?;
+    let spec = env.spec();
+    let mut finished: Vec<EpisodeStats> = Vec::new();
+    // Each env contributes its first episodes until enough have finished, in env order, so the
+    // result does not depend on which env happens to finish first.
+    let mut per_env: Vec<Vec<EpisodeStats>> = vec![Vec::new(); spec.num_envs];
+    let quota = |e: usize| episodes / spec.num_envs + usize::from(e < episodes % spec.num_envs);
+    while (0..spec.num_envs).any(|e| per_env[e].len() < quota(e)) {
+        let actions = agent.act(&env);
         let out = env.step(&actions);
         for ep in &out.finished {
             if per_env[ep.env].len() < quota(ep.env) {

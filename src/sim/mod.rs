@@ -1,9 +1,11 @@
 //! The quadruped simulator: A1 on rapier3d, obstacle tasks, ray-cast depth camera, vectorised env.
 
 pub mod action;
+pub mod contacts;
 pub mod depth;
 pub mod env;
 pub mod error;
+pub mod gait;
 pub mod observation;
 pub mod png_out;
 pub mod reward;

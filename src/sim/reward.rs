@@ -15,6 +15,8 @@ pub struct StepMotion {
     pub fell: bool,
     /// Spheres collected this step.
     pub spheres: usize,
+    /// Goal tasks: the decrease of the distance to the goal over the step, per second.
+    pub goal_progress: Option<f32>,
 }
 
 /// Weighted reward terms before the global `scale`; the step reward is `scale * sum()`.
@@ -34,11 +36,14 @@ pub struct RewardTerms {
     pub fall: f32,
     /// Bonus for spheres collected this step.
     pub sphere: f32,
+    /// Goal tasks: `goal x` the progress towards the goal (m/s).
+    #[serde(default)]
+    pub goal: f32,
 }
 
 impl RewardTerms {
     /// Names of the terms, in the order of [`RewardTerms::iter`].
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "forward",
         "z_velocity",
         "lateral",
@@ -46,17 +51,24 @@ impl RewardTerms {
         "alive",
         "fall",
         "sphere",
+        "goal",
     ];
 
     /// The terms of one step, weighted by `rc`, for the target forward velocity `target_vel`:
     /// the forward term `v_t^2 - (min(v_x, v_t) - v_t)^2` peaks at `v_x = v_t` and stays there
-    /// above it; vertical and lateral speed and energy are penalised; the fall penalty applies
-    /// only on the falling step.
+    /// above it (on goal tasks `v_x` is the planar speed in any direction, and the goal term
+    /// rewards progress towards the goal); vertical and lateral speed and energy are penalised;
+    /// the fall penalty applies only on the falling step.
     pub fn of_step(rc: &RewardConfig, target_vel: f32, m: &StepMotion) -> RewardTerms {
         let [vx, vy, vz] = m.velocity;
         let vt = target_vel;
+        let along = match m.goal_progress {
+            Some(_) => vx.hypot(vy),
+            None => vx,
+        };
         RewardTerms {
-            forward: rc.forward * (vt * vt - (vx.min(vt) - vt).powi(2)),
+            goal: rc.goal * m.goal_progress.unwrap_or(0.0),
+            forward: rc.forward * (vt * vt - (along.min(vt) - vt).powi(2)),
             z_velocity: -rc.z_velocity * vz * vz,
             lateral: -rc.lateral_velocity * vy * vy,
             energy: -rc.energy * m.energy,
@@ -76,6 +88,7 @@ impl RewardTerms {
             self.alive,
             self.fall,
             self.sphere,
+            self.goal,
         ];
         Self::NAMES.into_iter().zip(v)
     }
@@ -94,6 +107,7 @@ impl RewardTerms {
         self.alive += o.alive;
         self.fall += o.fall;
         self.sphere += o.sphere;
+        self.goal += o.goal;
     }
 }
 
@@ -109,6 +123,6 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(t.sum(), -0.5);
-        assert_eq!(t.iter().count(), 7);
+        assert_eq!(t.iter().count(), RewardTerms::NAMES.len());
     }
 }

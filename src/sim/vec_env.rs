@@ -143,7 +143,7 @@ impl VecEnv {
         let spec = EnvSpec {
             num_envs: cfg.num_envs,
             proprio_dim: env::proprio_dim(cfg),
-            depth_frames: cfg.depth.frames,
+            depth_frames: crate::sim::observation::depth_frames(cfg),
             depth_height: cfg.depth.height,
             depth_width: cfg.depth.width,
             action_dim: env::action_dim(cfg),

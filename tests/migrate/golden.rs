@@ -25,7 +25,12 @@ fn convert(path: &Path, keep_transformer: bool) -> (recipe::Recipe, migrate::Con
     let legacy = recipe::load::parse_text(path, &text).unwrap();
     // Paths are made relative so golden files do not depend on the checkout location.
     let rel = path.strip_prefix(root()).unwrap();
-    render::migrate_to_toml(&legacy, rel, &MigrateOptions { keep_transformer })
+    let model = if keep_transformer {
+        migrate::LegacyModel::Transformer
+    } else {
+        migrate::LegacyModel::Mamba
+    };
+    render::migrate_to_toml(&legacy, rel, &MigrateOptions { model })
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -183,7 +188,9 @@ fn every_unmapped_key_is_warned_and_kept_as_a_comment() {
             report
                 .unmapped
                 .iter()
-                .any(|(k, _)| k == "replay_buffer.size")
+                .any(|(k, _)| k == "replay_buffer.size"),
+            "{}",
+            fixture.display()
         );
         assert!(
             report
@@ -225,12 +232,131 @@ fn mapping_table_is_documented() {
             "terrain {terrain} undocumented"
         );
     }
-    for terrain in table::PLANNED_TERRAINS {
-        assert!(
-            doc.contains(terrain),
-            "planned terrain {terrain} undocumented"
-        );
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join(format!("migrations/fixtures/{name}.json"))
+}
+
+#[test]
+fn the_originals_keys_keep_their_meaning() {
+    use recipe::{FrameOffsets, Task};
+    let (r, _, _) = convert(&fixture("rl_static_thin"), false);
+    assert!(
+        !r.env.displacement_in_obs,
+        "no_displacement: true is the 84-value observation"
+    );
+    assert_eq!(r.env.depth.frame_spacing, 1);
+    assert_eq!(r.env.task, Task::ThinObstacles);
+    let (r, _, _) = convert(
+        &fixture("rl_static_frame_extract4_random_delay_thin"),
+        false,
+    );
+    assert_eq!(r.env.depth.frame_spacing, 4);
+    assert_eq!(r.env.depth.frame_offsets, FrameOffsets::Random);
+    assert!(!r.env.fixed_latency);
+    let (r, _, _) = convert(&fixture("rl_static_frame_extract4_fixed_delay_thin"), false);
+    assert_eq!(r.env.depth.frame_offsets, FrameOffsets::FixedDelay);
+    assert!(r.env.fixed_latency);
+    let (r, _, _) = convert(
+        &fixture("rl_static_frame_extract4_interpolation_thin"),
+        false,
+    );
+    assert_eq!(r.env.depth.frame_offsets, FrameOffsets::None);
+    assert!(r.env.depth.frame_averaging);
+    let tasks = [
+        ("rl_static_thin_goal", Task::Spheres),
+        ("rl_static_thin_heightfield", Task::Heightfield),
+        ("rl_static_thin_random_shape", Task::ThinObstacles),
+        ("rl_static_thin_wide", Task::WideObstacles),
+        ("rl_moving_thin", Task::MovingObstacles),
+        ("rl_moving_thin_heightfield", Task::Heightfield),
+        ("rl_moving_random_delay_thin_wide", Task::WideObstacles),
+        ("rl_moving_thin_goal", Task::Spheres),
+        ("rl_challenge_chair_desk", Task::ChairDesk),
+        ("rl_challenge_hill", Task::Hill),
+        ("rl_challenge_mountain", Task::Mountain),
+        ("rl_challenge_stairs", Task::Stairs),
+    ];
+    for (name, task) in tasks {
+        let (r, _, _) = convert(&fixture(name), false);
+        assert_eq!(r.env.task, task, "{name}");
     }
+    let (r, _, _) = convert(&fixture("rl_static_thin_random_shape"), false);
+    assert!(r.env.random_box_sizes);
+    let (r, _, _) = convert(&fixture("rl_static_thin_goal"), false);
+    assert_eq!(r.env.reward.sphere_bonus, 100.0);
+    let (r, _, _) = convert(&fixture("rl_moving_thin_heightfield"), false);
+    assert!(r.env.moving);
+    let (r, _, _) = convert(&fixture("rl_moving_thin_goal"), false);
+    assert!(
+        !r.env.moving,
+        "moving has no effect on the subgoal terrain in the original"
+    );
+    for name in ["rl_challenge_stairs", "rl_challenge_mountain"] {
+        let (r, _, _) = convert(&fixture(name), false);
+        assert!(r.env.goal, "{name}");
+    }
+    let (r, _, _) = convert(&fixture("rl_challenge_mountain"), false);
+    assert!(
+        r.env.check_contact,
+        "the original forces check_contact on mount"
+    );
+}
+
+#[test]
+fn the_state_only_config_converts_to_the_state_only_model() {
+    let (r, report, _) = convert(&fixture("rl_static_state_only"), false);
+    assert_eq!(r.sequence.model(), SequenceModel::StateOnly);
+    assert!(!r.env.depth.enabled);
+    assert_eq!(r.encoder.hidden_shapes, vec![256, 256]);
+    assert!(report.report.notes.iter().any(|n| n.contains("State-Only")));
+}
+
+#[test]
+fn model_flag_picks_the_network() {
+    let path = fixture("rl_static_thin");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let legacy = recipe::load::parse_text(&path, &text).unwrap();
+    for (model, expected) in [
+        (migrate::LegacyModel::Mamba, SequenceModel::Mamba),
+        (
+            migrate::LegacyModel::Transformer,
+            SequenceModel::Transformer,
+        ),
+        (migrate::LegacyModel::Concat, SequenceModel::Concat),
+        (migrate::LegacyModel::StateOnly, SequenceModel::StateOnly),
+    ] {
+        let (r, _, _) = render::migrate_to_toml(&legacy, &path, &MigrateOptions { model }).unwrap();
+        assert_eq!(r.sequence.model(), expected);
+    }
+}
+
+#[test]
+fn mpc_configs_are_refused_with_a_reason() {
+    let path = root().join("migrations/rejected/mpc_thin.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let legacy = recipe::load::parse_text(&path, &text).unwrap();
+    let err = render::migrate_to_toml(&legacy, &path, &MigrateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mpc_thin.json"), "{err}");
+    assert!(
+        err.contains("A1MoveGroundMPC") && err.contains("not built"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_note_about_the_time_step_says_how_to_reproduce_it() {
+    let (_, report, _) = convert(&fixture("rl_static_thin"), false);
+    assert!(
+        report
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("1 ms") && n.contains("env.time_step_s = 0.001"))
+    );
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn a_whole_stack_steps_like_its_parallel_forward() {
         ],
         bidirectional: false,
     };
-    let fusion = build_fusion(&seq, width, &device).unwrap();
+    let fusion = build_fusion(&seq, width, 17, &device).unwrap();
     let Fusion::Mamba(stack) = &fusion else {
         panic!("a Mamba sequence builds a Mamba stack");
     };

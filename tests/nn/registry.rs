@@ -100,3 +100,30 @@ fn swapping_sequence_model_changes_only_fusion() {
     assert!(matches!(mamba.value.fusion, Fusion::Mamba(_)));
     assert_ne!(shapes(&tf.policy.fusion), shapes(&mamba.policy.fusion));
 }
+
+#[test]
+fn baselines_build_and_count_parameters() {
+    let mut concat = Recipe::default();
+    concat.encoder.visual_dim = 16;
+    concat.sequence = SequenceConfig::Concat {};
+    let model = build_actor_critic(&concat, &shape(), &cpu_device()).unwrap();
+    assert!(matches!(model.policy.fusion, Fusion::Concat(_)));
+    let depth = Tensor::<4>::zeros([2, 4, 64, 64], &cpu_device());
+    let (mean, value) = model.forward(Tensor::zeros([2, 12], &cpu_device()), depth);
+    assert_eq!(mean.dims(), [2, 4]);
+    assert_eq!(value.dims(), [2]);
+
+    let mut state = Recipe::default();
+    state.encoder.visual_dim = 16;
+    state.sequence = SequenceConfig::StateOnly {};
+    let no_depth = ObsShape {
+        depth_frames: 0,
+        ..shape()
+    };
+    let model = build_actor_critic(&state, &no_depth, &cpu_device()).unwrap();
+    assert!(model.encoder.convs.is_empty() && model.encoder.projection.is_none());
+    let empty = Tensor::<4>::zeros([3, 0, 64, 64], &cpu_device());
+    let (mean, value) = model.forward(Tensor::zeros([3, 12], &cpu_device()), empty);
+    assert_eq!(mean.dims(), [3, 4]);
+    assert_eq!(value.dims(), [3]);
+}

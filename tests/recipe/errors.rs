@@ -142,13 +142,13 @@ fn duplicate_seeds_rejected() {
 
 #[test]
 fn unknown_task_lists_known_tasks() {
-    let (path, msg) = load_err("r.toml", "[env]\ntask = \"stairs\"\n");
+    let (path, msg) = load_err("r.toml", "[env]\ntask = \"lava_field\"\n");
     assert_has(
         &msg,
         &[
             &path.display().to_string(),
             "`env.task`",
-            "stairs",
+            "lava_field",
             "thin_obstacles",
             "mountain",
         ],
@@ -318,15 +318,17 @@ fn unknown_legacy_terrain_lists_known_ones() {
 }
 
 #[test]
-fn planned_legacy_terrain_is_called_planned() {
+fn legacy_mpc_environment_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let legacy =
-        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "stairs"}}}"#;
+    let legacy = r#"{"env_name": "A1MoveGroundMPC", "env": {"env_build": {"terrain_type": "random_blocks_sparse"}}}"#;
     let path = write(dir.path(), "old.json", legacy);
     let msg = recipe::load(&path, &Overrides::default())
         .unwrap_err()
         .to_string();
-    assert_has(&msg, &["old.json", "stairs", "planned but not built yet"]);
+    assert_has(
+        &msg,
+        &["old.json", "`env_name`", "A1MoveGroundMPC", "not built"],
+    );
 }
 
 #[test]
@@ -360,7 +362,7 @@ fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
             "held over the action repeat",
         ),
         (
-            "frame_extract",
+            "get_image_interval",
             "2",
             "every policy step renders a depth frame",
         ),

@@ -3,5 +3,7 @@
 mod bench;
 mod depth;
 mod determinism;
+mod gait;
+mod observation;
 mod standing;
 mod tasks;

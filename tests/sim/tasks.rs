@@ -20,27 +20,37 @@ fn every_task_builds_with_obstacles_in_the_arena() {
         let c = cfg(task);
         let env = Env::new(&c, 11, 1.0).unwrap();
         let start = env.trunk_pose().translation;
+        // The wide layout's lattice runs to x = 50.8, as the original's does.
+        let x_max = if task == Task::WideObstacles {
+            51.0
+        } else {
+            FIELD_X[1] + 0.01
+        };
         for o in &env.scene().obstacles {
             assert!(
-                o[0] >= FIELD_X[0] - 0.01 && o[0] <= FIELD_X[1] + 0.01,
+                o[0] >= FIELD_X[0] - 0.51 && o[0] <= x_max,
                 "{task:?} x {o:?}"
             );
+            // Centres lie in the field (as in the original, a box may touch a wall).
             assert!(
-                o[1] - o[3] >= FIELD_Y[0] - 0.2 && o[1] + o[3] <= FIELD_Y[1] + 0.2,
+                o[1] >= FIELD_Y[0] - 0.01 && o[1] <= FIELD_Y[1] + 0.01,
                 "{task:?} y {o:?}"
             );
             let dx = (o[0] - start.x).abs() - o[2];
             assert!(
-                dx > 0.5,
+                dx > 0.2,
                 "{task:?}: obstacle {o:?} too close to the start {start:?}"
             );
         }
         match task {
-            Task::ThinObstacles | Task::MovingObstacles | Task::Spheres => {
+            Task::ThinObstacles | Task::MovingObstacles | Task::Spheres | Task::Heightfield => {
                 assert_eq!(env.scene().obstacles.len(), THIN_COUNT, "{task:?}")
             }
-            Task::WideObstacles => assert!(env.scene().obstacles.len() > 30),
-            Task::Flat | Task::Mountain => assert!(env.scene().obstacles.is_empty()),
+            Task::WideObstacles => assert_eq!(env.scene().obstacles.len(), 23 + 30),
+            Task::ChairDesk => assert_eq!(env.scene().obstacles.len(), 50 + 30),
+            Task::Flat | Task::Mountain | Task::Stairs | Task::Hill => {
+                assert!(env.scene().obstacles.is_empty())
+            }
         }
         if task == Task::Spheres {
             assert!(!env.scene().spheres.is_empty());
@@ -96,8 +106,10 @@ fn moving_obstacles_move() {
         "only {moved} of {} moved",
         before.len()
     );
+    // The original's fastest direction, (0.006, 0.002) x 3 per 16 ms, is 1.19 m/s.
+    let step_s = c.time_step_s * c.action_repeat as f32;
     for (a, b) in before.iter().zip(&after) {
-        assert!((*a - *b).length() <= 10.0 * 0.02 + 1e-4);
+        assert!((*a - *b).length() <= 10.0 * step_s * 1.19 + 1e-3);
     }
 }
 
@@ -156,4 +168,123 @@ fn finished_envs_reset_and_keep_terminal_obs() {
         &out.terminal_proprio[..spec.proprio_dim],
         &v.proprio()[..spec.proprio_dim]
     );
+}
+
+#[test]
+fn task_geometry_follows_the_original() {
+    use locomamba::sim::terrain::{THIN_HALF, stairs_height};
+    // Thin pillars: 0.46 x 0.46 x 1.4 m collision boxes.
+    let env = Env::new(&cfg(Task::ThinObstacles), 3, 1.0).unwrap();
+    for (o, top) in env.scene().obstacles.iter().zip(&env.scene().obstacle_tops) {
+        assert_eq!([o[2], o[3]], [THIN_HALF[0], THIN_HALF[1]]);
+        assert!((top - 1.4).abs() < 1e-6);
+    }
+    // Random sizes: half-widths 0.213-0.570 m, half-heights 0.45-0.95 m, sunk by half.
+    let mut c = cfg(Task::ThinObstacles);
+    c.random_box_sizes = true;
+    let env = Env::new(&c, 3, 1.0).unwrap();
+    let halves: Vec<f32> = env
+        .scene()
+        .obstacles
+        .iter()
+        .flat_map(|o| [o[2], o[3]])
+        .collect();
+    assert!(
+        halves.iter().all(|h| (0.212..=0.571).contains(h)),
+        "{halves:?}"
+    );
+    assert!(halves.iter().any(|h| *h > 0.3), "sizes vary");
+    for top in &env.scene().obstacle_tops {
+        assert!(
+            (0.45 * 1.5 - 1e-4..=0.95 * 1.5 + 1e-4).contains(top),
+            "{top}"
+        );
+    }
+    // Thin + wide: 23 wide boxes on the lattice and 30 thin pillars in x 2-16.
+    let env = Env::new(&cfg(Task::WideObstacles), 3, 1.0).unwrap();
+    let (wide, thin): (Vec<&[f32; 4]>, Vec<&[f32; 4]>) =
+        env.scene().obstacles.iter().partition(|o| o[2] > 0.29);
+    assert_eq!(wide.len(), 23);
+    assert_eq!(thin.len(), 30);
+    assert!(thin.iter().all(|o| (2.0..=16.0).contains(&o[0])));
+    // Stairs: rise 0.1, a 0.4 m plateau, down again; the robot starts at x = -0.15.
+    assert_eq!(stairs_height(0.0), 0.0);
+    assert!((stairs_height(1.0) - 0.1).abs() < 1e-6);
+    assert!((stairs_height(4.0) - 0.4).abs() < 1e-6);
+    assert!((stairs_height(7.2) - 0.1).abs() < 1e-6);
+    assert_eq!(stairs_height(8.0), 0.0);
+    let mut c = cfg(Task::Stairs);
+    c.start_xy_range = 0.0;
+    let env = Env::new(&c, 3, 1.0).unwrap();
+    assert!((env.trunk_pose().translation.x + 0.15).abs() < 0.05);
+    assert!((env.scene().ground_height(4.0, 0.0) - 0.4).abs() < 1e-3);
+    // Rough field: 0.12 m cells, heights 0-0.1 m, flat at the start.
+    let env = Env::new(&cfg(Task::Heightfield), 3, 1.0).unwrap();
+    let g = env.scene().ground.as_ref().expect("a height map");
+    assert_eq!((g.nx, g.ny, g.cell), (512, 64, 0.12));
+    assert!(g.heights.iter().all(|h| (0.0..0.1).contains(h)));
+    assert!(g.heights.iter().any(|h| *h > 0.05));
+    assert_eq!(env.scene().ground_height(0.0, 0.0), 0.0);
+    assert_eq!(env.scene().obstacles.len(), THIN_COUNT);
+    // Chairs and desks: 50 + 30, tops 0.65 and 0.58 m.
+    let env = Env::new(&cfg(Task::ChairDesk), 3, 1.0).unwrap();
+    let tops = &env.scene().obstacle_tops;
+    assert_eq!(tops.iter().filter(|t| **t == 0.65).count(), 50);
+    assert_eq!(tops.iter().filter(|t| **t == 0.58).count(), 30);
+    // Hill: the robot starts on the ground, above z = 0.
+    let env = Env::new(&cfg(Task::Hill), 3, 1.0).unwrap();
+    let p = env.trunk_pose().translation;
+    let ground = env.scene().ground_height(p.x, p.y);
+    assert!(
+        p.z - ground > 0.2 && p.z - ground < 0.5,
+        "{p:?} over {ground}"
+    );
+}
+
+#[test]
+fn moving_boxes_move_at_the_originals_true_speed() {
+    let mut c = cfg(Task::Heightfield);
+    c.moving = true;
+    let mut env = Env::new(&c, 6, 1.0).unwrap();
+    assert_eq!(env.scene().moving.len(), THIN_COUNT);
+    let speeds: Vec<f32> = env
+        .scene()
+        .moving
+        .iter()
+        .map(|m| {
+            let [x, y] = m.velocity();
+            x.hypot(y)
+        })
+        .collect();
+    for s in &speeds {
+        assert!(*s == 0.0 || (0.93..=1.2).contains(s), "{s} m/s");
+    }
+    env.step(&[0.0; 6]);
+}
+
+#[test]
+fn goal_tasks_reward_progress_and_end_at_the_goal() {
+    let mut c = cfg(Task::Stairs);
+    c.goal = true;
+    let mut env = Env::new(&c, 3, 1.0).unwrap();
+    let r = env.step(&[0.0; 6]);
+    assert!(r.terms.goal.is_finite());
+    let mut no_goal = cfg(Task::Stairs);
+    no_goal.goal = false;
+    let mut env = Env::new(&no_goal, 3, 1.0).unwrap();
+    assert_eq!(env.step(&[0.0; 6]).terms.goal, 0.0);
+}
+
+#[test]
+fn z_constrain_ends_episodes_of_a_lifted_trunk() {
+    let mut c = cfg(Task::Flat);
+    c.z_constrain = true;
+    let mut env = Env::new(&c, 1, 1.0).unwrap();
+    let trunk = env.robot().trunk;
+    for h in std::iter::once(trunk).chain(env.robot().links) {
+        let b = &mut env.world_mut().bodies[h];
+        let t = b.translation() + Vector::new(0.0, 0.0, 1.0);
+        b.set_translation(t, true);
+    }
+    assert!(env.step(&[0.0; 6]).terminated);
 }

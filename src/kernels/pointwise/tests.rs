@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Deterministic pseudo-random values in [-2, 2).

@@ -17,7 +17,9 @@ pub enum Rule {
 pub const TABLE: &[(&str, Rule)] = &[
     (
         "env_name",
-        Rule::Require("\"A1MoveGround\" (the only environment)"),
+        Rule::Special(
+            "\"A1MoveGround\" converts; \"A1MoveGroundMPC\" (the convex-MPC controller) is refused",
+        ),
     ),
     ("env.reward_scale", Rule::Copy("env.reward.scale")),
     ("env.obs_norm", Rule::Copy("ppo.obs_norm")),
@@ -47,11 +49,13 @@ pub const TABLE: &[(&str, Rule)] = &[
     ("env.env_build.diagonal_act", Rule::Copy("env.diagonal_act")),
     (
         "env.env_build.get_image",
-        Rule::Require("true (depth images are always rendered)"),
+        Rule::Special(
+            "false: the State-Only model (sequence.model = \"state_only\"), no depth rendered",
+        ),
     ),
     (
         "env.env_build.depth_image",
-        Rule::Require("true (depth, not RGB)"),
+        Rule::Special("true with get_image (depth, not RGB); false only without images"),
     ),
     (
         "env.env_build.depth_norm",
@@ -65,13 +69,12 @@ pub const TABLE: &[(&str, Rule)] = &[
         "env.env_build.grayscale",
         Rule::Require("false (grayscale input is not built)"),
     ),
-    (
-        "env.env_build.z_constrain",
-        Rule::Require("false (the trunk moves freely in z)"),
-    ),
+    ("env.env_build.z_constrain", Rule::Copy("env.z_constrain")),
     (
         "env.env_build.no_displacement",
-        Rule::Require("false (distance moved is measured and rewarded)"),
+        Rule::Special(
+            "env.displacement_in_obs = not no_displacement (true: the 84-value observation)",
+        ),
     ),
     (
         "env.env_build.enable_action_interpolation",
@@ -83,7 +86,36 @@ pub const TABLE: &[(&str, Rule)] = &[
     ),
     (
         "env.env_build.frame_extract",
-        Rule::Require("1 (every policy step renders a depth frame)"),
+        Rule::Copy("env.depth.frame_spacing"),
+    ),
+    (
+        "env.env_build.reset_frame_idx",
+        Rule::Special(
+            "true: env.depth.frame_offsets = \"random\" (\"fixed_delay\" with fixed_delay_observation)",
+        ),
+    ),
+    (
+        "env.env_build.fixed_delay_observation",
+        Rule::Special(
+            "true: env.fixed_latency = true, and fixed frame offsets with reset_frame_idx",
+        ),
+    ),
+    (
+        "env.env_build.interpolation",
+        Rule::Copy("env.depth.frame_averaging"),
+    ),
+    (
+        "env.env_build.random_shape",
+        Rule::Copy("env.random_box_sizes"),
+    ),
+    ("env.env_build.goal", Rule::Copy("env.goal")),
+    (
+        "env.env_build.subgoal_reward",
+        Rule::Copy("env.reward.sphere_bonus"),
+    ),
+    (
+        "env.env_build.check_contact",
+        Rule::Copy("env.check_contact"),
     ),
     (
         "env.env_build.get_image_interval",
@@ -99,7 +131,9 @@ pub const TABLE: &[(&str, Rule)] = &[
     ),
     (
         "env.env_build.moving",
-        Rule::Special("with a blocks terrain: env.task = \"moving_obstacles\""),
+        Rule::Special(
+            "random_blocks_sparse: env.task = \"moving_obstacles\"; heightfield, thin_wide: env.moving = true; no effect elsewhere (as in the original)",
+        ),
     ),
     ("env.env_build.target_vel", Rule::Copy("env.target_vel")),
     (
@@ -128,7 +162,7 @@ pub const TABLE: &[(&str, Rule)] = &[
     (
         "net.transformer_params",
         Rule::Special(
-            "sequence: one Mamba layer [visual_dim, 16, 4, 2] per Transformer layer, or the Transformer with --keep-transformer",
+            "sequence: by --model: one Mamba layer [visual_dim, 16, 4, 2] per Transformer layer (mamba, the default), the layers as given (transformer), or none (concat, state_only)",
         ),
     ),
     (
@@ -136,6 +170,10 @@ pub const TABLE: &[(&str, Rule)] = &[
         Rule::Special("sequence: model = \"mamba\", layers as given"),
     ),
     ("net.append_hidden_shapes", Rule::Copy("head.hidden_shapes")),
+    (
+        "net.hidden_shapes",
+        Rule::Special("the State-Only MLP: encoder.hidden_shapes"),
+    ),
     ("collector.epoch_frames", Rule::Copy("ppo.rollout_steps")),
     (
         "collector.max_episode_frames",
@@ -181,15 +219,11 @@ pub const TERRAINS: &[(&str, &str)] = &[
     ("random_blocks_sparse", "thin_obstacles"),
     ("random_blocks_sparse_thin_wide", "wide_obstacles"),
     ("random_blocks_sparse_with_subgoal", "spheres"),
+    ("random_blocks_sparse_and_heightfield", "heightfield"),
     ("mount", "mountain"),
-];
-
-/// Legacy `terrain_type` values of the original that are not built yet.
-pub const PLANNED_TERRAINS: &[&str] = &[
-    "random_blocks_sparse_and_heightfield",
-    "random_chair_desk",
-    "stairs",
-    "random_hill",
+    ("stairs", "stairs"),
+    ("random_chair_desk", "chair_desk"),
+    ("random_hill", "hill"),
 ];
 
 /// Looks a legacy key up in [`TABLE`].

@@ -20,17 +20,34 @@ pub enum Task {
     Spheres,
     /// A heightfield hill with the goal at the summit (legacy `mount`).
     Mountain,
+    /// The thin boxes on rough ground: a heightfield of 0.12 m cells with heights drawn from
+    /// 0-0.1 m per 2 x 2 cells and a flat patch at the start (legacy
+    /// `random_blocks_sparse_and_heightfield`).
+    Heightfield,
+    /// Seven slabs across the corridor, 0.1 m rise and 0.44 m tread: three up, a plateau at 0.4 m,
+    /// three down; the goal is at (10, 0, 0) (legacy `stairs`).
+    Stairs,
+    /// 50 chairs and 30 desks, each built from boxes of the original's sizes, between walls
+    /// (legacy `random_chair_desk`).
+    ChairDesk,
+    /// Rolling procedural hills (legacy `random_hill`, whose heightmap is not in the original's
+    /// repository): sums of Gaussian bumps up to about 2 m over a 60 x 60 m field.
+    Hill,
 }
 
 impl Task {
     /// Every task, in declaration order.
-    pub const ALL: [Task; 6] = [
+    pub const ALL: [Task; 10] = [
         Task::Flat,
         Task::ThinObstacles,
         Task::WideObstacles,
         Task::MovingObstacles,
         Task::Spheres,
         Task::Mountain,
+        Task::Heightfield,
+        Task::Stairs,
+        Task::ChairDesk,
+        Task::Hill,
     ];
 
     /// The recipe spelling of this task.
@@ -42,9 +59,25 @@ impl Task {
             Task::MovingObstacles => "moving_obstacles",
             Task::Spheres => "spheres",
             Task::Mountain => "mountain",
+            Task::Heightfield => "heightfield",
+            Task::Stairs => "stairs",
+            Task::ChairDesk => "chair_desk",
+            Task::Hill => "hill",
+        }
+    }
+
+    /// The goal position of tasks that have one (`stairs`, `mountain`), for `env.goal`.
+    pub fn goal(self) -> Option<[f32; 3]> {
+        match self {
+            Task::Stairs => Some([10.0, 0.0, 0.0]),
+            Task::Mountain => Some(MOUNTAIN_GOAL),
+            _ => None,
         }
     }
 }
+
+/// The summit of the `mountain` task, its goal (x, y, z).
+pub const MOUNTAIN_GOAL: [f32; 3] = [12.0, 0.0, 2.0];
 
 /// The obstacle layout of the `spheres` task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -97,6 +130,30 @@ pub struct EnvConfig {
     /// Ground friction coefficient (legacy `fric_coeff[0]`); domain randomisation multiplies it at
     /// the feet by a foot friction drawn from 0.5-1.25 per episode.
     pub friction: f32,
+    /// Add the base displacement sensor to the proprioception (legacy `no_displacement: false`):
+    /// the trunk's (dx, dy, dz) per policy step, world frame, clipped to +-0.1 m, for the last 3
+    /// steps (9 values; 93 in all with `last_action_in_obs`). Off in every config of the original.
+    pub displacement_in_obs: bool,
+    /// Goal task (legacy `goal`, only for tasks with a goal: `stairs`, `mountain`): the
+    /// observation adds the trunk position and the goal position (6 values, world frame) and the
+    /// reward adds `reward.goal` x the progress towards the goal per second, with the forward term
+    /// measured on the planar speed in any direction.
+    pub goal: bool,
+    /// Box obstacles of random sizes (legacy `random_shape`, for `thin_obstacles`, `moving_obstacles`
+    /// and `heightfield`): half-extents in x and y of 0.213-0.570 m and half-heights of 0.45-0.95 m.
+    pub random_box_sizes: bool,
+    /// End an episode when the robot is stuck (legacy `check_contact`): speed at most 0.05 m/s
+    /// while a non-foot body touches the ground or any robot body touches an obstacle.
+    pub check_contact: bool,
+    /// Also end an episode when the trunk rises above 0.8 m (legacy `z_constrain`).
+    pub z_constrain: bool,
+    /// Box obstacles move, as the original's `moving: true` moves them (on `thin_obstacles`,
+    /// `heightfield`, and the thin pillars of `wide_obstacles`; `moving_obstacles` is
+    /// `thin_obstacles` with this on).
+    pub moving: bool,
+    /// With `domain_randomization`, fix the control latency at its maximum, 0.04 s, instead of
+    /// drawing it from 0-0.04 s (legacy `fixed_delay_observation`).
+    pub fixed_latency: bool,
     /// Reward coefficients.
     pub reward: RewardConfig,
     /// Depth camera.
@@ -122,6 +179,13 @@ impl Default for EnvConfig {
             start_xy_range: 1.0,
             obstacle_density: 1.0,
             friction: 1.0,
+            displacement_in_obs: false,
+            goal: false,
+            random_box_sizes: false,
+            moving: false,
+            check_contact: false,
+            z_constrain: false,
+            fixed_latency: false,
             reward: RewardConfig::default(),
             depth: DepthConfig::default(),
         }
@@ -146,8 +210,11 @@ pub struct RewardConfig {
     pub alive: f32,
     /// Added once when the robot falls (legacy `fall_reward`).
     pub fall: f32,
-    /// Added for each sphere collected in the `spheres` task.
+    /// Added for each sphere collected in the `spheres` task (legacy `subgoal_reward`).
     pub sphere_bonus: f32,
+    /// With `env.goal`: weight of the progress towards the goal, in metres per second (legacy
+    /// `goal_coeff`).
+    pub goal: f32,
 }
 
 impl Default for RewardConfig {
@@ -161,6 +228,7 @@ impl Default for RewardConfig {
             alive: -0.05,
             fall: -20.0,
             sphere_bonus: 100.0,
+            goal: 10.0,
         }
     }
 }
@@ -193,6 +261,31 @@ pub struct DepthConfig {
     pub far: f32,
     /// Depth normalisation.
     pub transform: DepthTransform,
+    /// Render depth at all; `sequence.model = "state_only"` turns it off (legacy
+    /// `get_image: false`), and nothing else may.
+    pub enabled: bool,
+    /// Policy steps between stacked frames (legacy `frame_extract`): the camera keeps the last
+    /// `frames x frame_spacing` frames and the stack holds those at indices `0, k, 2k, ...`
+    /// (newest first).
+    pub frame_spacing: usize,
+    /// Per-episode offsets of the stacked frames within each spacing block (legacy
+    /// `reset_frame_idx`, and `fixed_delay_observation` for `fixed_delay`).
+    pub frame_offsets: FrameOffsets,
+    /// Average each stacked frame with the `d` frames before it, `d` drawn per episode from
+    /// `0..frame_spacing` (legacy `interpolation`).
+    pub frame_averaging: bool,
+}
+
+/// Where in each block of `frame_spacing` frames a stacked frame is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameOffsets {
+    /// Indices `i k`: the newest frame of each block.
+    None,
+    /// Indices `i k + r_i`, each `r_i` drawn from `0..k` at every reset.
+    Random,
+    /// Indices `i k + k - 1`: the oldest frame of each block, the largest fixed delay.
+    FixedDelay,
 }
 
 impl Default for DepthConfig {
@@ -205,6 +298,10 @@ impl Default for DepthConfig {
             near: 0.3,
             far: 10.0,
             transform: DepthTransform::LogSqrt,
+            enabled: true,
+            frame_spacing: 1,
+            frame_offsets: FrameOffsets::None,
+            frame_averaging: false,
         }
     }
 }

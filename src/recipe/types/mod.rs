@@ -102,6 +102,9 @@ impl Recipe {
                 layer.d_model.get_or_insert(width);
             }
         }
+        if self.sequence.model() == SequenceModel::StateOnly {
+            self.env.depth.enabled = false;
+        }
         self
     }
 

@@ -51,15 +51,36 @@ pub enum SequenceModel {
     Transformer,
     /// Mamba selective state-space layers (LocoMamba).
     Mamba,
+    /// No fusion: the state token and the flattened visual tokens concatenated (the
+    /// LocoTransformer paper's State-Depth-Concat baseline).
+    Concat,
+    /// Proprioception only: no depth is rendered, the state MLP's output goes to the head (the
+    /// paper's State-Only baseline).
+    StateOnly,
 }
 
 impl SequenceModel {
+    /// Every model, in declaration order.
+    pub const ALL: [SequenceModel; 4] = [
+        SequenceModel::Transformer,
+        SequenceModel::Mamba,
+        SequenceModel::Concat,
+        SequenceModel::StateOnly,
+    ];
+
     /// The recipe spelling.
     pub fn name(self) -> &'static str {
         match self {
             SequenceModel::Transformer => "transformer",
             SequenceModel::Mamba => "mamba",
+            SequenceModel::Concat => "concat",
+            SequenceModel::StateOnly => "state_only",
         }
+    }
+
+    /// Whether the model has fusion layers (`sequence.layers`).
+    pub fn has_layers(self) -> bool {
+        matches!(self, SequenceModel::Transformer | SequenceModel::Mamba)
     }
 }
 
@@ -86,6 +107,10 @@ pub enum SequenceConfig {
         #[serde(default)]
         bidirectional: bool,
     },
+    /// No fusion layers: the head sees the state token and every visual token, concatenated.
+    Concat {},
+    /// No depth at all: the head sees the state MLP's output; the env renders no depth images.
+    StateOnly {},
 }
 
 /// Documents the `model` tag in every variant of the `[sequence]` schema.
@@ -96,7 +121,7 @@ fn describe_model_tag(schema: &mut schemars::Schema) {
     for variant in variants {
         if let Some(tag) = variant.pointer_mut("/properties/model") {
             tag["description"] = serde_json::json!(
-                "Fusion model: \"transformer\" (the default) or \"mamba\"; picks the layer format."
+                "Fusion model: \"transformer\" (the default) or \"mamba\", which pick the layer format, or the baselines \"concat\" and \"state_only\" (no layers)."
             );
         }
     }
@@ -116,6 +141,8 @@ impl SequenceConfig {
         match self {
             SequenceConfig::Transformer { .. } => SequenceModel::Transformer,
             SequenceConfig::Mamba { .. } => SequenceModel::Mamba,
+            SequenceConfig::Concat {} => SequenceModel::Concat,
+            SequenceConfig::StateOnly {} => SequenceModel::StateOnly,
         }
     }
 
@@ -124,6 +151,7 @@ impl SequenceConfig {
         match self {
             SequenceConfig::Transformer { layers } => layers.len(),
             SequenceConfig::Mamba { layers, .. } => layers.len(),
+            SequenceConfig::Concat {} | SequenceConfig::StateOnly {} => 0,
         }
     }
 }
@@ -177,6 +205,24 @@ impl<'de> Deserialize<'de> for SequenceConfig {
                 Ok(SequenceConfig::Mamba {
                     layers,
                     bidirectional: raw.bidirectional.unwrap_or(false),
+                })
+            }
+            model @ (SequenceModel::Concat | SequenceModel::StateOnly) => {
+                let name = model.name();
+                if raw.layers.is_some() {
+                    return Err(D::Error::custom(format!(
+                        "@layers: found layers for model = \"{name}\", expected none (it has no fusion layers)"
+                    )));
+                }
+                if raw.bidirectional.is_some() {
+                    return Err(D::Error::custom(format!(
+                        "@bidirectional: found a setting for model = \"{name}\", expected it only with model = \"mamba\""
+                    )));
+                }
+                Ok(if model == SequenceModel::Concat {
+                    SequenceConfig::Concat {}
+                } else {
+                    SequenceConfig::StateOnly {}
                 })
             }
         }

@@ -3,14 +3,17 @@
 //! [`super::reward`].
 
 use crate::recipe::{EnvConfig, Task};
+mod accessors;
+
 use crate::sim::SimError;
 pub use crate::sim::action::action_dim;
 use crate::sim::action::joint_targets;
+use crate::sim::contacts;
 use crate::sim::depth::Camera;
+use crate::sim::observation::{DISPLACEMENT_CLIP, ObservationHistory, Reading};
 pub use crate::sim::observation::{HISTORY, proprio_dim};
-use crate::sim::observation::{ObservationHistory, Reading};
 use crate::sim::reward::{RewardTerms, StepMotion};
-use crate::sim::robot::{Robot, RobotParams, TAG_OBSTACLE, a1};
+use crate::sim::robot::{Robot, RobotParams, TAG_GROUND, TAG_OBSTACLE, a1};
 use crate::sim::terrain::{self, Scene};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,8 +28,14 @@ pub const MIN_HEIGHT: f32 = 0.2;
 pub const SPHERE_REACH: f32 = 0.2;
 /// Fraction of depth pixels dropped (set to the far clip) under domain randomisation.
 pub const DEPTH_DROPOUT: f32 = 0.01;
-/// Distance to the summit (x-y) that counts as reaching the mountain's goal.
+/// Distance to the goal (x-y) that counts as reaching it (`mountain`, `stairs`).
 pub const SUMMIT_REACH: f32 = 1.0;
+/// With `env.z_constrain`: termination when the trunk is higher than this above the ground.
+pub const MAX_HEIGHT: f32 = 0.8;
+/// With `env.check_contact`: the speed (m/s) at or below which a robot in contact is stuck.
+pub const STUCK_SPEED: f32 = 0.05;
+/// Largest control latency domain randomisation draws (s); `env.fixed_latency` uses it always.
+pub const MAX_LATENCY_S: f32 = 0.04;
 
 /// Statistics of one finished episode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +108,8 @@ pub struct Env {
     steps: usize,
     obs: ObservationHistory,
     start: Vector,
+    /// Trunk position at the end of the previous policy step.
+    prev_position: Vector,
     episode_return: f32,
     collisions: usize,
     spheres: usize,
@@ -139,6 +150,7 @@ impl Env {
             motors_on: true,
             steps: 0,
             obs: ObservationHistory::new(cfg),
+            prev_position: Vector::ZERO,
             start: Vector::ZERO,
             episode_return: 0.0,
             collisions: 0,
@@ -174,18 +186,27 @@ impl Env {
                 foot_friction: rng.random_range(0.5..1.25),
                 kp: rng.random_range(50.0..70.0),
                 kd: rng.random_range(0.4..0.8),
-                latency_steps: (rng.random_range(0.0..0.04f32) / cfg.time_step_s).round() as usize,
+                latency_steps: {
+                    let drawn = rng.random_range(0.0..MAX_LATENCY_S);
+                    let latency = if cfg.fixed_latency {
+                        MAX_LATENCY_S
+                    } else {
+                        drawn
+                    };
+                    (latency / cfg.time_step_s).round() as usize
+                },
             }
         } else {
             RobotParams::nominal()
         };
         let r = cfg.start_xy_range.max(0.0);
-        let (x, y) = if r > 0.0 {
+        let (dx, dy) = if r > 0.0 {
             (rng.random_range(-r..r), rng.random_range(-r..r))
         } else {
             (0.0, 0.0)
         };
-        let z0 = terrain::ground_height(cfg.task, x, y);
+        let (x, y) = (scene.start[0] + dx, scene.start[1] + dy);
+        let z0 = scene.ground_height(x, y);
         let robot = Robot::build(&mut world, x, y, params);
         if z0 != 0.0 {
             for h in std::iter::once(robot.trunk).chain(robot.links) {
@@ -221,11 +242,18 @@ impl Env {
         let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
         self.render_frame();
-        self.obs.reset(Reading {
-            imu,
-            targets: stand,
-            q,
-        });
+        let goal = self.goal_reading();
+        self.prev_position = self.world.bodies[self.robot.trunk].translation();
+        self.obs.reset(
+            Reading {
+                goal,
+                displacement: [0.0; 3],
+                imu,
+                targets: stand,
+                q,
+            },
+            &mut self.rng,
+        );
         Ok(())
     }
 
@@ -238,7 +266,19 @@ impl Env {
         [roll, pitch, w.x, w.y]
     }
 
+    /// Trunk position and goal position, for goal tasks' observations (zeros otherwise).
+    fn goal_reading(&self) -> [f32; 6] {
+        let Some(g) = self.scene.goal else {
+            return [0.0; 6];
+        };
+        let p = self.world.bodies[self.robot.trunk].translation();
+        [p.x, p.y, p.z, g[0], g[1], g[2]]
+    }
+
     fn render_frame(&mut self) {
+        if !self.obs.has_depth() {
+            return;
+        }
         let pose = *self.world.bodies[self.robot.trunk].position();
         let frame = self.obs.frame_mut();
         self.camera.render_metric(&self.world, &pose, frame);
@@ -271,9 +311,17 @@ impl Env {
         self.steps += 1;
         let body = &self.world.bodies[self.robot.trunk];
         let (pos, v, rot) = (body.translation(), body.linvel(), *body.rotation());
-        let ground = terrain::ground_height(self.cfg.task, pos.x, pos.y);
-        let fell = up_z(&rot) < MIN_UP_Z || pos.z - ground < MIN_HEIGHT;
+        let height = pos.z - self.scene.ground_height(pos.x, pos.y);
+        let fell = up_z(&rot) < MIN_UP_Z
+            || height < MIN_HEIGHT
+            || (self.cfg.z_constrain && height > MAX_HEIGHT)
+            || (self.cfg.check_contact && self.stuck(v));
         let spheres = self.collect_spheres(pos);
+        let goal_progress = self.scene.goal.map_or(0.0, |g| {
+            let goal = Vector::from(g);
+            let dt = self.cfg.time_step_s * self.cfg.action_repeat as f32;
+            ((goal - self.prev_position).length() - (goal - pos).length()) / dt
+        });
         let terms = RewardTerms::of_step(
             &self.cfg.reward,
             self.cfg.target_vel,
@@ -282,17 +330,29 @@ impl Env {
                 energy: physics.energy,
                 fell,
                 spheres,
+                goal_progress: self.scene.goal.map(|_| goal_progress),
             },
         );
         self.record_step(&terms, pos, physics.touched_obstacle, spheres, fell);
         let reward = self.cfg.reward.scale * terms.sum();
-        self.observe(targets);
+        self.observe(targets, pos);
         StepResult {
             reward,
             terms,
             terminated: fell,
             truncated: !fell && self.steps >= self.cfg.horizon,
         }
+    }
+
+    /// The original's `check_contact` end: at most [`STUCK_SPEED`] while a non-foot body touches
+    /// the ground or an obstacle.
+    fn stuck(&self, v: Vector) -> bool {
+        v.length() <= STUCK_SPEED
+            && contacts::touching(
+                &self.world,
+                &self.robot.body_colliders,
+                &[TAG_GROUND, TAG_OBSTACLE],
+            )
     }
 
     /// Runs the `action_repeat` physics sub-steps of one policy step towards `targets` (after the
@@ -317,8 +377,7 @@ impl Env {
                     .set_targets(&mut self.world, active, self.motors_on);
             }
             if moving {
-                let frac = 1.0 / self.cfg.action_repeat as f32;
-                terrain::advance_moving(&mut self.world, &mut self.scene, frac);
+                terrain::advance_moving(&mut self.world, &mut self.scene, dt);
             }
             if self.motors_on {
                 self.robot.joint_state(&self.world, &mut q, &mut qd);
@@ -360,41 +419,42 @@ impl Env {
     ) {
         self.spheres += spheres;
         self.collisions += touched as usize;
-        self.reached_end |= match self.cfg.task {
-            Task::Mountain => {
-                let [cx, cy, _, _] = terrain::MOUNTAIN;
-                (pos.x - cx).powi(2) + (pos.y - cy).powi(2) <= SUMMIT_REACH * SUMMIT_REACH
+        self.reached_end |= match self.cfg.task.goal() {
+            Some([gx, gy, _]) => {
+                (pos.x - gx).powi(2) + (pos.y - gy).powi(2) <= SUMMIT_REACH * SUMMIT_REACH
             }
-            _ => pos.x >= terrain::FIELD_X[1],
+            None => pos.x >= terrain::FIELD_X[1],
         };
         self.episode_return += self.cfg.reward.scale * terms.sum();
         self.term_sums.accumulate(terms);
         self.fell = fell;
     }
 
-    /// Reads the sensors after a step that commanded `targets` into the observation history.
-    fn observe(&mut self, targets: [f32; 12]) {
+    /// Reads the sensors after a step that commanded `targets` and left the trunk at `pos` into
+    /// the observation history.
+    fn observe(&mut self, targets: [f32; 12], pos: Vector) {
         let imu = self.read_imu();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
-        self.obs.push(Reading { imu, targets, q });
+        let d = (pos - self.prev_position).clamp(
+            Vector::splat(-DISPLACEMENT_CLIP),
+            Vector::splat(DISPLACEMENT_CLIP),
+        );
+        self.prev_position = pos;
+        self.obs.push(Reading {
+            goal: self.goal_reading(),
+            displacement: [d.x, d.y, d.z],
+            imu,
+            targets,
+            q,
+        });
         self.render_frame();
         self.obs.push_frame();
     }
 
     fn touching_obstacle(&self) -> bool {
-        self.robot.body_colliders.iter().any(|&c| {
-            self.world.contact_pairs_with(c).any(|pair| {
-                let other = if pair.collider1 == c {
-                    pair.collider2
-                } else {
-                    pair.collider1
-                };
-                pair.has_any_active_contact()
-                    && self.world.colliders.get(other).map(|o| o.user_data) == Some(TAG_OBSTACLE)
-            })
-        })
+        contacts::touching(&self.world, &self.robot.body_colliders, &[TAG_OBSTACLE])
     }
 
     /// Statistics of the episode so far.
@@ -415,72 +475,5 @@ impl Env {
             reached_end: self.reached_end,
             reward_terms: self.term_sums,
         }
-    }
-
-    /// Current proprioception (`proprio_dim` floats).
-    pub fn proprio(&self) -> &[f32] {
-        self.obs.proprio()
-    }
-
-    /// Current depth stack (`frames * height * width`, newest frame first), normalised.
-    pub fn depth(&self) -> &[f32] {
-        self.obs.depth()
-    }
-
-    /// Metric depth (metres) of the current view, without dropout.
-    pub fn render_metric(&self, out: &mut [f32]) {
-        let pose = *self.world.bodies[self.robot.trunk].position();
-        self.camera.render_metric(&self.world, &pose, out);
-    }
-
-    /// The physics world (for inspection and tests).
-    pub fn world(&self) -> &PhysicsWorld {
-        &self.world
-    }
-
-    /// The physics world, mutable (tests place objects; call [`Env::settle`] after).
-    pub fn world_mut(&mut self) -> &mut PhysicsWorld {
-        &mut self.world
-    }
-
-    /// Advances physics by one sub-step without a policy step, which also refreshes the
-    /// scene-query structures after editing the world.
-    pub fn settle(&mut self) {
-        self.world.step();
-    }
-
-    /// The robot's handles.
-    pub fn robot(&self) -> &Robot {
-        &self.robot
-    }
-
-    /// The scene the current task built.
-    pub fn scene(&self) -> &Scene {
-        &self.scene
-    }
-
-    /// Trunk pose.
-    pub fn trunk_pose(&self) -> Pose {
-        *self.world.bodies[self.robot.trunk].position()
-    }
-
-    /// Policy steps in the current episode.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    /// Seed of the current episode.
-    pub fn episode_seed(&self) -> u64 {
-        self.episode_seed
-    }
-
-    /// Obstacle density of the current episode.
-    pub fn density(&self) -> f32 {
-        self.density
-    }
-
-    /// Raw actions applied since the last reset (for snapshots).
-    pub fn actions(&self) -> &[f32] {
-        &self.actions
     }
 }

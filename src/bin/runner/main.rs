@@ -7,185 +7,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+
+mod cli;
+
+use cli::{AgentArg, Cli, Command, with_backend};
 
 use locomamba::bench::{self, BenchKind, BenchSizes};
 use locomamba::check;
 use locomamba::device;
 use locomamba::nn;
-use locomamba::recipe::legacy::{MigrateOptions, render};
+use locomamba::recipe::legacy::{LegacyModel, MigrateOptions, render};
 use locomamba::recipe::{self, Overrides};
 use locomamba::recipe::{Recipe, Task};
 use locomamba::run;
 use locomamba::run::atomic::write_atomic;
 use locomamba::run::sweep::{SweepOptions, run_sweep};
+use locomamba::sim::gait::Trot;
 use locomamba::sim::{Env, VecEnv, write_depth_png};
+use rand::SeedableRng;
 
 /// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
 #[global_allocator]
 static ALLOC: locomamba::bench::alloc::PeakAlloc = locomamba::bench::alloc::PeakAlloc;
-
-/// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
-#[derive(Debug, Parser)]
-#[command(name = "runner", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Train every seed and every point of the recipe's [sweep] grid (the main job).
-    Sweep {
-        /// The recipe (TOML, JSON, or a legacy JSON config).
-        recipe: PathBuf,
-        /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Runs at a time; each gets an equal share of the CPU threads.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        /// Backend for the networks (same as `--set backend.kind=...`).
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        /// Retrain finished runs (their old folders are renamed, not deleted).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Train one seed of the recipe (its sweep grid ignored).
-    Train {
-        /// The recipe (TOML, JSON, or a legacy JSON config).
-        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
-        recipe: Option<PathBuf>,
-        /// Continue one run folder (`runs/<experiment>/<variant>/seed-<n>`) from its last checkpoint,
-        /// with the recipe stored in it.
-        #[arg(long, value_name = "RUN")]
-        resume: Option<PathBuf>,
-        /// Seed (default: the recipe's first).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Backend for the networks (same as `--set backend.kind=...`).
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        /// Override a recipe key (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Retrain a finished run.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Evaluate a checkpoint deterministically (mean action).
-    Eval {
-        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
-        checkpoint: PathBuf,
-        /// Evaluate on another task (generalisation).
-        #[arg(long)]
-        task: Option<String>,
-        /// Episodes.
-        #[arg(long, default_value_t = 10)]
-        episodes: usize,
-        /// Seed of the evaluation envs.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-    /// Write the depth camera's view at the start of an episode as a PNG (near = bright).
-    Render {
-        /// The recipe whose env (task, camera) to render.
-        recipe: PathBuf,
-        /// Output PNG.
-        #[arg(short, long, default_value = "depth.png")]
-        output: PathBuf,
-        /// Policy steps (zero action) before the frame is taken.
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Seed of the episode (obstacle layout).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Override a recipe key (repeatable), e.g. `--set env.task=spheres`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-    },
-    /// Benchmarks: networks, simulator, or end-to-end training.
-    Bench {
-        /// What to measure.
-        #[arg(value_enum)]
-        what: BenchKind,
-        /// Recipes to measure (repeatable; default: the two thin-obstacles recipes).
-        #[arg(long)]
-        recipe: Vec<PathBuf>,
-        /// Override a recipe key (repeatable), e.g. `--set env.num_envs=4`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Updates to time for `train`.
-        #[arg(long, default_value_t = 2)]
-        updates: u64,
-        /// Policy steps per task for `env`.
-        #[arg(long, default_value_t = 200)]
-        steps: usize,
-        /// Batch of the training-step rows for `nets`.
-        #[arg(long, default_value_t = 1024)]
-        batch: usize,
-        /// Batch sizes for `scan` (comma-separated; default 256,1024 on CPU, 256,1024,4096 on CUDA).
-        #[arg(long, value_delimiter = ',')]
-        batches: Vec<usize>,
-        /// Sequence lengths for `scan` (comma-separated; default 17,65,257 on CPU,
-        /// 17,256,1024,4096 on CUDA).
-        #[arg(long, value_delimiter = ',')]
-        lens: Vec<usize>,
-        /// Backend for the networks (same as `--set backend.kind=...`).
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-    },
-    /// Convert a legacy Python LocoTransformer JSON config into a recipe.
-    Migrate {
-        /// The legacy JSON config.
-        old: PathBuf,
-        /// Write the recipe here (atomically) instead of standard output.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Keep the Transformer instead of converting its layers to Mamba layers.
-        #[arg(long)]
-        keep_transformer: bool,
-    },
-    /// Print the recipe JSON Schema.
-    Schema,
-    /// Report the version, compiled backends, CPU threads and CUDA availability, and check a tiny
-    /// Mamba forward on every backend that can run.
-    Check {
-        /// Exit with an error when no CUDA device can be used.
-        #[arg(long)]
-        require_cuda: bool,
-    },
-    /// Print the resolved recipe and its sweep variants.
-    Describe {
-        /// The recipe (TOML, JSON, or a legacy JSON config).
-        recipe: PathBuf,
-        /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-    },
-}
-
-/// `--backend`: where the networks run.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    /// CPU (always available).
-    Cpu,
-    /// CUDA (a binary built with `--features cuda` and a device).
-    Cuda,
-}
-
-/// `sets` with `--backend` appended as the last override.
-fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<String> {
-    if let Some(b) = backend {
-        let kind = match b {
-            BackendArg::Cpu => "cpu",
-            BackendArg::Cuda => "cuda",
-        };
-        sets.push(format!("backend.kind={kind}"));
-    }
-    sets
-}
 
 fn main() {
     locomamba::bench::alloc::keep_freed_memory();
@@ -200,8 +44,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Migrate {
             old,
             output,
+            model,
             keep_transformer,
-        } => migrate(&old, output.as_deref(), keep_transformer),
+        } => migrate(
+            &old,
+            output.as_deref(),
+            if keep_transformer {
+                LegacyModel::Transformer
+            } else {
+                model
+            },
+        ),
         Command::Schema => {
             print!("{}", recipe::schema::schema_json());
             Ok(())
@@ -256,10 +109,44 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Eval {
             checkpoint,
+            agent,
+            recipe,
+            sets,
+            period,
+            hip,
+            knee,
+            knee_lag,
             task,
             episodes,
             seed,
-        } => eval(&checkpoint, task.as_deref(), episodes, seed),
+        } => match agent {
+            Some(agent) => {
+                let trot = Trot {
+                    period_steps: period,
+                    hip,
+                    knee,
+                    knee_lag,
+                };
+                eval_agent(
+                    agent,
+                    trot,
+                    recipe.as_deref(),
+                    checkpoint.as_deref(),
+                    &sets,
+                    task.as_deref(),
+                    episodes,
+                    seed,
+                )
+            }
+            None => eval(
+                checkpoint
+                    .as_deref()
+                    .expect("clap requires a checkpoint without --agent"),
+                task.as_deref(),
+                episodes,
+                seed,
+            ),
+        },
         Command::Render {
             recipe,
             output,
@@ -337,11 +224,11 @@ fn describe(path: &Path, sets: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn migrate(old: &Path, output: Option<&Path>, keep_transformer: bool) -> Result<()> {
+fn migrate(old: &Path, output: Option<&Path>, model: LegacyModel) -> Result<()> {
     let text =
         std::fs::read_to_string(old).with_context(|| format!("cannot read {}", old.display()))?;
     let legacy = recipe::load::parse_text(old, &text)?;
-    let options = MigrateOptions { keep_transformer };
+    let options = MigrateOptions { model };
     let (_, converted, toml) = render::migrate_to_toml(&legacy, old, &options)?;
     for note in &converted.report.notes {
         eprintln!("note: {note}");
@@ -403,17 +290,69 @@ fn resume_run(run_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The task named by `--task`.
+fn task_named(task: &str) -> Result<Task> {
+    Task::ALL
+        .into_iter()
+        .find(|t| t.name() == task)
+        .with_context(|| {
+            let known: Vec<_> = Task::ALL.iter().map(|t| t.name()).collect();
+            format!("--task {task:?}: expected one of {}", known.join(", "))
+        })
+}
+
+/// `runner eval --agent`: a sanity agent's metrics, in the same form as a policy's.
+#[allow(clippy::too_many_arguments)]
+fn eval_agent(
+    agent: AgentArg,
+    trot: Trot,
+    recipe_path: Option<&Path>,
+    checkpoint: Option<&Path>,
+    sets: &[String],
+    task: Option<&str>,
+    episodes: usize,
+    seed: u64,
+) -> Result<()> {
+    let mut recipe = match (recipe_path, checkpoint) {
+        (Some(path), _) => {
+            let (source, overrides) = open_recipe(path, sets)?;
+            source.resolve(&overrides, &[])?
+        }
+        (None, Some(path)) => run::checkpoint::recipe_of(&run::checkpoint::resolve(path)?)?,
+        (None, None) => {
+            let overrides = Overrides {
+                sets: sets.to_vec(),
+                ..Default::default()
+            };
+            recipe::RecipeSource::defaults().resolve(&overrides, &[])?
+        }
+    };
+    if let Some(task) = task {
+        recipe.env.task = task_named(task)?;
+    }
+    let mut agent = match agent {
+        AgentArg::Zero => run::eval::SanityAgent::Zero,
+        AgentArg::Random => run::eval::SanityAgent::Random {
+            std: recipe.ppo.init_log_std.exp(),
+            rng: Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+        },
+        AgentArg::Trot => run::eval::SanityAgent::Trot(trot),
+    };
+    let result = run::eval::evaluate_agent(&mut agent, &recipe.env, episodes, seed)?;
+    let steps =
+        recipe.env.horizon as f32 * recipe.env.time_step_s * recipe.env.action_repeat as f32;
+    println!(
+        "{result} (agent {}, episodes of up to {steps:.0} s)",
+        agent.describe()
+    );
+    Ok(())
+}
+
 fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<()> {
     let checkpoint = run::checkpoint::resolve(path)?;
     let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
     if let Some(task) = task {
-        recipe.env.task = Task::ALL
-            .into_iter()
-            .find(|t| t.name() == task)
-            .with_context(|| {
-                let known: Vec<_> = Task::ALL.iter().map(|t| t.name()).collect();
-                format!("--task {task:?}: expected one of {}", known.join(", "))
-            })?;
+        recipe.env.task = task_named(task)?;
     }
     let device = device::select(&recipe.backend)?;
     let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;

@@ -1,0 +1,210 @@
+//! The `runner` command line: its commands and flags (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use locomamba::bench::BenchKind;
+use locomamba::recipe::legacy::LegacyModel;
+use locomamba::sim::gait::Trot;
+
+/// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    /// The command to run.
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train every seed and every point of the recipe's [sweep] grid (the main job).
+    Sweep {
+        /// The recipe (TOML, JSON, or a legacy JSON config).
+        recipe: PathBuf,
+        /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Runs at a time; each gets an equal share of the CPU threads.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// Retrain finished runs (their old folders are renamed, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Train one seed of the recipe (its sweep grid ignored).
+    Train {
+        /// The recipe (TOML, JSON, or a legacy JSON config).
+        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+        recipe: Option<PathBuf>,
+        /// Continue one run folder (`runs/<experiment>/<variant>/seed-<n>`) from its last checkpoint,
+        /// with the recipe stored in it.
+        #[arg(long, value_name = "RUN")]
+        resume: Option<PathBuf>,
+        /// Seed (default: the recipe's first).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// Override a recipe key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Retrain a finished run.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a checkpoint deterministically (mean action).
+    Eval {
+        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
+        #[arg(required_unless_present = "agent")]
+        checkpoint: Option<PathBuf>,
+        /// Evaluate a sanity agent instead of a policy: `zero` (stands), `random` (white noise of
+        /// the initial policy's std) or `trot` (an open-loop diagonal trot); the env is the
+        /// recipe's (`--recipe`, else the defaults) or the checkpoint's.
+        #[arg(long, value_enum)]
+        agent: Option<AgentArg>,
+        /// Recipe whose env a sanity agent runs in.
+        #[arg(long, requires = "agent")]
+        recipe: Option<PathBuf>,
+        /// Override a recipe key of that env (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Trot: policy steps per gait cycle.
+        #[arg(long, default_value_t = Trot::default().period_steps)]
+        period: f32,
+        /// Trot: hip swing amplitude (rad).
+        #[arg(long, default_value_t = Trot::default().hip)]
+        hip: f32,
+        /// Trot: knee bend amplitude (rad).
+        #[arg(long, default_value_t = Trot::default().knee)]
+        knee: f32,
+        /// Trot: lag of the knee behind the hip (fraction of a period).
+        #[arg(long, default_value_t = Trot::default().knee_lag)]
+        knee_lag: f32,
+        /// Evaluate on another task (generalisation).
+        #[arg(long)]
+        task: Option<String>,
+        /// Episodes.
+        #[arg(long, default_value_t = 10)]
+        episodes: usize,
+        /// Seed of the evaluation envs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Write the depth camera's view at the start of an episode as a PNG (near = bright).
+    Render {
+        /// The recipe whose env (task, camera) to render.
+        recipe: PathBuf,
+        /// Output PNG.
+        #[arg(short, long, default_value = "depth.png")]
+        output: PathBuf,
+        /// Policy steps (zero action) before the frame is taken.
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Seed of the episode (obstacle layout).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Override a recipe key (repeatable), e.g. `--set env.task=spheres`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Benchmarks: networks, simulator, or end-to-end training.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum)]
+        what: BenchKind,
+        /// Recipes to measure (repeatable; default: the two thin-obstacles recipes).
+        #[arg(long)]
+        recipe: Vec<PathBuf>,
+        /// Override a recipe key (repeatable), e.g. `--set env.num_envs=4`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Updates to time for `train`.
+        #[arg(long, default_value_t = 2)]
+        updates: u64,
+        /// Policy steps per task for `env`.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Batch of the training-step rows for `nets`.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+        /// Batch sizes for `scan` (comma-separated; default 256,1024 on CPU, 256,1024,4096 on CUDA).
+        #[arg(long, value_delimiter = ',')]
+        batches: Vec<usize>,
+        /// Sequence lengths for `scan` (comma-separated; default 17,65,257 on CPU,
+        /// 17,256,1024,4096 on CUDA).
+        #[arg(long, value_delimiter = ',')]
+        lens: Vec<usize>,
+        /// Backend for the networks (same as `--set backend.kind=...`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+    },
+    /// Convert a legacy Python LocoTransformer JSON config into a recipe.
+    Migrate {
+        /// The legacy JSON config.
+        old: PathBuf,
+        /// Write the recipe here (atomically) instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The network the config was trained with (the original's training script chose it, not
+        /// the config); `get_image: false` always gives `state-only`.
+        #[arg(long, value_enum, default_value_t = LegacyModel::Mamba)]
+        model: LegacyModel,
+        /// Same as `--model transformer`.
+        #[arg(long, conflicts_with = "model")]
+        keep_transformer: bool,
+    },
+    /// Print the recipe JSON Schema.
+    Schema,
+    /// Report the version, compiled backends, CPU threads and CUDA availability, and check a tiny
+    /// Mamba forward on every backend that can run.
+    Check {
+        /// Exit with an error when no CUDA device can be used.
+        #[arg(long)]
+        require_cuda: bool,
+    },
+    /// Print the resolved recipe and its sweep variants.
+    Describe {
+        /// The recipe (TOML, JSON, or a legacy JSON config).
+        recipe: PathBuf,
+        /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+}
+
+/// `--agent`: the sanity agents of `runner eval`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AgentArg {
+    /// All-zero actions (the standing pose).
+    Zero,
+    /// White Gaussian noise of the initial policy's standard deviation.
+    Random,
+    /// The open-loop diagonal trot.
+    Trot,
+}
+
+/// `--backend`: where the networks run.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BackendArg {
+    /// CPU (always available).
+    Cpu,
+    /// CUDA (a binary built with `--features cuda` and a device).
+    Cuda,
+}
+
+/// `sets` with `--backend` appended as the last override.
+pub fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<String> {
+    if let Some(b) = backend {
+        let kind = match b {
+            BackendArg::Cpu => "cpu",
+            BackendArg::Cuda => "cuda",
+        };
+        sets.push(format!("backend.kind={kind}"));
+    }
+    sets
+}

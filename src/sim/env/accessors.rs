@@ -1,0 +1,82 @@
+//! Read access to an env's state, for the vectorised env, evaluation, rendering and tests.
+
+use rapier3d::prelude::*;
+
+use super::Env;
+use crate::recipe::EnvConfig;
+use crate::sim::robot::Robot;
+use crate::sim::terrain::Scene;
+
+impl Env {
+    /// Current proprioception (`proprio_dim` floats).
+    pub fn proprio(&self) -> &[f32] {
+        self.obs.proprio()
+    }
+
+    /// Current depth stack (`frames * height * width`, newest frame first), normalised.
+    pub fn depth(&self) -> &[f32] {
+        self.obs.depth()
+    }
+
+    /// Metric depth (metres) of the current view, without dropout.
+    pub fn render_metric(&self, out: &mut [f32]) {
+        let pose = *self.world.bodies[self.robot.trunk].position();
+        self.camera.render_metric(&self.world, &pose, out);
+    }
+
+    /// The physics world (for inspection and tests).
+    pub fn world(&self) -> &PhysicsWorld {
+        &self.world
+    }
+
+    /// The physics world, mutable (tests place objects; call [`Env::settle`] after).
+    pub fn world_mut(&mut self) -> &mut PhysicsWorld {
+        &mut self.world
+    }
+
+    /// Advances physics by one sub-step without a policy step, which also refreshes the
+    /// scene-query structures after editing the world.
+    pub fn settle(&mut self) {
+        self.world.step();
+    }
+
+    /// The robot's handles.
+    pub fn robot(&self) -> &Robot {
+        &self.robot
+    }
+
+    /// The scene the current task built.
+    pub fn scene(&self) -> &Scene {
+        &self.scene
+    }
+
+    /// Trunk pose.
+    pub fn trunk_pose(&self) -> Pose {
+        *self.world.bodies[self.robot.trunk].position()
+    }
+
+    /// The env's config.
+    pub fn config(&self) -> &EnvConfig {
+        &self.cfg
+    }
+
+    /// Policy steps in the current episode.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Seed of the current episode.
+    pub fn episode_seed(&self) -> u64 {
+        self.episode_seed
+    }
+
+    /// Obstacle density of the current episode.
+    pub fn density(&self) -> f32 {
+        self.density
+    }
+
+    /// Raw actions applied since the last reset (for snapshots).
+    pub fn actions(&self) -> &[f32] {
+        &self.actions
+    }
+}

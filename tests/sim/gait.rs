@@ -1,0 +1,63 @@
+//! The open-loop trot walks: the physics allows walking within the action clip, with domain
+//! randomisation on; standing still stays still.
+
+use locomamba::recipe::{EnvConfig, Task};
+use locomamba::sim::Env;
+use locomamba::sim::gait::Trot;
+
+/// Forward distance and whether it fell, over `steps` policy steps of `act`.
+fn walk(cfg: &EnvConfig, seed: u64, steps: usize, act: impl Fn(usize) -> Vec<f32>) -> (f32, bool) {
+    let mut env = Env::new(cfg, seed, 1.0).unwrap();
+    let x0 = env.trunk_pose().translation.x;
+    for t in 0..steps {
+        if env.step(&act(t)).terminated {
+            return (env.trunk_pose().translation.x - x0, true);
+        }
+    }
+    (env.trunk_pose().translation.x - x0, false)
+}
+
+#[test]
+fn default_trot_walks_two_metres_in_ten_seconds_with_randomisation() {
+    let cfg = EnvConfig {
+        task: Task::Flat,
+        domain_randomization: true,
+        ..EnvConfig::default()
+    };
+    let steps = (10.0 / (cfg.time_step_s * cfg.action_repeat as f32)).round() as usize;
+    let trot = Trot::default();
+    for seed in 0..4 {
+        let (dx, fell) = walk(&cfg, 1000 + seed, steps, |t| trot.action(&cfg, t));
+        assert!(!fell, "seed {seed}: the trot fell");
+        assert!(dx >= 2.0, "seed {seed}: the trot moved {dx:.2} m in 10 s");
+    }
+}
+
+#[test]
+fn zero_action_stands_in_place() {
+    let cfg = EnvConfig {
+        task: Task::Flat,
+        domain_randomization: true,
+        ..EnvConfig::default()
+    };
+    let (dx, fell) = walk(&cfg, 7, 100, |_| vec![0.0; 6]);
+    assert!(!fell && dx.abs() < 0.2, "moved {dx:.2} m, fell {fell}");
+}
+
+#[test]
+fn trot_targets_stay_within_the_clip_and_alternate_diagonals() {
+    let cfg = EnvConfig::default();
+    let trot = Trot::default();
+    for t in 0..20 {
+        let o = trot.offsets(t);
+        assert_eq!(&o[0..3], &o[9..12], "FR = RL");
+        assert_eq!(&o[3..6], &o[6..9], "FL = RR");
+        let a = trot.action(&cfg, t);
+        assert_eq!(a.len(), 6);
+        assert!(a.iter().all(|v| v.is_finite()));
+    }
+    // Half a period apart, the two diagonals swap hip targets.
+    let half = (trot.period_steps / 2.0) as usize;
+    let (o0, o1) = (trot.offsets(1), trot.offsets(1 + half));
+    assert!((o0[1] - o1[4]).abs() < 1e-5);
+}
