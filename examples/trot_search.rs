@@ -1,3 +1,7 @@
+//! Grid search over the open-loop trot's parameters on flat ground (`cargo run --release
+//! --example trot_search [1|0]`, 1 = domain randomisation on): prints the parameter sets whose
+//! worst forward distance over 10 seeds of 10 s is largest. `Trot::default()` came from it.
+
 use locomamba::recipe::{EnvConfig, Task};
 use locomamba::sim::Env;
 use locomamba::sim::gait::Trot;

@@ -33,4 +33,11 @@ pub struct TrainerState {
     /// resumed run logs what the uninterrupted run would.
     #[serde(default)]
     pub recent_episodes: Vec<EpisodeStats>,
+    /// The adaptive learning-rate schedule's current multiplier (1 for the other schedules).
+    #[serde(default = "unit_scale")]
+    pub lr_scale: f64,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }

@@ -1,6 +1,7 @@
 //! The action space: raw policy outputs to the twelve joint targets of the PD motors.
 
-use crate::recipe::EnvConfig;
+use crate::recipe::{ActionMode, EnvConfig};
+use crate::sim::gait::Trot;
 use crate::sim::robot::a1;
 
 /// Number of policy outputs for a config: 6 with `diagonal_act` (one leg of each diagonal pair,
@@ -9,9 +10,15 @@ pub fn action_dim(cfg: &EnvConfig) -> usize {
     if cfg.diagonal_act { 6 } else { 12 }
 }
 
-/// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip
-/// (`env.action_clip`, per joint kind or per joint).
-pub fn joint_targets(cfg: &EnvConfig, action: &[f32]) -> [f32; 12] {
+/// Joint targets for raw policy outputs at policy step `step` of an episode: tanh, then the
+/// standing pose +- the clip (`env.action_clip`, per joint kind or per joint); with
+/// `env.action_mode = "trot_residual"` the trot's offsets are added and the sum clamped to that
+/// range.
+pub fn joint_targets(cfg: &EnvConfig, action: &[f32], step: usize) -> [f32; 12] {
+    let prior = match cfg.action_mode {
+        ActionMode::JointTargets => [0.0; 12],
+        ActionMode::TrotResidual => Trot::from(&cfg.trot).offsets(step),
+    };
     let mut t = [0.0; 12];
     for (k, tk) in t.iter_mut().enumerate() {
         let leg = k / 3;
@@ -28,7 +35,8 @@ pub fn joint_targets(cfg: &EnvConfig, action: &[f32]) -> [f32; 12] {
         } else {
             cfg.action_clip[j]
         };
-        *tk = a1().leg.stand_pose[j] + clip * a.tanh();
+        let offset = (prior[k] + clip * a.tanh()).clamp(-clip, clip);
+        *tk = a1().leg.stand_pose[j] + offset;
     }
     t
 }

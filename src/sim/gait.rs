@@ -9,7 +9,7 @@
 
 use std::f32::consts::TAU;
 
-use crate::recipe::EnvConfig;
+use crate::recipe::{EnvConfig, TrotConfig};
 use crate::sim::action::action_dim;
 
 /// Parameters of the trot; [`Default`] is a gait that walks forward on flat ground with domain
@@ -28,11 +28,17 @@ pub struct Trot {
 
 impl Default for Trot {
     fn default() -> Self {
+        Self::from(&TrotConfig::default())
+    }
+}
+
+impl From<&TrotConfig> for Trot {
+    fn from(c: &TrotConfig) -> Self {
         Self {
-            period_steps: 10.0,
-            hip: 0.2,
-            knee: 0.45,
-            knee_lag: 0.25,
+            period_steps: c.period_steps,
+            hip: c.hip,
+            knee: c.knee,
+            knee_lag: c.knee_lag,
         }
     }
 }

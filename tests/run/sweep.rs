@@ -149,9 +149,26 @@ fn resumed_run_matches_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_recipe(dir.path(), 64);
     let device = locomamba::device::cpu_device();
-    for model in ["transformer", "mamba"] {
+    // The last case adds the state that must survive a resume too: the adaptive learning rate,
+    // the gait prior's phase and per-episode depth frame offsets.
+    let cases: [(&str, &[&str]); 3] = [
+        ("transformer", &[]),
+        ("mamba", &[]),
+        (
+            "mamba",
+            &[
+                "ppo.lr_schedule=adaptive",
+                "env.action_mode=trot_residual",
+                "env.depth.frame_spacing=2",
+                "env.depth.frame_offsets=random",
+            ],
+        ),
+    ];
+    for (case, (model, extra)) in cases.iter().enumerate() {
+        let mut sets = vec![format!("sequence.model={model}")];
+        sets.extend(extra.iter().map(|s| s.to_string()));
         let overrides = Overrides {
-            sets: vec![format!("sequence.model={model}")],
+            sets,
             ..Overrides::default()
         };
         let mut r = recipe::load(&path, &overrides).unwrap();
@@ -165,7 +182,7 @@ fn resumed_run_matches_uninterrupted_run() {
         let mut first = Trainer::new(&r, 7, &device).unwrap();
         first.update().unwrap();
         first.update().unwrap();
-        let cp = checkpoint::save(&first, &dir.path().join(format!("ck-{model}"))).unwrap();
+        let cp = checkpoint::save(&first, &dir.path().join(format!("ck-{case}"))).unwrap();
         drop(first);
         let mut resumed = checkpoint::restore(Trainer::new(&r, 7, &device).unwrap(), &cp).unwrap();
         assert_eq!(resumed.counters().update, 2);
@@ -361,4 +378,35 @@ fn runner_eval_writes_results_outside_the_pruned_checkpoint_folders() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected one of flat"));
+}
+
+#[test]
+fn adaptive_learning_rate_follows_the_measured_kl() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_recipe(dir.path(), 64);
+    let device = locomamba::device::cpu_device();
+    let lr_after = |desired_kl: f64| {
+        let overrides = Overrides {
+            sets: vec![
+                "ppo.lr_schedule=adaptive".into(),
+                format!("ppo.desired_kl={desired_kl}"),
+            ],
+            ..Overrides::default()
+        };
+        let mut r = recipe::load(&path, &overrides).unwrap();
+        r.sweep.clear();
+        let base = r.ppo.policy_lr;
+        let mut t = Trainer::new(&r, 3, &device).unwrap();
+        let stats = t.update().unwrap();
+        let lr = stats
+            .scalars
+            .iter()
+            .find(|(k, _)| k == "lr/policy")
+            .unwrap()
+            .1;
+        lr / base
+    };
+    // A KL target far below anything measured shrinks the rate; one far above grows it.
+    assert!(lr_after(1e-12) < 1.0);
+    assert!(lr_after(1e3) > 1.0);
 }

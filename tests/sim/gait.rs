@@ -61,3 +61,29 @@ fn trot_targets_stay_within_the_clip_and_alternate_diagonals() {
     let (o0, o1) = (trot.offsets(1), trot.offsets(1 + half));
     assert!((o0[1] - o1[4]).abs() < 1e-5);
 }
+
+#[test]
+fn trot_residual_mode_trots_under_a_zero_policy() {
+    use locomamba::recipe::ActionMode;
+    let cfg = EnvConfig {
+        task: Task::Flat,
+        domain_randomization: false,
+        action_mode: ActionMode::TrotResidual,
+        ..EnvConfig::default()
+    };
+    let trot = Trot::from(&cfg.trot);
+    let env = Env::new(&cfg, 1, 1.0).unwrap();
+    // A zero residual gives the trot's targets, within the clip.
+    for step in [0, 3, 7] {
+        let prior = trot.offsets(step);
+        let targets = locomamba::sim::action::joint_targets(&cfg, &[0.0; 6], step);
+        for k in 0..12 {
+            let stand = [0.0, 0.9, -1.8][k % 3];
+            let clip = cfg.action_clip[k % 3];
+            assert!((targets[k] - stand - prior[k].clamp(-clip, clip)).abs() < 1e-5);
+        }
+    }
+    drop(env);
+    let (dx, fell) = walk(&cfg, 5, 250, |_| vec![0.0; 6]);
+    assert!(!fell && dx > 1.0, "a zero residual should walk: {dx:.2} m");
+}

@@ -33,6 +33,7 @@ impl Trainer {
             norm: self.norm.clone(),
             env: self.env.snapshot(),
             recent_episodes: self.recent.iter().cloned().collect(),
+            lr_scale: self.lr_scale,
         }
     }
 
@@ -48,6 +49,7 @@ impl Trainer {
         self.env = VecEnv::restore(&self.recipe.env, &state.env)?;
         self.norm = state.norm;
         self.counters = state.counters;
+        self.lr_scale = state.lr_scale;
         self.restore_recent_episodes(state.recent_episodes);
         Ok(())
     }

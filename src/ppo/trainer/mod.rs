@@ -60,6 +60,8 @@ pub struct Trainer {
     /// Running normalisation of proprioception (when `ppo.obs_norm`).
     norm: Option<RunningNorm>,
     counters: Counters,
+    /// The adaptive schedule's multiplier of both learning rates.
+    lr_scale: f64,
     spec: EnvSpec,
     recent: VecDeque<EpisodeStats>,
 }
@@ -105,6 +107,7 @@ impl Trainer {
                 .obs_norm
                 .then(|| RunningNorm::new(spec.proprio_dim)),
             counters: Counters::default(),
+            lr_scale: 1.0,
             env,
             spec,
             recent: VecDeque::new(),
@@ -165,7 +168,24 @@ impl Trainer {
         match self.recipe.ppo.lr_schedule {
             LrSchedule::Constant => 1.0,
             LrSchedule::Linear => 1.0 - self.counters.update as f64 / self.total_updates() as f64,
+            LrSchedule::Adaptive => self.lr_scale,
         }
+    }
+
+    /// The adaptive schedule's rule, after a minibatch that measured `kl`.
+    fn adapt_lr(&mut self, kl: f64) {
+        let ppo = &self.recipe.ppo;
+        if ppo.lr_schedule != LrSchedule::Adaptive {
+            return;
+        }
+        if kl > 2.0 * ppo.desired_kl {
+            self.lr_scale /= 1.5;
+        } else if kl < 0.5 * ppo.desired_kl {
+            self.lr_scale *= 1.5;
+        }
+        self.lr_scale = self
+            .lr_scale
+            .clamp(1e-5 / ppo.policy_lr, 1e-2 / ppo.policy_lr);
     }
 
     /// The most recent finished training episodes (up to [`RECENT_EPISODES`]).
@@ -199,10 +219,12 @@ impl Trainer {
             ppo.bootstrap_time_limits,
         );
 
-        let factor = self.lr_factor();
-        let (lr_p, lr_v) = (ppo.policy_lr * factor, ppo.value_lr * factor);
         let n = roll.len();
         let mut steps = Vec::new();
+        let mut last_lr = (
+            ppo.policy_lr * self.lr_factor(),
+            ppo.value_lr * self.lr_factor(),
+        );
         for _ in 0..ppo.epochs {
             let mut order: Vec<usize> = (0..n).collect();
             if ppo.shuffle {
@@ -211,7 +233,12 @@ impl Trainer {
                 }
             }
             for batch in order.chunks(ppo.minibatch_size) {
-                steps.push(self.minibatch_step(&roll, &advantages, &returns, batch, lr_p, lr_v)?);
+                let factor = self.lr_factor();
+                let (lr_p, lr_v) = (ppo.policy_lr * factor, ppo.value_lr * factor);
+                last_lr = (lr_p, lr_v);
+                let step = self.minibatch_step(&roll, &advantages, &returns, batch, lr_p, lr_v)?;
+                self.adapt_lr(step.approx_kl);
+                steps.push(step);
             }
         }
         if let Some(value) = first_non_finite_param(&self.model) {
@@ -243,8 +270,8 @@ impl Trainer {
         scalars.extend([
             ("value/explained_variance".to_string(), explained),
             ("policy/action_std".to_string(), action_std),
-            ("lr/policy".to_string(), lr_p),
-            ("lr/value".to_string(), lr_v),
+            ("lr/policy".to_string(), last_lr.0),
+            ("lr/value".to_string(), last_lr.1),
             (
                 "perf/env_steps_per_s".to_string(),
                 n as f64 / rollout_s.max(1e-9),

@@ -154,6 +154,10 @@ pub struct EnvConfig {
     /// With `domain_randomization`, fix the control latency at its maximum, 0.04 s, instead of
     /// drawing it from 0-0.04 s (legacy `fixed_delay_observation`).
     pub fixed_latency: bool,
+    /// How policy outputs become joint targets.
+    pub action_mode: ActionMode,
+    /// The trot of the gait prior.
+    pub trot: TrotConfig,
     /// Reward coefficients.
     pub reward: RewardConfig,
     /// Depth camera.
@@ -186,6 +190,8 @@ impl Default for EnvConfig {
             check_contact: false,
             z_constrain: false,
             fixed_latency: false,
+            action_mode: ActionMode::JointTargets,
+            trot: TrotConfig::default(),
             reward: RewardConfig::default(),
             depth: DepthConfig::default(),
         }
@@ -274,6 +280,44 @@ pub struct DepthConfig {
     /// Average each stacked frame with the `d` frames before it, `d` drawn per episode from
     /// `0..frame_spacing` (legacy `interpolation`).
     pub frame_averaging: bool,
+}
+
+/// How the policy's outputs become joint targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionMode {
+    /// The original's: `stand + clip x tanh(a)`.
+    JointTargets,
+    /// A gait prior (after Policies Modulating Trajectory Generators, Iscen et al. 2018): the
+    /// open-loop trot of `env.trot` plus the policy's `clip x tanh(a)` as a residual, the sum
+    /// clamped to the stand +- clip range. The untrained policy already trots.
+    TrotResidual,
+}
+
+/// `[env.trot]`: the open-loop diagonal trot of `runner eval --agent trot` and of
+/// `env.action_mode = "trot_residual"` (the defaults walk on flat ground).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrotConfig {
+    /// Policy steps per gait cycle.
+    pub period_steps: f32,
+    /// Hip swing amplitude around the standing pose (rad).
+    pub hip: f32,
+    /// Knee bend amplitude (rad).
+    pub knee: f32,
+    /// Lag of the knee behind the hip, as a fraction of a period.
+    pub knee_lag: f32,
+}
+
+impl Default for TrotConfig {
+    fn default() -> Self {
+        Self {
+            period_steps: 10.0,
+            hip: 0.2,
+            knee: 0.45,
+            knee_lag: 0.25,
+        }
+    }
 }
 
 /// Where in each block of `frame_spacing` frames a stacked frame is taken.

@@ -11,6 +11,10 @@ pub enum LrSchedule {
     Linear,
     /// Constant.
     Constant,
+    /// rsl_rl's adaptive rule: after each minibatch, divide both learning rates by 1.5 when the
+    /// measured KL exceeds `2 x ppo.desired_kl`, multiply by 1.5 when it is below half of it
+    /// (the policy rate kept within 1e-5-1e-2).
+    Adaptive,
 }
 
 /// `[ppo]`: PPO hyperparameters (CleanRL / rsl_rl names, legacy names in brackets).
@@ -23,6 +27,8 @@ pub struct PpoConfig {
     pub value_lr: f64,
     /// Learning-rate schedule.
     pub lr_schedule: LrSchedule,
+    /// The KL divergence per minibatch the adaptive schedule aims at.
+    pub desired_kl: f64,
     /// Adam epsilon.
     pub adam_eps: f64,
     /// Surrogate clip range (legacy `clip_para`).
@@ -63,6 +69,7 @@ impl Default for PpoConfig {
             policy_lr: 1e-4,
             value_lr: 1e-4,
             lr_schedule: LrSchedule::Linear,
+            desired_kl: 0.01,
             adam_eps: 1e-5,
             clip: 0.2,
             value_clip: 0.0,

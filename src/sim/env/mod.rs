@@ -295,7 +295,7 @@ impl Env {
 
     /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip.
     pub fn targets_from_action(&self, action: &[f32]) -> [f32; 12] {
-        joint_targets(&self.cfg, action)
+        joint_targets(&self.cfg, action, self.steps)
     }
 
     /// Turns the joint motors on or off (off: the robot is limp).
