@@ -145,6 +145,12 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "a density >= 0",
     );
     c.positive(env.friction as f64, "env.friction");
+    c.check(
+        env.density_curriculum_start >= 0.0,
+        "env.density_curriculum_start",
+        env.density_curriculum_start,
+        "a density >= 0",
+    );
     let d = &env.depth;
     c.check(d.width > 0, "env.depth.width", d.width, "a size > 0");
     c.check(d.height > 0, "env.depth.height", d.height, "a size > 0");

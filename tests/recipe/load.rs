@@ -11,7 +11,28 @@ const SHIPPED: &[&str] = &[
     "recipes/mamba_thin_vision_only.toml",
     "recipes/transformer_thin_vision_only.toml",
     "recipes/quick.toml",
+    "recipes/walk_flat.toml",
+    "recipes/mamba_thin_fast.toml",
+    "recipes/transformer_thin_fast.toml",
 ];
+
+#[test]
+fn fast_thin_recipes_differ_only_in_the_sequence_section() {
+    let load = |f: &str| {
+        recipe::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(f),
+            &Overrides::default(),
+        )
+        .unwrap()
+    };
+    let mut m = load("recipes/mamba_thin_fast.toml");
+    let t = load("recipes/transformer_thin_fast.toml");
+    assert_eq!(m.sequence.model(), SequenceModel::Mamba);
+    assert_eq!(t.sequence.model(), SequenceModel::Transformer);
+    m.sequence = t.sequence.clone();
+    m.experiment.name = t.experiment.name.clone();
+    assert_eq!(m, t);
+}
 
 fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -90,7 +90,9 @@ impl From<&EnvSpec> for ObsShape {
 impl Trainer {
     /// Builds envs, networks (initialised from `seed`) and optimisers for a fresh run.
     pub fn new(recipe: &Recipe, seed: u64, device: &Device) -> Result<Self, TrainError> {
-        let env = VecEnv::new(&recipe.env, seed)?;
+        let mut env_cfg = recipe.env.clone();
+        env_cfg.obstacle_density = recipe.env.density_at(0);
+        let env = VecEnv::new(&env_cfg, seed)?;
         let spec = env.spec();
         let device = device.clone().autodiff();
         let model = build_seeded(recipe, &ObsShape::from(&spec), &device, seed)?;
@@ -200,6 +202,8 @@ impl Trainer {
         let update = self.counters.update;
         let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(self.seed, update));
         let mut episodes = Vec::new();
+        let density = self.recipe.env.density_at(self.counters.env_steps);
+        self.env.set_obstacle_density(density);
         let roll = self.collect(&mut rng, &mut episodes);
         let rollout_s = started.elapsed().as_secs_f64();
 
@@ -277,6 +281,7 @@ impl Trainer {
                 n as f64 / rollout_s.max(1e-9),
             ),
             ("perf/update_time_s".to_string(), elapsed),
+            ("train/obstacle_density".to_string(), density as f64),
             ("perf/rollout_time_s".to_string(), rollout_s),
         ]);
         scalars.extend(episode_scalars("train", self.recent.iter()));

@@ -154,6 +154,12 @@ pub struct EnvConfig {
     /// With `domain_randomization`, fix the control latency at its maximum, 0.04 s, instead of
     /// drawing it from 0-0.04 s (legacy `fixed_delay_observation`).
     pub fixed_latency: bool,
+    /// Obstacle-density curriculum: env steps over which the density of newly reset episodes
+    /// ramps linearly from `density_curriculum_start` to `obstacle_density` (0 = off). Driven by
+    /// the run's env steps, so it resumes with a checkpoint.
+    pub density_curriculum_steps: u64,
+    /// The curriculum's starting density.
+    pub density_curriculum_start: f32,
     /// How policy outputs become joint targets.
     pub action_mode: ActionMode,
     /// The trot of the gait prior.
@@ -162,6 +168,18 @@ pub struct EnvConfig {
     pub reward: RewardConfig,
     /// Depth camera.
     pub depth: DepthConfig,
+}
+
+impl EnvConfig {
+    /// The obstacle density of episodes reset after `env_steps` env steps of training.
+    pub fn density_at(&self, env_steps: u64) -> f32 {
+        if self.density_curriculum_steps == 0 {
+            return self.obstacle_density;
+        }
+        let progress = (env_steps as f64 / self.density_curriculum_steps as f64).min(1.0) as f32;
+        self.density_curriculum_start
+            + (self.obstacle_density - self.density_curriculum_start) * progress
+    }
 }
 
 impl Default for EnvConfig {
@@ -190,6 +208,8 @@ impl Default for EnvConfig {
             check_contact: false,
             z_constrain: false,
             fixed_latency: false,
+            density_curriculum_steps: 0,
+            density_curriculum_start: 0.0,
             action_mode: ActionMode::JointTargets,
             trot: TrotConfig::default(),
             reward: RewardConfig::default(),
@@ -347,5 +367,26 @@ impl Default for DepthConfig {
             frame_offsets: FrameOffsets::None,
             frame_averaging: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn density_curriculum_ramps_linearly_then_holds() {
+        let cfg = EnvConfig {
+            obstacle_density: 1.0,
+            density_curriculum_steps: 1000,
+            density_curriculum_start: 0.2,
+            ..EnvConfig::default()
+        };
+        assert_eq!(cfg.density_at(0), 0.2);
+        assert!((cfg.density_at(500) - 0.6).abs() < 1e-6);
+        assert_eq!(cfg.density_at(1000), 1.0);
+        assert_eq!(cfg.density_at(5000), 1.0);
+        let off = EnvConfig::default();
+        assert_eq!(off.density_at(0), off.obstacle_density);
     }
 }
