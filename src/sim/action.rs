@@ -10,6 +10,16 @@ pub fn action_dim(cfg: &EnvConfig) -> usize {
     if cfg.diagonal_act { 6 } else { 12 }
 }
 
+/// The action clip of joint `k` (0..12): `env.action_clip` per joint kind (3 values) or per joint
+/// (12).
+pub fn joint_clip(cfg: &EnvConfig, k: usize) -> f32 {
+    if cfg.action_clip.len() == 12 {
+        cfg.action_clip[k]
+    } else {
+        cfg.action_clip[k % 3]
+    }
+}
+
 /// Joint targets for raw policy outputs at policy step `step` of an episode: tanh, then the
 /// standing pose +- the clip (`env.action_clip`, per joint kind or per joint); with
 /// `env.action_mode = "trot_residual"` the trot's offsets are added and the sum clamped to that
@@ -30,11 +40,7 @@ pub fn joint_targets(cfg: &EnvConfig, action: &[f32], step: usize) -> [f32; 12] 
         } else {
             action[k]
         };
-        let clip = if cfg.action_clip.len() == 12 {
-            cfg.action_clip[k]
-        } else {
-            cfg.action_clip[j]
-        };
+        let clip = joint_clip(cfg, k);
         let offset = (prior[k] + clip * a.tanh()).clamp(-clip, clip);
         *tk = a1().leg.stand_pose[j] + offset;
     }

@@ -10,7 +10,7 @@
 use std::f32::consts::TAU;
 
 use crate::recipe::{EnvConfig, TrotConfig};
-use crate::sim::action::action_dim;
+use crate::sim::action::{action_dim, joint_clip};
 
 /// Parameters of the trot; [`Default`] is a gait that walks forward on flat ground with domain
 /// randomisation on (tested).
@@ -68,14 +68,11 @@ impl Trot {
     /// inverse of `stand + clip x tanh(a)`, with offsets beyond the clip held just inside it.
     pub fn action(&self, cfg: &EnvConfig, step: usize) -> Vec<f32> {
         let offsets = self.offsets(step);
-        let clip = |k: usize| {
-            if cfg.action_clip.len() == 12 {
-                cfg.action_clip[k]
-            } else {
-                cfg.action_clip[k % 3]
-            }
+        let raw = |k: usize| {
+            (offsets[k] / joint_clip(cfg, k))
+                .clamp(-0.999, 0.999)
+                .atanh()
         };
-        let raw = |k: usize| (offsets[k] / clip(k)).clamp(-0.999, 0.999).atanh();
         if action_dim(cfg) == 6 {
             // Outputs 0..3 drive FR (= RL), 3..6 drive FL (= RR).
             (0..6).map(raw).collect()
