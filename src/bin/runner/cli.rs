@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use locomamba::bench::BenchKind;
 use locomamba::recipe::legacy::LegacyModel;
-use locomamba::sim::gait::Trot;
 
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
@@ -73,18 +72,18 @@ pub enum Command {
         /// Override a recipe key of that env (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Trot: policy steps per gait cycle.
-        #[arg(long, default_value_t = Trot::default().period_steps)]
-        period: f32,
+        /// Trot: policy steps per gait cycle (default: the recipe's `env.trot`).
+        #[arg(long)]
+        period: Option<f32>,
         /// Trot: hip swing amplitude (rad).
-        #[arg(long, default_value_t = Trot::default().hip)]
-        hip: f32,
+        #[arg(long)]
+        hip: Option<f32>,
         /// Trot: knee bend amplitude (rad).
-        #[arg(long, default_value_t = Trot::default().knee)]
-        knee: f32,
+        #[arg(long)]
+        knee: Option<f32>,
         /// Trot: lag of the knee behind the hip (fraction of a period).
-        #[arg(long, default_value_t = Trot::default().knee_lag)]
-        knee_lag: f32,
+        #[arg(long)]
+        knee_lag: Option<f32>,
         /// Evaluate on another task (generalisation).
         #[arg(long)]
         task: Option<String>,

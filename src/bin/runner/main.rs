@@ -121,8 +121,8 @@ fn run(cli: Cli) -> Result<()> {
             seed,
         } => match agent {
             Some(agent) => {
-                let trot = Trot {
-                    period_steps: period,
+                let trot = TrotFlags {
+                    period,
                     hip,
                     knee,
                     knee_lag,
@@ -301,11 +301,31 @@ fn task_named(task: &str) -> Result<Task> {
         })
 }
 
+/// `--period --hip --knee --knee-lag`: each replaces that value of the recipe's `[env.trot]`.
+struct TrotFlags {
+    period: Option<f32>,
+    hip: Option<f32>,
+    knee: Option<f32>,
+    knee_lag: Option<f32>,
+}
+
+impl TrotFlags {
+    /// The recipe's trot with the given flags applied.
+    fn apply(&self, recipe: &recipe::TrotConfig) -> Trot {
+        Trot {
+            period_steps: self.period.unwrap_or(recipe.period_steps),
+            hip: self.hip.unwrap_or(recipe.hip),
+            knee: self.knee.unwrap_or(recipe.knee),
+            knee_lag: self.knee_lag.unwrap_or(recipe.knee_lag),
+        }
+    }
+}
+
 /// `runner eval --agent`: a sanity agent's metrics, in the same form as a policy's.
 #[allow(clippy::too_many_arguments)]
 fn eval_agent(
     agent: AgentArg,
-    trot: Trot,
+    trot: TrotFlags,
     recipe_path: Option<&Path>,
     checkpoint: Option<&Path>,
     sets: &[String],
@@ -336,7 +356,7 @@ fn eval_agent(
             std: recipe.ppo.init_log_std.exp(),
             rng: Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
         },
-        AgentArg::Trot => run::eval::SanityAgent::Trot(trot),
+        AgentArg::Trot => run::eval::SanityAgent::Trot(trot.apply(&recipe.env.trot)),
     };
     let result = run::eval::evaluate_agent(&mut agent, &recipe.env, episodes, seed)?;
     let steps =
