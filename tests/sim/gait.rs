@@ -72,7 +72,6 @@ fn trot_residual_mode_trots_under_a_zero_policy() {
         ..EnvConfig::default()
     };
     let trot = Trot::from(&cfg.trot);
-    let env = Env::new(&cfg, 1, 1.0).unwrap();
     // A zero residual gives the trot's targets, within the clip.
     for step in [0, 3, 7] {
         let prior = trot.offsets(step);
@@ -83,7 +82,6 @@ fn trot_residual_mode_trots_under_a_zero_policy() {
             assert!((targets[k] - stand - prior[k].clamp(-clip, clip)).abs() < 1e-5);
         }
     }
-    drop(env);
     let (dx, fell) = walk(&cfg, 5, 250, |_| vec![0.0; 6]);
     assert!(!fell && dx > 1.0, "a zero residual should walk: {dx:.2} m");
 }

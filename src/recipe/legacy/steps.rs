@@ -56,6 +56,12 @@ impl Output {
     }
 }
 
+/// Whether the config renders depth images (`get_image`, absent = true); without them it is the
+/// State-Only setup.
+fn renders_images(ctx: &Ctx) -> Result<bool, MigrateError> {
+    ctx.flag("env.env_build.get_image", true)
+}
+
 /// Refuses the original's MPC system and anything that is not an A1 ground config.
 pub(super) fn check_environment(ctx: &Ctx) -> Result<(), MigrateError> {
     match ctx.get("env_name") {
@@ -115,7 +121,7 @@ pub(super) fn observation(ctx: &Ctx, out: &mut Output) -> Result<(), MigrateErro
 
 /// Depth: images on or off, normalisation, and the frame stacking keys.
 pub(super) fn depth(ctx: &Ctx, out: &mut Output) -> Result<(), MigrateError> {
-    let get_image = ctx.flag("env.env_build.get_image", true)?;
+    let get_image = renders_images(ctx)?;
     let depth_image = ctx.flag("env.env_build.depth_image", true)?;
     if get_image && !depth_image {
         return Err(ctx.unsupported(
@@ -260,7 +266,7 @@ pub(super) fn budget(ctx: &Ctx, out: &mut Output) -> Result<(), MigrateError> {
 
 /// Encoder: the state MLP (or the State-Only MLP), or none for vision-only configs.
 pub(super) fn encoder(ctx: &Ctx, out: &mut Output) -> Result<(), MigrateError> {
-    let state_only = !ctx.flag("env.env_build.get_image", true)?;
+    let state_only = !renders_images(ctx)?;
     let hidden = if state_only {
         ctx.get("net.hidden_shapes")
             .or_else(|| ctx.get("encoder.hidden_shapes"))
@@ -285,7 +291,7 @@ pub(super) fn network(
     out: &mut Output,
     requested: LegacyModel,
 ) -> Result<(), MigrateError> {
-    let state_only = !ctx.flag("env.env_build.get_image", true)?;
+    let state_only = !renders_images(ctx)?;
     let model = if state_only {
         if requested != LegacyModel::StateOnly && requested != LegacyModel::default() {
             out.note(format!(

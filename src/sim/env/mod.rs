@@ -333,8 +333,8 @@ impl Env {
                 goal_progress: self.scene.goal.map(|_| goal_progress),
             },
         );
-        self.record_step(&terms, pos, physics.touched_obstacle, spheres, fell);
         let reward = self.cfg.reward.scale * terms.sum();
+        self.record_step(&terms, reward, pos, physics.touched_obstacle, spheres, fell);
         self.observe(targets, pos);
         StepResult {
             reward,
@@ -412,6 +412,7 @@ impl Env {
     fn record_step(
         &mut self,
         terms: &RewardTerms,
+        reward: f32,
         pos: Vector,
         touched: bool,
         spheres: usize,
@@ -425,7 +426,7 @@ impl Env {
             }
             None => pos.x >= terrain::FIELD_X[1],
         };
-        self.episode_return += self.cfg.reward.scale * terms.sum();
+        self.episode_return += reward;
         self.term_sums.accumulate(terms);
         self.fell = fell;
     }

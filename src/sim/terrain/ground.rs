@@ -68,6 +68,19 @@ impl HeightGrid {
         low * (1.0 - ty) + high * ty
     }
 
+    /// Makes the grid the scene's ground: a static collider and the height map of
+    /// [`Scene::ground_height`].
+    fn install(
+        self,
+        world: &mut PhysicsWorld,
+        friction: f32,
+        scene: &mut Scene,
+    ) -> Result<(), SimError> {
+        self.insert(world, friction)?;
+        scene.ground = Some(self);
+        Ok(())
+    }
+
     /// The grid as a static ground collider (two triangles per cell).
     fn insert(&self, world: &mut PhysicsWorld, friction: f32) -> Result<(), SimError> {
         let mut verts = Vec::with_capacity(self.nx * self.ny);
@@ -112,9 +125,7 @@ pub fn build_mountain(
         let r2 = (x - cx).powi(2) + (y - cy).powi(2);
         h * (-r2 / (2.0 * w * w)).exp()
     });
-    grid.insert(world, friction)?;
-    scene.ground = Some(grid);
-    Ok(())
+    grid.install(world, friction, scene)
 }
 
 /// The `heightfield` task's ground: 512 x 64 vertices 0.12 m apart (61.44 x 7.68 m centred at the
@@ -145,9 +156,7 @@ pub fn build_rough_field(
             }
         },
     );
-    grid.insert(world, friction)?;
-    scene.ground = Some(grid);
-    Ok(())
+    grid.install(world, friction, scene)
 }
 
 /// `hill`: 16 Gaussian bumps (heights 0.3-1.5 m, widths 2-5 m) over a 60 x 60 m mesh of 0.5 m
@@ -179,7 +188,5 @@ pub fn build_hill(
             })
             .sum()
     });
-    grid.insert(world, friction)?;
-    scene.ground = Some(grid);
-    Ok(())
+    grid.install(world, friction, scene)
 }

@@ -66,10 +66,6 @@ impl Scene {
     }
 }
 
-/// Tag of ground-like structures the robot walks on (the stairs' slabs): ground for contact
-/// checks, not obstacles.
-const TAG_GROUND_STRUCTURE: u128 = TAG_GROUND;
-
 fn world_groups() -> InteractionGroups {
     InteractionGroups::all().with_memberships(WORLD_GROUP)
 }

@@ -4,8 +4,8 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 
 use super::ground::HeightGrid;
-use super::{Scene, TAG_GROUND_STRUCTURE, add_box};
-use crate::sim::robot::TAG_OBSTACLE;
+use super::{Scene, add_box};
+use crate::sim::robot::{TAG_GROUND, TAG_OBSTACLE};
 
 /// The stairs' slabs: half extents (2, 25, 0.2), centred at x = 2.75 + 0.44 n with tops at
 /// these heights (three steps of 0.1 m up, a plateau at 0.4 m, three down).
@@ -29,7 +29,8 @@ pub fn build_stairs(world: &mut PhysicsWorld, scene: &mut Scene) {
             world,
             [2.75 + 0.44 * n as f32, 0.0, top - 0.2],
             [2.0, 25.0, 0.2],
-            TAG_GROUND_STRUCTURE,
+            // The slabs are walked on: ground for contact checks, not obstacles.
+            TAG_GROUND,
         );
     }
     scene.ground = Some(HeightGrid::from_fn(-5.0, -25.0, 0.02, 1001, 2, |i, _| {
