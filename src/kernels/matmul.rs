@@ -26,7 +26,7 @@ fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
 
 /// One strided matrix operand: element `(i, j)` at `ptr + i * row_stride + j * col_stride`.
 #[derive(Clone, Copy)]
-struct Operand {
+pub(crate) struct Operand {
     ptr: *const f32,
     row_stride: isize,
     col_stride: isize,
@@ -34,7 +34,7 @@ struct Operand {
 
 impl Operand {
     /// `rows x cols` row-major `values`.
-    fn rows(values: &[f32], cols: usize) -> Self {
+    pub(crate) fn rows(values: &[f32], cols: usize) -> Self {
         Operand {
             ptr: values.as_ptr(),
             row_stride: cols as isize,
@@ -43,7 +43,7 @@ impl Operand {
     }
 
     /// The transpose of the `rows x cols` row-major `values`.
-    fn transposed(values: &[f32], cols: usize) -> Self {
+    pub(crate) fn transposed(values: &[f32], cols: usize) -> Self {
         Operand {
             ptr: values.as_ptr(),
             row_stride: 1,
@@ -109,6 +109,53 @@ fn product(
     };
     // SAFETY: gemm writes (or, with `init`, updates) every one of the `m * n` values.
     unsafe { filled_vec(m * n, fill) }
+}
+
+/// `out = lhs * rhs` (or `out += lhs * rhs` when `accumulate`) for the `m x n` row-major `out`
+/// (`lhs` `m x k`, `rhs` `k x n`), on the calling thread: for callers that parallelise over
+/// independent products themselves (the convolutions' samples).
+///
+/// # Panics
+/// When `out` does not hold `m * n` values.
+pub(crate) fn product_into(
+    out: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Operand,
+    rhs: Operand,
+    accumulate: bool,
+) {
+    assert_eq!(
+        out.len(),
+        m * n,
+        "product_into: output of {} values, expected {m} x {n}",
+        out.len()
+    );
+    // SAFETY: `out` is `m * n` initialised floats with row stride `n`; `lhs` and `rhs` address
+    // `m x k` and `k x n` elements inside the slices the callers built them from (they check the
+    // lengths). Without `accumulate` gemm stores `lhs * rhs` (zeros when `k == 0`).
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
 }
 
 /// Sizes of one linear layer over rows: `x` `[rows, d_in]`, `weight` `[d_in, weight_width]`

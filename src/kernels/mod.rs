@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+pub mod conv;
 pub mod fast_math;
 pub mod layer_norm;
 pub mod matmul;

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::init::{ortho_conv, ortho_linear};
+use crate::ops::conv::conv2d;
 use crate::recipe::{EncoderConfig, EncoderKind};
 
 /// Observation sizes the networks are built for.
@@ -124,9 +125,9 @@ impl Encoder {
         let visual = self.projection.as_ref().map(|projection| {
             let mut x = depth;
             for conv in &self.convs {
-                x = relu(conv.forward(x));
+                x = relu(conv2d(conv, x));
             }
-            let x = relu(projection.forward(x));
+            let x = relu(conv2d(projection, x));
             let [b, d, h, w] = x.dims();
             x.reshape([b, d, h * w]).swap_dims(1, 2)
         });

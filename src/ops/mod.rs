@@ -5,6 +5,7 @@
 //! Each operation has a tensor-op fallback for devices without it, which is also its test oracle.
 
 pub mod autodiff;
+pub mod conv;
 pub mod host;
 pub mod layer_norm;
 pub mod linear;
