@@ -4,5 +4,5 @@ fn main() {
     let c = EnvConfig::default();
     let r = locomamba::bench::env::bench_env(&c, &[Task::Flat, Task::ThinObstacles], 2, 300)
         .expect("bench");
-    println!("{r}");
+    print!("{}", r.table().text());
 }

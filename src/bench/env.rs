@@ -1,12 +1,12 @@
 //! Env throughput benchmark (`runner bench env`).
 
+use crate::bench::table::{Align, Table, num};
 use crate::recipe::{EnvConfig, Task};
 use crate::sim::SimError;
 use crate::sim::env::Env;
 use crate::sim::vec_env::VecEnv;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::fmt;
 use std::time::Instant;
 
 /// One task's numbers.
@@ -35,27 +35,28 @@ pub struct BenchReport {
     pub rows: Vec<BenchRow>,
 }
 
-impl fmt::Display for BenchReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<18} {:>14} {:>22} {:>12}",
-            "task",
-            "1 env steps/s",
-            format!("{} envs/{} thr steps/s", self.num_envs, self.threads),
-            "depth ms"
-        )?;
+impl BenchReport {
+    /// The rows as a table.
+    pub fn table(&self) -> Table {
+        let vec_column = format!("{} envs, {} threads (steps/s)", self.num_envs, self.threads);
+        let mut t = Table::new(&[
+            ("task", Align::Left),
+            ("1 env, 1 thread (steps/s)", Align::Right),
+            (vec_column.as_str(), Align::Right),
+            ("depth image ms", Align::Right),
+        ]);
         for r in &self.rows {
-            writeln!(
-                f,
-                "{:<18} {:>14.1} {:>22.1} {:>12.3}",
-                r.task.name(),
-                r.single_steps_per_s,
-                r.vec_steps_per_s,
-                r.depth_ms
-            )?;
+            t.push(vec![
+                r.task.name().to_string(),
+                num(r.single_steps_per_s, 1),
+                num(r.vec_steps_per_s, 1),
+                num(r.depth_ms, 2),
+            ]);
         }
-        Ok(())
+        t.note(format!(
+            "{} policy steps of random actions per task, resets included.",
+            self.steps
+        ))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod env;
 pub mod nets;
 pub mod scan;
+pub mod table;
 pub mod train;
 
 use thiserror::Error;
@@ -15,6 +16,7 @@ use crate::nn::ObsShape;
 use crate::ppo::trainer::TrainError;
 use crate::recipe::{BackendKind, Recipe, Task};
 use crate::sim::{SimError, VecEnv};
+pub use table::{Format, Machine, Report};
 
 /// The recipes measured when `runner bench` is given none: the two paper setups on thin obstacles.
 pub const DEFAULT_RECIPES: [&str; 2] = ["recipes/transformer_thin.toml", "recipes/mamba_thin.toml"];
@@ -30,6 +32,18 @@ pub enum BenchKind {
     Train,
     /// The fused selective scan vs the tensor-op reference (time and bandwidth).
     Scan,
+}
+
+impl BenchKind {
+    /// The subcommand's name (`nets`, `env`, `train`, `scan`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchKind::Nets => "nets",
+            BenchKind::Env => "env",
+            BenchKind::Train => "train",
+            BenchKind::Scan => "scan",
+        }
+    }
 }
 
 /// Sizes of the measurements; empty scan lists take the device's defaults ([`scan_batches`],
@@ -81,16 +95,23 @@ pub fn scan_lens(cuda: bool) -> Vec<usize> {
 }
 
 /// Runs measurement `what` on `recipes` (the first one's backend and sizes, every one for `train`)
-/// and returns the table to print.
-pub fn run(what: BenchKind, recipes: &[Recipe], sizes: BenchSizes) -> Result<String, BenchError> {
+/// and returns its report; `command` is the command line that asked for it, for the report's
+/// header.
+pub fn run(
+    what: BenchKind,
+    recipes: &[Recipe],
+    sizes: BenchSizes,
+    command: &str,
+) -> Result<Report, BenchError> {
     let first = &recipes[0];
     let device = device::select(&first.backend)?;
-    let mut out = format!(
-        "# runner bench {what:?} on backend {:?} ({} rayon threads)\n",
+    let title = format!(
+        "runner bench {}, backend {:?}, {} rayon threads",
+        what.name(),
         first.backend.kind,
         rayon::current_num_threads()
     );
-    match what {
+    let table = match what {
         BenchKind::Nets => {
             let spec = VecEnv::new(&first.env, 0)?.spec();
             let options = nets::BenchOptions {
@@ -98,12 +119,10 @@ pub fn run(what: BenchKind, recipes: &[Recipe], sizes: BenchSizes) -> Result<Str
                 infer_batches: vec![1, first.env.num_envs],
                 ..Default::default()
             };
-            let rows = nets::run(first, &ObsShape::from(&spec), &device, &options);
-            out += &nets::table(&rows);
+            nets::table(&nets::run(first, &ObsShape::from(&spec), &device, &options))
         }
         BenchKind::Env => {
-            let report = env::bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?;
-            out += &report.to_string();
+            env::bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?.table()
         }
         BenchKind::Train => {
             let mut rows = Vec::new();
@@ -112,7 +131,7 @@ pub fn run(what: BenchKind, recipes: &[Recipe], sizes: BenchSizes) -> Result<Str
                 rows.push(train::train_bench(recipe, sizes.updates, &device)?);
                 eprintln!("measured {}", recipe.experiment.name);
             }
-            out += &train::TrainBenchTable(&rows).to_string();
+            train::table(&rows)
         }
         BenchKind::Scan => {
             let cuda = first.backend.kind == BackendKind::Cuda;
@@ -127,8 +146,13 @@ pub fn run(what: BenchKind, recipes: &[Recipe], sizes: BenchSizes) -> Result<Str
                 repeats: 3,
                 reference_limit_bytes: if cuda { 32 << 30 } else { 4 << 30 },
             };
-            out += &scan::table(&scan::run(&device, &options));
+            scan::table(&scan::run(&device, &options))
         }
-    }
-    Ok(out)
+    };
+    Ok(Report {
+        title,
+        command: command.to_string(),
+        machine: Machine::detect(),
+        tables: vec![table],
+    })
 }

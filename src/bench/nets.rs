@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::bench::alloc;
+use crate::bench::table::{Align, Table, num};
 use crate::nn::encoder::ObsShape;
 use crate::nn::fusion::Fusion;
 use crate::nn::registry::{build_actor_critic, build_fusion};
@@ -277,21 +278,27 @@ fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
     let _ = y.mean().backward();
 }
 
-/// Renders rows as a plain-text table. (PyTorch figures for the layer rows come from
-/// `examples/pytorch_reference.py`, run on the same machine; README lists them.)
-pub fn table(rows: &[BenchRow]) -> String {
-    let mut s = format!(
-        "{:<26} {:<25} {:>6} {:>7} {:>11} {:>13}\n",
-        "case", "model", "batch", "tokens", "ms", "peak MB/smpl"
-    );
+/// The rows as a table (times in ms). PyTorch figures for the layer rows come from
+/// `examples/pytorch_reference.py`, run on the same machine; README lists them.
+pub fn table(rows: &[BenchRow]) -> Table {
+    let mut t = Table::new(&[
+        ("case", Align::Left),
+        ("model", Align::Left),
+        ("batch", Align::Right),
+        ("tokens", Align::Right),
+        ("ms", Align::Right),
+        ("peak MB/sample", Align::Right),
+    ]);
     for r in rows {
-        let peak = r
-            .peak_mb_per_sample
-            .map_or("-".to_string(), |p| format!("{p:.2}"));
-        s.push_str(&format!(
-            "{:<26} {:<25} {:>6} {:>7} {:>11.3} {:>13}\n",
-            r.case, r.model, r.batch, r.tokens, r.ms, peak
-        ));
+        let peak = r.peak_mb_per_sample.map_or("-".to_string(), |p| num(p, 2));
+        t.push(vec![
+            r.case.clone(),
+            r.model.clone(),
+            r.batch.to_string(),
+            r.tokens.to_string(),
+            num(r.ms, 3),
+            peak,
+        ]);
     }
-    s
+    t.note("ms per call (the scaling rows: per sample), mean of the timed repeats after a warm-up")
 }

@@ -6,6 +6,7 @@
 //!
 //! Each timing ends by reading one scalar back, which waits for the device's queue.
 
+use crate::bench::table::{Align, Table, num};
 use burn::prelude::*;
 
 use super::nets::mean_ms;
@@ -114,41 +115,41 @@ pub fn run(device: &Device, opts: &ScanBenchOptions) -> Vec<ScanBenchRow> {
     rows
 }
 
-/// Renders rows as a plain-text table.
-pub fn table(rows: &[ScanBenchRow]) -> String {
-    let mut s = format!(
-        "{:>6} {:>6} {:>6} {:>5} {:>11} {:>11} {:>13} {:>13} {:>9} {:>9}\n",
-        "batch",
-        "len",
-        "d_in",
-        "d_st",
-        "fused fwd",
-        "ref fwd",
-        "fused fwd+bw",
-        "ref fwd+bw",
-        "fwd GB/s",
-        "f+b GB/s"
-    );
+/// The rows as a table (times in ms).
+pub fn table(rows: &[ScanBenchRow]) -> Table {
+    let mut t = Table::new(&[
+        ("batch", Align::Right),
+        ("len", Align::Right),
+        ("d_inner", Align::Right),
+        ("d_state", Align::Right),
+        ("fused fwd", Align::Right),
+        ("reference fwd", Align::Right),
+        ("fused fwd+bwd", Align::Right),
+        ("reference fwd+bwd", Align::Right),
+        ("fwd GB/s", Align::Right),
+        ("fwd+bwd GB/s", Align::Right),
+    ]);
     for r in rows {
         let (rf, rb) = r
             .reference_ms
             .map_or(("skipped".into(), "skipped".into()), |(f, b)| {
-                (format!("{f:.3}"), format!("{b:.3}"))
+                (num(f, 3), num(b, 3))
             });
-        s.push_str(&format!(
-            "{:>6} {:>6} {:>6} {:>5} {:>11.3} {:>11} {:>13.3} {:>13} {:>9.1} {:>9.1}\n",
-            r.dims.batch,
-            r.dims.len,
-            r.dims.channels,
-            r.dims.state,
-            r.fused_fwd_ms,
+        t.push(vec![
+            r.dims.batch.to_string(),
+            r.dims.len.to_string(),
+            r.dims.channels.to_string(),
+            r.dims.state.to_string(),
+            num(r.fused_fwd_ms, 3),
             rf,
-            r.fused_fwd_bwd_ms,
+            num(r.fused_fwd_bwd_ms, 3),
             rb,
-            r.fwd_gbps(),
-            r.fwd_bwd_gbps()
-        ));
+            num(r.fwd_gbps(), 1),
+            num(r.fwd_bwd_gbps(), 1),
+        ]);
     }
-    s.push_str("times in ms; GB/s counts inputs read once and outputs written once\n");
-    s
+    t.note(
+        "Times in ms; GB/s counts inputs read once and outputs written once; `skipped`: the \
+         reference's autodiff graph would exceed the memory limit.",
+    )
 }

@@ -1,11 +1,11 @@
 //! End-to-end training benchmark for `runner bench train`: env steps per second of whole PPO
 //! updates (rollout, GAE and optimisation), one row per recipe.
 
-use std::fmt;
 use std::time::Instant;
 
 use burn::tensor::Device;
 
+use crate::bench::table::{Align, Table, num};
 use crate::ppo::trainer::{TrainError, Trainer};
 use crate::recipe::Recipe;
 
@@ -62,37 +62,32 @@ pub fn train_bench(
     })
 }
 
-/// The rows as an aligned text table.
-pub struct TrainBenchTable<'a>(pub &'a [TrainBenchRow]);
-
-impl fmt::Display for TrainBenchTable<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<12} {:<28} {:>5} {:>8} {:>8} {:>16} {:>10} {:>14}",
-            "model",
-            "recipe",
-            "envs",
-            "rollout",
-            "updates",
-            "rollout steps/s",
-            "update s",
-            "total steps/s"
-        )?;
-        for r in self.0 {
-            writeln!(
-                f,
-                "{:<12} {:<28} {:>5} {:>8} {:>8} {:>16.1} {:>10.2} {:>14.1}",
-                r.model,
-                r.recipe,
-                r.num_envs,
-                r.rollout_steps,
-                r.updates,
-                r.rollout_steps_per_s,
-                r.update_s,
-                r.total_steps_per_s
-            )?;
-        }
-        Ok(())
+/// The rows as a table.
+pub fn table(rows: &[TrainBenchRow]) -> Table {
+    let mut t = Table::new(&[
+        ("model", Align::Left),
+        ("recipe", Align::Left),
+        ("envs", Align::Right),
+        ("rollout", Align::Right),
+        ("updates", Align::Right),
+        ("rollout steps/s", Align::Right),
+        ("s per update", Align::Right),
+        ("env steps/s", Align::Right),
+    ]);
+    for r in rows {
+        t.push(vec![
+            r.model.clone(),
+            r.recipe.clone(),
+            r.num_envs.to_string(),
+            r.rollout_steps.to_string(),
+            r.updates.to_string(),
+            num(r.rollout_steps_per_s, 1),
+            num(r.update_s, 2),
+            num(r.total_steps_per_s, 1),
+        ]);
     }
+    t.note(
+        "rollout steps/s: while collecting (inference, physics, depth); s per update: a whole \
+         update, rollout included; env steps/s: over whole updates, what bounds a budget.",
+    )
 }

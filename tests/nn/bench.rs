@@ -35,8 +35,9 @@ fn bench_runs_and_reports_every_row() {
     assert!(rows.iter().all(|row| row.ms.is_finite() && row.ms >= 0.0));
     // The counting allocator is installed only in the `runner` binary.
     assert!(rows.iter().all(|row| row.peak_mb_per_sample.is_none()));
-    let text = table(&rows);
-    assert_eq!(text.lines().count(), 1 + rows.len());
+    let text = table(&rows).text();
+    // A header, the rows, and the note on units.
+    assert_eq!(text.lines().count(), 1 + rows.len() + 1);
     assert!(text.contains("mamba") && text.contains("transformer"));
     assert!(text.contains("mamba x1") && text.contains("transformer x2"));
     assert!(text.contains("transformer x1, burn fwd"));

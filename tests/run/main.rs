@@ -1,5 +1,7 @@
 //! Running experiments: sweeps, jobs, checkpoints, weights, `runner check`.
 
 mod check;
+mod eval_agent;
+mod readme;
 mod sweep;
 mod weights;

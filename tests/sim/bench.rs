@@ -9,7 +9,7 @@ use locomamba::recipe::{EnvConfig, Task};
 fn bench_all_tasks() {
     let c = EnvConfig::default();
     let report = bench_env(&c, &Task::ALL, 4, 300).unwrap();
-    println!("{report}");
+    print!("{}", report.table().text());
     assert_eq!(report.rows.len(), Task::ALL.len());
     assert!(
         report

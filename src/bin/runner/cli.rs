@@ -63,7 +63,8 @@ pub enum Command {
         checkpoint: Option<PathBuf>,
         /// Evaluate a sanity agent instead of a policy: `zero` (stands), `random` (white noise of
         /// the initial policy's std) or `trot` (an open-loop diagonal trot); the env is the
-        /// recipe's (`--recipe`, else the defaults) or the checkpoint's.
+        /// recipe's (`--recipe`, else the defaults) or the checkpoint's, always with the
+        /// original's action space (`env.action_mode = "joint_targets"`).
         #[arg(long, value_enum)]
         agent: Option<AgentArg>,
         /// Recipe whose env a sanity agent runs in.
@@ -141,6 +142,10 @@ pub enum Command {
         /// Backend for the networks (same as `--set backend.kind=...`).
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        /// Print the tables in Markdown, headed by the machine and the command, exactly as
+        /// README shows them.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Convert a legacy Python LocoTransformer JSON config into a recipe.
     Migrate {

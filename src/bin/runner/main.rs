@@ -164,6 +164,7 @@ fn run(cli: Cli) -> Result<()> {
             batches,
             lens,
             backend,
+            markdown,
         } => bench(
             what,
             &recipe,
@@ -174,6 +175,11 @@ fn run(cli: Cli) -> Result<()> {
                 batch,
                 batches,
                 lens,
+            },
+            if markdown {
+                bench::Format::Markdown
+            } else {
+                bench::Format::Text
             },
         ),
     }
@@ -350,6 +356,9 @@ fn eval_agent(
     if let Some(task) = task {
         recipe.env.task = task_named(task)?;
     }
+    // Sanity agents act in the original's action space: under a recipe's gait prior
+    // (`trot_residual`) the trot agent's targets would be added to the trot itself.
+    recipe.env.action_mode = recipe::ActionMode::JointTargets;
     let mut agent = match agent {
         AgentArg::Zero => run::eval::SanityAgent::Zero,
         AgentArg::Random => run::eval::SanityAgent::Random {
@@ -398,7 +407,13 @@ fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
     )?)
 }
 
-fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes) -> Result<()> {
+fn bench(
+    what: BenchKind,
+    paths: &[PathBuf],
+    sets: &[String],
+    sizes: BenchSizes,
+    format: bench::Format,
+) -> Result<()> {
     let defaults: Vec<PathBuf> = bench::DEFAULT_RECIPES.iter().map(PathBuf::from).collect();
     let paths = if paths.is_empty() {
         &defaults[..]
@@ -410,7 +425,12 @@ fn bench(what: BenchKind, paths: &[PathBuf], sets: &[String], sizes: BenchSizes)
         let (source, overrides) = open_recipe(path, sets)?;
         recipes.push(source.resolve(&overrides, &[])?);
     }
-    print!("{}", bench::run(what, &recipes, sizes)?);
+    // The command as typed, without the output switch, for the report's header.
+    let command: Vec<String> = std::iter::once("runner".to_string())
+        .chain(std::env::args().skip(1).filter(|a| a != "--markdown"))
+        .collect();
+    let report = bench::run(what, &recipes, sizes, &command.join(" "))?;
+    print!("{}", report.render(format));
     Ok(())
 }
 

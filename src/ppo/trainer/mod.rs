@@ -283,6 +283,9 @@ impl Trainer {
             ("perf/update_time_s".to_string(), elapsed),
             ("train/obstacle_density".to_string(), density as f64),
             ("perf/rollout_time_s".to_string(), rollout_s),
+            // Training time so far, summed over resumes (evaluations not included): the x axis
+            // of learning curves against wall time.
+            ("perf/wall_time_s".to_string(), self.counters.wall_time_s),
         ]);
         scalars.extend(episode_scalars("train", self.recent.iter()));
         Ok(UpdateStats { scalars, episodes })
