@@ -9,6 +9,8 @@ pub mod job;
 pub mod metrics;
 pub mod paths;
 pub mod progress;
+pub mod report;
+pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod tensorboard;

@@ -194,6 +194,16 @@ pub fn run_sweep(
             source,
         })?;
         display.println(&format!("summary written to {}", path.display()));
+        // The statistics report of everything in the experiment folder (this sweep's runs and
+        // any earlier ones), as `runner report` writes it.
+        if let Ok(markdown) = super::report::report(&exp) {
+            let path = exp.join("report.md");
+            write_atomic(&path, markdown.as_bytes()).map_err(|source| SweepError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            display.println(&format!("report written to {}", path.display()));
+        }
     }
     let failed = errors.len();
     if let Some(first) = errors.into_iter().next() {

@@ -3,5 +3,6 @@
 mod check;
 mod eval_agent;
 mod readme;
+mod report;
 mod sweep;
 mod weights;

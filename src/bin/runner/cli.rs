@@ -171,6 +171,15 @@ pub enum Command {
         #[arg(long)]
         require_cuda: bool,
     },
+    /// Write the statistics report of an experiment folder (`runs/<exp>`): interquartile means
+    /// over seeds with bootstrap intervals, and the probability of improvement between variants.
+    Report {
+        /// The experiment folder.
+        experiment: PathBuf,
+        /// Folder for `report.md` (default: the experiment folder).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Print the resolved recipe and its sweep variants.
     Describe {
         /// The recipe (TOML, JSON, or a legacy JSON config).

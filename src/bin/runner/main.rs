@@ -71,6 +71,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Describe { recipe, sets } => describe(&recipe, &sets),
+        Command::Report { experiment, output } => report(&experiment, output.as_deref()),
         Command::Sweep {
             recipe,
             sets,
@@ -405,6 +406,18 @@ fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
         &nn::ObsShape::from(&spec),
         &locomamba::device::cpu_device(),
     )?)
+}
+
+fn report(experiment: &Path, output: Option<&Path>) -> Result<()> {
+    let markdown = run::report::report(experiment)?;
+    let dir = output.unwrap_or(experiment);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("report.md");
+    run::atomic::write_atomic(&path, markdown.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    print!("{markdown}");
+    eprintln!("report written to {}", path.display());
+    Ok(())
 }
 
 fn bench(
