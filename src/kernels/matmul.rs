@@ -61,6 +61,45 @@ impl Operand {
     }
 }
 
+/// `dst = lhs * rhs`, or `dst += lhs * rhs` when `read_dst`, for the `m x n` row-major `dst`.
+///
+/// # Safety
+/// `dst` must address `m * n` writable floats (initialised when `read_dst`), and `lhs` and `rhs`
+/// `m x k` and `k x n` readable elements through their strides.
+unsafe fn run_gemm(
+    dst: *mut f32,
+    (m, n, k): (usize, usize, usize),
+    lhs: Operand,
+    rhs: Operand,
+    read_dst: bool,
+    parallelism: Parallelism,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            read_dst,
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
 /// `m x n` row-major `lhs * rhs` (`lhs` `m x k`, `rhs` `k x n`), added to `init`'s rows when it
 /// is given (`init` has `n` values, one row broadcast to all `m`).
 fn product(
@@ -81,28 +120,15 @@ fn product(
         }
         // SAFETY: `out` is `m * n` writable floats with row stride `n`; `lhs` and `rhs` address
         // `m x k` and `k x n` elements inside their slices (the callers check the lengths). With
-        // `read_dst` false gemm never reads `out` (it sets alpha to zero and stores `lhs * rhs`,
-        // zeros when `k == 0`); with `init` it reads the rows written above.
+        // `read_dst` false gemm never reads `out` (it stores `lhs * rhs`, zeros when `k == 0`);
+        // with `init` it reads the rows written above.
         unsafe {
-            gemm(
-                m,
-                n,
-                k,
+            run_gemm(
                 out.as_mut_ptr().cast::<f32>(),
-                1,
-                n as isize,
+                (m, n, k),
+                lhs,
+                rhs,
                 init.is_some(),
-                lhs.ptr,
-                lhs.col_stride,
-                lhs.row_stride,
-                rhs.ptr,
-                rhs.col_stride,
-                rhs.row_stride,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
                 parallelism(m, n, k),
             );
         }
@@ -134,25 +160,12 @@ pub(crate) fn product_into(
     // `m x k` and `k x n` elements inside the slices the callers built them from (they check the
     // lengths). Without `accumulate` gemm stores `lhs * rhs` (zeros when `k == 0`).
     unsafe {
-        gemm(
-            m,
-            n,
-            k,
+        run_gemm(
             out.as_mut_ptr(),
-            1,
-            n as isize,
+            (m, n, k),
+            lhs,
+            rhs,
             accumulate,
-            lhs.ptr,
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.ptr,
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
             Parallelism::None,
         );
     }
