@@ -249,7 +249,7 @@ pub fn report(experiment: &Path) -> Result<String, ReportError> {
     if !from_training.is_empty() {
         let _ = writeln!(
             out,
-            "Not evaluated yet, so training episodes (sampled actions) stand in: {}.",
+            "No evaluation in metrics.csv, so training episodes (sampled actions) stand in: {}.",
             from_training.join(", ")
         );
     }
