@@ -35,14 +35,11 @@ pub enum BenchKind {
 }
 
 impl BenchKind {
-    /// The subcommand's name (`nets`, `env`, `train`, `scan`).
-    pub fn name(self) -> &'static str {
-        match self {
-            BenchKind::Nets => "nets",
-            BenchKind::Env => "env",
-            BenchKind::Train => "train",
-            BenchKind::Scan => "scan",
-        }
+    /// The subcommand's name (`nets`, `env`, `train`, `scan`), as clap spells it.
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map_or_else(|| format!("{self:?}"), |v| v.get_name().to_string())
     }
 }
 

@@ -279,7 +279,7 @@ fn fwd_bwd(fusion: &Fusion, x: Tensor<3>) {
 }
 
 /// The rows as a table (times in ms). PyTorch figures for the layer rows come from
-/// `examples/pytorch_reference.py`, run on the same machine; README lists them.
+/// `examples/pytorch_reference.py`; README lists them with the machine they were measured on.
 pub fn table(rows: &[BenchRow]) -> Table {
     let mut t = Table::new(&[
         ("case", Align::Left),

@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::matmul::{Operand, product_into};
+use super::sum_partials;
 
 /// Samples per partial weight gradient: the unit of parallel work of the backward, fixed so that
 /// the order of the sums (and so every bit of the result) is the same on any number of threads.
@@ -183,38 +184,32 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
     check("dy", dy.len(), dims.batch * dims.out_sample());
     let (o, p, kk) = (dims.out_channels, dims.positions(), dims.patch());
     let chunks = dims.batch.div_ceil(SAMPLES_PER_CHUNK);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..chunks)
-        .into_par_iter()
-        .map(|chunk| {
-            let mut dw = vec![0.0f32; o * kk];
-            let mut db = vec![0.0f32; o];
+    // Each chunk's partial `[dW | db]`, then the chunks' partials added in chunk order.
+    let width = o * kk + o;
+    let mut partials = vec![0.0f32; chunks * width];
+    partials
+        .par_chunks_mut(width)
+        .zip(x.par_chunks(SAMPLES_PER_CHUNK * dims.sample()))
+        .zip(dy.par_chunks(SAMPLES_PER_CHUNK * dims.out_sample()))
+        .for_each(|((partial, xs), dys)| {
+            let (dw, db) = partial.split_at_mut(o * kk);
             let mut col = vec![0.0f32; kk * p];
-            let samples =
-                chunk * SAMPLES_PER_CHUNK..((chunk + 1) * SAMPLES_PER_CHUNK).min(dims.batch);
-            for b in samples {
-                let xb = &x[b * dims.sample()..(b + 1) * dims.sample()];
-                let dyb = &dy[b * dims.out_sample()..(b + 1) * dims.out_sample()];
+            for (xb, dyb) in xs
+                .chunks_exact(dims.sample())
+                .zip(dys.chunks_exact(dims.out_sample()))
+            {
                 im2col(dims, xb, &mut col);
                 // dW += dy_b [o, p] x col_b^T [p, kk].
                 let (g, c) = (Operand::rows(dyb, p), Operand::transposed(&col, p));
-                product_into(&mut dw, (o, kk, p), g, c, true);
+                product_into(dw, (o, kk, p), g, c, true);
                 for (sum, row) in db.iter_mut().zip(dyb.chunks_exact(p)) {
                     *sum += row.iter().sum::<f32>();
                 }
             }
-            (dw, db)
-        })
-        .collect();
-    let mut weight_grad = vec![0.0f32; o * kk];
-    let mut bias_grad = vec![0.0f32; o];
-    for (dw, db) in &partials {
-        for (sum, v) in weight_grad.iter_mut().zip(dw) {
-            *sum += v;
-        }
-        for (sum, v) in bias_grad.iter_mut().zip(db) {
-            *sum += v;
-        }
-    }
+        });
+    let mut weight_grad = vec![0.0f32; width];
+    sum_partials(&mut weight_grad, &partials);
+    let bias_grad = weight_grad.split_off(o * kk);
     ConvParamGrads {
         weight: weight_grad,
         bias: bias_grad,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::ActorCritic;
 use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::seeding::normal;
-use crate::recipe::EnvConfig;
+use crate::recipe::{ActionMode, EnvConfig};
 use crate::sim::gait::Trot;
 use crate::sim::{EpisodeStats, SimError, VecEnv};
 use burn::module::Module;
@@ -126,6 +126,22 @@ impl SanityAgent {
                 t.period_steps, t.hip, t.knee, t.knee_lag
             ),
         }
+    }
+
+    /// [`evaluate_agent`] for a sanity agent, always in the original's action space
+    /// (`env.action_mode = "joint_targets"`): its actions are raw joint targets, which a gait
+    /// prior (`trot_residual`) would add to the prior's trot.
+    pub fn evaluate(
+        &mut self,
+        env_cfg: &EnvConfig,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<EvalResult, SimError> {
+        let cfg = EnvConfig {
+            action_mode: ActionMode::JointTargets,
+            ..env_cfg.clone()
+        };
+        evaluate_agent(self, &cfg, episodes, seed)
     }
 }
 

@@ -33,6 +33,14 @@ pub enum ReportError {
     /// No run folder (`<variant>/seed-<n>/`) was found.
     #[error("{0} holds no runs (expected <variant>/seed-<n>/metrics.csv below it)")]
     NoRuns(PathBuf),
+    /// `report.md` could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 /// The final metrics a report compares, in its column order: (CSV suffix, heading).
@@ -222,6 +230,20 @@ fn iqm_table(
             cells.join(" | ")
         );
     }
+}
+
+/// Writes the [`report`] of `experiment` to `dir/report.md` (atomically, creating `dir`) and
+/// returns the Markdown and the file's path.
+pub fn write_report(experiment: &Path, dir: &Path) -> Result<(String, PathBuf), ReportError> {
+    let markdown = report(experiment)?;
+    let path = dir.join("report.md");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| super::atomic::write_atomic(&path, markdown.as_bytes()))
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    Ok((markdown, path))
 }
 
 /// The report of the runs below `experiment` (`runs/<exp>`), as Markdown.

@@ -12,6 +12,7 @@ use super::atomic::write_atomic;
 use super::job::{Job, JobError, JobOutcome, run_job};
 use super::paths::{RunDir, experiment_dir};
 use super::progress::SweepProgress;
+use super::report::ReportError;
 use super::summary::{RunSummary, sweep_table};
 use crate::recipe::{Overrides, RecipeError, RecipeSource, Variant, variants};
 
@@ -196,13 +197,17 @@ pub fn run_sweep(
         display.println(&format!("summary written to {}", path.display()));
         // The statistics report of everything in the experiment folder (this sweep's runs and
         // any earlier ones), as `runner report` writes it.
-        if let Ok(markdown) = super::report::report(&exp) {
-            let path = exp.join("report.md");
-            write_atomic(&path, markdown.as_bytes()).map_err(|source| SweepError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            display.println(&format!("report written to {}", path.display()));
+        // Runs that left nothing to read do not fail the sweep; a report that cannot be
+        // written does, as the summary does.
+        match super::report::write_report(&exp, &exp) {
+            Ok((_, path)) => display.println(&format!("report written to {}", path.display())),
+            Err(ReportError::Write { path, source }) => {
+                return Err(SweepError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+            Err(_) => {}
         }
     }
     let failed = errors.len();

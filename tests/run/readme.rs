@@ -124,11 +124,8 @@ fn subcommands() -> Vec<String> {
 
 /// Whether `flag` (`--name` or `-x`) is an option in a help text.
 fn help_has_flag(help: &str, flag: &str) -> bool {
-    help.lines().any(|l| {
-        l.trim_start()
-            .split([',', ' ', '='])
-            .any(|token| token == flag || token.starts_with(&format!("{flag} ")))
-    })
+    help.lines()
+        .any(|l| l.split([',', ' ', '=']).any(|token| token == flag))
 }
 
 /// Follows a `$ref` into the schema's `$defs`.

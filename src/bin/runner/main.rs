@@ -357,9 +357,6 @@ fn eval_agent(
     if let Some(task) = task {
         recipe.env.task = task_named(task)?;
     }
-    // Sanity agents act in the original's action space: under a recipe's gait prior
-    // (`trot_residual`) the trot agent's targets would be added to the trot itself.
-    recipe.env.action_mode = recipe::ActionMode::JointTargets;
     let mut agent = match agent {
         AgentArg::Zero => run::eval::SanityAgent::Zero,
         AgentArg::Random => run::eval::SanityAgent::Random {
@@ -368,7 +365,7 @@ fn eval_agent(
         },
         AgentArg::Trot => run::eval::SanityAgent::Trot(trot.apply(&recipe.env.trot)),
     };
-    let result = run::eval::evaluate_agent(&mut agent, &recipe.env, episodes, seed)?;
+    let result = agent.evaluate(&recipe.env, episodes, seed)?;
     let steps =
         recipe.env.horizon as f32 * recipe.env.time_step_s * recipe.env.action_repeat as f32;
     println!(
@@ -409,12 +406,7 @@ fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
 }
 
 fn report(experiment: &Path, output: Option<&Path>) -> Result<()> {
-    let markdown = run::report::report(experiment)?;
-    let dir = output.unwrap_or(experiment);
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("report.md");
-    run::atomic::write_atomic(&path, markdown.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    let (markdown, path) = run::report::write_report(experiment, output.unwrap_or(experiment))?;
     print!("{markdown}");
     eprintln!("report written to {}", path.display());
     Ok(())
