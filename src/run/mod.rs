@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod describe;
 pub mod eval;
+pub(crate) mod font;
 pub mod job;
 pub mod metrics;
 pub mod paths;

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+mod plot;
+mod runs;
+
+use runs::{METRICS, Point, RunCurve};
+
 use super::stats::{
     BOOTSTRAP_REPS, Estimate, iqm, mean, probability_of_improvement_ci, stratified_bootstrap,
 };
@@ -41,133 +46,6 @@ pub enum ReportError {
         /// The error.
         source: std::io::Error,
     },
-}
-
-/// The final metrics a report compares, in its column order: (CSV suffix, heading).
-const METRICS: [(&str, &str); 4] = [
-    ("distance", "distance (m)"),
-    ("episode_return", "return"),
-    ("collisions", "collisions"),
-    ("fall_rate", "fall rate"),
-];
-
-/// One metrics row: env steps and the values of the [`METRICS`] (NaN where absent).
-#[derive(Debug, Clone, PartialEq)]
-struct Point {
-    env_steps: u64,
-    values: [f64; 4],
-}
-
-/// One run's evaluation points (or training points when it has no evaluation yet).
-#[derive(Debug, Clone, PartialEq)]
-struct RunCurve {
-    variant: String,
-    seed: String,
-    /// `eval` or `train`: where the points come from.
-    source: &'static str,
-    points: Vec<Point>,
-}
-
-impl RunCurve {
-    fn last(&self) -> &Point {
-        self.points.last().expect("a curve has points")
-    }
-
-    /// The last point at or before `env_steps`.
-    fn at(&self, env_steps: u64) -> Option<&Point> {
-        self.points.iter().rev().find(|p| p.env_steps <= env_steps)
-    }
-}
-
-/// Parses a `metrics.csv`: its eval points, or its train points when no row has an evaluation.
-fn parse_curve(csv: &str) -> Option<(&'static str, Vec<Point>)> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next()?.split(',').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name);
-    let steps = column("env_steps")?;
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    for source in ["eval", "train"] {
-        let cols: Vec<Option<usize>> = METRICS
-            .iter()
-            .map(|(m, _)| column(&format!("{source}/{m}")))
-            .collect();
-        let points: Vec<Point> = rows
-            .iter()
-            .filter_map(|row| {
-                let value = |c: Option<usize>| {
-                    c.and_then(|c| row.get(c))
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .unwrap_or(f64::NAN)
-                };
-                let values = [
-                    value(cols[0]),
-                    value(cols[1]),
-                    value(cols[2]),
-                    value(cols[3]),
-                ];
-                let env_steps = row.get(steps)?.parse().ok()?;
-                values[0].is_finite().then_some(Point { env_steps, values })
-            })
-            .collect();
-        if !points.is_empty() {
-            return Some((source, points));
-        }
-    }
-    None
-}
-
-fn read_dir(path: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let entries = std::fs::read_dir(path).map_err(|source| ReportError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
-}
-
-/// The runs below `experiment`, and the run folders without data yet.
-fn collect(experiment: &Path) -> Result<(Vec<RunCurve>, Vec<String>), ReportError> {
-    let mut curves = Vec::new();
-    let mut missing = Vec::new();
-    for variant_dir in read_dir(experiment)? {
-        let variant = variant_dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        for run_dir in read_dir(&variant_dir)? {
-            let name = run_dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            // `seed-<n>` only: `seed-<n>.replaced-<time>` folders are old runs kept aside.
-            let Some(seed) = name
-                .strip_prefix("seed-")
-                .filter(|s| s.parse::<u64>().is_ok())
-            else {
-                continue;
-            };
-            let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap_or_default();
-            match parse_curve(&csv) {
-                Some((source, points)) => curves.push(RunCurve {
-                    variant: variant.clone(),
-                    seed: seed.to_string(),
-                    source,
-                    points,
-                }),
-                None => missing.push(format!("{variant}/{name}")),
-            }
-        }
-    }
-    if curves.is_empty() && missing.is_empty() {
-        return Err(ReportError::NoRuns(experiment.to_path_buf()));
-    }
-    Ok((curves, missing))
 }
 
 fn fmt_estimate(e: &Estimate, decimals: usize) -> String {
@@ -232,26 +110,39 @@ fn iqm_table(
     }
 }
 
-/// Writes the [`report`] of `experiment` to `dir/report.md` (atomically, creating `dir`) and
-/// returns the Markdown and the file's path.
+/// Writes the report of the runs below `experiment` (`runs/<exp>`) into `dir` (created if
+/// needed): the learning-curve figures (`learning_curves_*.png|svg`) and `report.md`, which shows
+/// them, each file atomically. Returns the Markdown and the path of `report.md`.
 pub fn write_report(experiment: &Path, dir: &Path) -> Result<(String, PathBuf), ReportError> {
-    let markdown = report(experiment)?;
+    let (runs, missing) = runs::collect(experiment)?;
     let path = dir.join("report.md");
-    std::fs::create_dir_all(dir)
-        .and_then(|()| super::atomic::write_atomic(&path, markdown.as_bytes()))
-        .map_err(|source| ReportError::Write {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let figures = plot::write_learning_curves(&runs, dir)?;
+    let name = experiment.file_name().unwrap_or_default().to_string_lossy();
+    let markdown = markdown(&name, &runs, &missing, &figures);
+    super::atomic::write_atomic(&path, markdown.as_bytes()).map_err(|source| {
+        ReportError::Write {
             path: path.clone(),
             source,
-        })?;
+        }
+    })?;
     Ok((markdown, path))
 }
 
-/// The report of the runs below `experiment` (`runs/<exp>`), as Markdown.
-pub fn report(experiment: &Path) -> Result<String, ReportError> {
-    let (curves, missing) = collect(experiment)?;
+/// The report as Markdown: the runs found, the figures (paths relative to `report.md`), the
+/// final-performance tables and the probability of improvement.
+fn markdown(
+    name: &str,
+    runs: &[runs::Run],
+    missing: &[String],
+    figures: &[(plot::XAxis, PathBuf)],
+) -> String {
+    let curves: Vec<RunCurve> = runs.iter().filter_map(runs::Run::curve).collect();
     let mut variants: Vec<String> = curves.iter().map(|c| c.variant.clone()).collect();
     variants.dedup();
-    let name = experiment.file_name().unwrap_or_default().to_string_lossy();
     let mut out = format!("# Report: {name}\n\n");
     let _ = writeln!(
         out,
@@ -281,6 +172,23 @@ pub fn report(experiment: &Path) -> Result<String, ReportError> {
          stratified bootstrap resamples (seeded; rliable's method). Distance, return, collisions \
          and fall rate are per episode, from each run's deterministic evaluations.\n"
     );
+    if !figures.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Learning curves\n\nPer variant, the mean over seeds of the training episodes \
+             (each run smoothed over {} updates) with its 95% bootstrap band over seeds; dots are \
+             the mean of the evaluations. SVG versions lie beside the PNGs.\n",
+            plot::SMOOTH_ROWS
+        );
+        for (axis, png) in figures {
+            let file = png.file_name().unwrap_or_default().to_string_lossy();
+            let _ = writeln!(
+                out,
+                "![learning curves against {}]({file})\n",
+                axis.describe()
+            );
+        }
+    }
     let _ = writeln!(out, "## At the end of each run\n");
     iqm_table(&mut out, &variants, &curves, |c| Some(c.last()));
     let common = curves.iter().map(|c| c.last().env_steps).min().unwrap_or(0);
@@ -327,41 +235,5 @@ pub fn report(experiment: &Path) -> Result<String, ReportError> {
             let _ = writeln!(out, "| {row} | {} |", cells.join(" | "));
         }
     }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CSV: &str = "update,env_steps,train/distance,train/episode_return,eval/distance,eval/collisions\n\
-                       1,100,0.5,1.0,,\n\
-                       2,200,0.7,2.0,3.0,4\n\
-                       3,300,0.9,3.0,,\n";
-
-    #[test]
-    fn eval_rows_are_preferred_and_absent_metrics_are_nan() {
-        let (source, points) = parse_curve(CSV).unwrap();
-        assert_eq!(source, "eval");
-        assert_eq!(points.len(), 1);
-        assert_eq!(points[0].env_steps, 200);
-        assert_eq!(points[0].values[0], 3.0);
-        assert!(
-            points[0].values[1].is_nan(),
-            "no eval/episode_return column"
-        );
-        assert_eq!(points[0].values[2], 4.0);
-    }
-
-    #[test]
-    fn training_rows_stand_in_before_the_first_evaluation() {
-        let csv = "update,env_steps,train/distance,eval/distance\n1,100,0.5,\n2,200,0.7,\n";
-        let (source, points) = parse_curve(csv).unwrap();
-        assert_eq!(source, "train");
-        assert_eq!(
-            points.iter().map(|p| p.env_steps).collect::<Vec<_>>(),
-            [100, 200]
-        );
-        assert!(parse_curve("update,env_steps\n").is_none());
-    }
+    out
 }
