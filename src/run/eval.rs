@@ -9,7 +9,7 @@ use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::seeding::normal;
 use crate::recipe::{ActionMode, EnvConfig};
 use crate::sim::gait::Trot;
-use crate::sim::{EpisodeStats, SimError, VecEnv};
+use crate::sim::{EpisodeStats, SimError, StepOutput, VecEnv};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
@@ -47,6 +47,33 @@ impl std::fmt::Display for EvalResult {
             self.success_rate
         )
     }
+}
+
+/// Watches an evaluation step by step: rollout videos, depth frames for TensorBoard. An observer
+/// keeps its own errors (the evaluation's numbers do not depend on it).
+pub trait EvalObserver {
+    /// Called once after the envs' first reset, before the first action.
+    fn start(&mut self, env: &VecEnv, episodes: usize);
+    /// Called after every step with its output. Envs whose episode ended in this step (listed in
+    /// `out.finished`) have been reset already: `env` shows their next episode's first state.
+    fn step(&mut self, env: &VecEnv, out: &StepOutput);
+}
+
+/// How many of `episodes` evaluation episodes env `env` of `num_envs` contributes: its first ones,
+/// so the result does not depend on which env happens to finish first.
+pub fn episode_quota(episodes: usize, num_envs: usize, env: usize) -> usize {
+    episodes / num_envs + usize::from(env < episodes % num_envs)
+}
+
+/// The index among all evaluated episodes of env `env`'s `k`-th episode (env order, then `k`),
+/// or `None` when that episode is beyond the env's quota.
+pub fn episode_index(episodes: usize, num_envs: usize, env: usize, k: usize) -> Option<usize> {
+    (k < episode_quota(episodes, num_envs, env)).then(|| {
+        (0..env)
+            .map(|e| episode_quota(episodes, num_envs, e))
+            .sum::<usize>()
+            + k
+    })
 }
 
 /// Something that picks the raw actions of every env of a [`VecEnv`]: a policy, or one of the
@@ -136,12 +163,13 @@ impl SanityAgent {
         env_cfg: &EnvConfig,
         episodes: usize,
         seed: u64,
+        observer: Option<&mut dyn EvalObserver>,
     ) -> Result<EvalResult, SimError> {
         let cfg = EnvConfig {
             action_mode: ActionMode::JointTargets,
             ..env_cfg.clone()
         };
-        evaluate_agent(self, &cfg, episodes, seed)
+        evaluate_agent(self, &cfg, episodes, seed, observer)
     }
 }
 
@@ -161,7 +189,8 @@ impl Agent for SanityAgent {
     }
 }
 
-/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by `seed`.
+/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by
+/// `seed`, shown to `observer` if there is one.
 pub fn evaluate(
     model: &ActorCritic,
     norm: Option<&RunningNorm>,
@@ -169,34 +198,42 @@ pub fn evaluate(
     episodes: usize,
     seed: u64,
     device: &Device,
+    observer: Option<&mut dyn EvalObserver>,
 ) -> Result<EvalResult, SimError> {
     let mut agent = PolicyAgent {
         model,
         norm,
         device: device.clone().inner(),
     };
-    evaluate_agent(&mut agent, env_cfg, episodes, seed)
+    evaluate_agent(&mut agent, env_cfg, episodes, seed, observer)
 }
 
-/// Runs `episodes` episodes of `agent` on `env_cfg` (its task and sizes), seeded by `seed`.
+/// Runs `episodes` episodes of `agent` on `env_cfg` (its task and sizes), seeded by `seed`,
+/// shown to `observer` if there is one.
 pub fn evaluate_agent(
     agent: &mut dyn Agent,
     env_cfg: &EnvConfig,
     episodes: usize,
     seed: u64,
+    mut observer: Option<&mut dyn EvalObserver>,
 ) -> Result<EvalResult, SimError> {
     let mut cfg = env_cfg.clone();
     cfg.num_envs = episodes.clamp(1, env_cfg.num_envs.max(1));
     let mut env = VecEnv::new(&cfg, seed)?;
     let spec = env.spec();
     let mut finished: Vec<EpisodeStats> = Vec::new();
-    // Each env contributes its first episodes until enough have finished, in env order, so the
-    // result does not depend on which env happens to finish first.
     let mut per_env: Vec<Vec<EpisodeStats>> = vec![Vec::new(); spec.num_envs];
-    let quota = |e: usize| episodes / spec.num_envs + usize::from(e < episodes % spec.num_envs);
+    let quota = |e: usize| episode_quota(episodes, spec.num_envs, e);
+    if let Some(o) = observer.as_deref_mut() {
+        o.start(&env, episodes);
+    }
     while (0..spec.num_envs).any(|e| per_env[e].len() < quota(e)) {
         let actions = agent.act(&env);
-        let out = env.step(&actions);
+        env.step(&actions);
+        let out = env.last_output();
+        if let Some(o) = observer.as_deref_mut() {
+            o.step(&env, out);
+        }
         for ep in &out.finished {
             if per_env[ep.env].len() < quota(ep.env) {
                 per_env[ep.env].push(ep.clone());

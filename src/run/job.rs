@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::atomic::write_atomic;
 use super::checkpoint::{self, CheckpointError};
+use super::depth_strip::DepthStrip;
 use super::eval;
 use super::metrics::MetricsCsv;
 use super::paths::RunDir;
@@ -207,9 +208,14 @@ fn run_loop(
         let steps = trainer.counters().env_steps;
         let mut scalars = stats.scalars;
         if log.eval_interval > 0 && update.is_multiple_of(log.eval_interval as u64) {
-            let result = evaluate(&trainer, None)?;
+            let mut strip = DepthStrip::new();
+            let result = evaluate(&trainer, None, Some(&mut strip))?;
             progress.message(&format!("update {update}: eval {result}"));
             scalars.extend(eval_scalars(&result));
+            if let (Some(tb), Some((pixels, width, height))) = (&mut tb, strip.image()) {
+                tb.gray_image("eval/depth", &pixels, width, height, steps)
+                    .map_err(io_err(&dir.tensorboard()))?;
+            }
         }
         if update.is_multiple_of(log.log_interval as u64) || trainer.done() {
             csv.append(update, steps, &scalars)
@@ -248,6 +254,7 @@ fn run_loop(
 fn evaluate(
     trainer: &Trainer,
     task: Option<crate::recipe::Task>,
+    observer: Option<&mut dyn eval::EvalObserver>,
 ) -> Result<eval::EvalResult, JobError> {
     let mut env = trainer.recipe().env.clone();
     if let Some(t) = task {
@@ -262,6 +269,7 @@ fn evaluate(
         episodes,
         seed,
         trainer.device(),
+        observer,
     )
     .map_err(|e| JobError::Train {
         run: String::new(),
@@ -283,7 +291,7 @@ fn eval_scalars(r: &eval::EvalResult) -> Vec<(String, f64)> {
 /// training episodes.
 fn summarize(job: &Job, trainer: &Trainer) -> Result<RunSummary, JobError> {
     let (ret, dist, coll, fall) = if job.recipe.logging.eval_episodes > 0 {
-        let r = evaluate(trainer, None)?;
+        let r = evaluate(trainer, None, None)?;
         (
             r.mean_return,
             r.mean_distance,

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod depth_strip;
 pub mod describe;
 pub mod eval;
 pub(crate) mod font;
@@ -15,4 +16,5 @@ pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod tensorboard;
+pub mod video;
 pub mod weights;

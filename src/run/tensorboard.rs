@@ -1,14 +1,17 @@
-//! TensorBoard scalars: written with the `tensorboard-rs` crate, read back by a small event-file
-//! parser (TFRecord framing + the few protobuf fields of `Event`/`Summary` that scalars use), which
-//! the tests and `runner` use to check what was logged.
+//! TensorBoard scalars and images: written as event files with the `tensorboard-rs` crate's file
+//! writer, read back by a small event-file parser (TFRecord framing + the few protobuf fields of
+//! `Event`/`Summary` that scalars and images use), which the tests and `runner` use to check what
+//! was logged.
 
 use std::path::{Path, PathBuf};
 
-use tensorboard_rs::summary_writer::SummaryWriter;
+use protobuf::RepeatedField;
+use tensorboard_proto::summary::{Summary, Summary_Image, Summary_Value};
+use tensorboard_rs::summary_writer::FileWriter;
 
-/// Writes scalar summaries into one run folder.
+/// Writes scalar and image summaries into one run folder.
 pub struct TensorBoard {
-    writer: SummaryWriter,
+    writer: FileWriter,
 }
 
 impl TensorBoard {
@@ -16,13 +19,47 @@ impl TensorBoard {
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(Self {
-            writer: SummaryWriter::new(dir),
+            writer: FileWriter::new(dir),
         })
     }
 
     /// Logs `value` under `tag` at `step` (env steps).
     pub fn scalar(&mut self, tag: &str, value: f32, step: u64) {
-        self.writer.add_scalar(tag, value, step as usize);
+        let summary = tensorboard_rs::summary::scalar(tag, value);
+        self.writer.add_summary(summary, step as usize);
+    }
+
+    /// Logs an 8-bit grayscale image (`width * height` bytes, rows top to bottom) under `tag`
+    /// at `step`, PNG-encoded as TensorBoard's image dashboard expects.
+    pub fn gray_image(
+        &mut self,
+        tag: &str,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        step: u64,
+    ) -> std::io::Result<()> {
+        let mut png_bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png_bytes, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .and_then(|mut w| w.write_image_data(pixels))
+            .map_err(std::io::Error::other)?;
+        let mut image = Summary_Image::new();
+        image.set_height(height as i32);
+        image.set_width(width as i32);
+        // 1 = grayscale.
+        image.set_colorspace(1);
+        image.set_encoded_image_string(png_bytes);
+        let mut value = Summary_Value::new();
+        value.set_tag(tag.to_string());
+        value.set_image(image);
+        let mut summary = Summary::new();
+        summary.set_value(RepeatedField::from(vec![value]));
+        self.writer.add_summary(summary, step as usize);
+        Ok(())
     }
 
     /// Flushes buffered events to disk.
@@ -59,8 +96,50 @@ fn invalid(msg: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
 }
 
+/// One image read back from an event file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Tag.
+    pub tag: String,
+    /// Step.
+    pub step: i64,
+    /// Width in pixels, as the summary states it.
+    pub width: i32,
+    /// Height in pixels, as the summary states it.
+    pub height: i32,
+    /// The encoded image (PNG).
+    pub encoded: Vec<u8>,
+}
+
+/// What one summary value holds.
+enum Logged {
+    Scalar(Scalar),
+    Image(Image),
+}
+
 /// Every scalar in an event file. Fails on a truncated record or a bad length checksum.
 pub fn read_scalars(path: &Path) -> std::io::Result<Vec<Scalar>> {
+    Ok(read_events(path)?
+        .into_iter()
+        .filter_map(|l| match l {
+            Logged::Scalar(s) => Some(s),
+            Logged::Image(_) => None,
+        })
+        .collect())
+}
+
+/// Every image in an event file. Fails as [`read_scalars`] does.
+pub fn read_images(path: &Path) -> std::io::Result<Vec<Image>> {
+    Ok(read_events(path)?
+        .into_iter()
+        .filter_map(|l| match l {
+            Logged::Image(i) => Some(i),
+            Logged::Scalar(_) => None,
+        })
+        .collect())
+}
+
+fn read_events(path: &Path) -> std::io::Result<Vec<Logged>> {
     let bytes = std::fs::read(path)?;
     let mut out = Vec::new();
     let mut pos = 0;
@@ -154,8 +233,8 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// `Event { 2: step, 5: Summary { 1: Value { 1: tag, 2: simple_value } } }`.
-fn parse_event(data: &[u8], out: &mut Vec<Scalar>) -> std::io::Result<()> {
+/// `Event { 2: step, 5: Summary { 1: Value { 1: tag, 2: simple_value, 4: Image } } }`.
+fn parse_event(data: &[u8], out: &mut Vec<Logged>) -> std::io::Result<()> {
     let mut step = 0i64;
     let mut values = Vec::new();
     let mut event = Fields { data, pos: 0 };
@@ -169,35 +248,58 @@ fn parse_event(data: &[u8], out: &mut Vec<Scalar>) -> std::io::Result<()> {
                 };
                 while let Some((f, p)) = summary.next()? {
                     if let (1, Payload::Bytes(value)) = (f, p) {
-                        let mut value = Fields {
-                            data: value,
-                            pos: 0,
-                        };
-                        let (mut tag, mut simple) = (None, None);
-                        while let Some((vf, vp)) = value.next()? {
-                            match (vf, vp) {
-                                (1, Payload::Bytes(t)) => {
-                                    tag = Some(String::from_utf8_lossy(t).to_string())
-                                }
-                                (2, Payload::Fixed32(bits)) => simple = Some(f32::from_bits(bits)),
-                                _ => {}
-                            }
-                        }
-                        if let (Some(tag), Some(value)) = (tag, simple) {
-                            values.push((tag, value));
-                        }
+                        values.push(parse_value(value)?);
                     }
                 }
             }
             _ => {}
         }
     }
-    out.extend(
-        values
-            .into_iter()
-            .map(|(tag, value)| Scalar { tag, step, value }),
-    );
+    for (tag, simple, image) in values {
+        let Some(tag) = tag else { continue };
+        if let Some(value) = simple {
+            out.push(Logged::Scalar(Scalar { tag, step, value }));
+        } else if let Some((width, height, encoded)) = image {
+            out.push(Logged::Image(Image {
+                tag,
+                step,
+                width,
+                height,
+                encoded,
+            }));
+        }
+    }
     Ok(())
+}
+
+/// A summary image's (width, height, encoded bytes).
+type ImageFields = (i32, i32, Vec<u8>);
+
+/// `Value { 1: tag, 2: simple_value, 4: Image { 1: height, 2: width, 4: encoded } }`.
+fn parse_value(data: &[u8]) -> std::io::Result<(Option<String>, Option<f32>, Option<ImageFields>)> {
+    let mut value = Fields { data, pos: 0 };
+    let (mut tag, mut simple, mut image) = (None, None, None);
+    while let Some((field, payload)) = value.next()? {
+        match (field, payload) {
+            (1, Payload::Bytes(t)) => tag = Some(String::from_utf8_lossy(t).to_string()),
+            (2, Payload::Fixed32(bits)) => simple = Some(f32::from_bits(bits)),
+            (4, Payload::Bytes(img)) => {
+                let mut fields = Fields { data: img, pos: 0 };
+                let (mut width, mut height, mut encoded) = (0, 0, Vec::new());
+                while let Some((f, p)) = fields.next()? {
+                    match (f, p) {
+                        (1, Payload::Varint(h)) => height = h as i32,
+                        (2, Payload::Varint(w)) => width = w as i32,
+                        (4, Payload::Bytes(b)) => encoded = b.to_vec(),
+                        _ => {}
+                    }
+                }
+                image = Some((width, height, encoded));
+            }
+            _ => {}
+        }
+    }
+    Ok((tag, simple, image))
 }
 
 #[cfg(test)]
@@ -229,5 +331,36 @@ mod tests {
             step: 20,
             value: -0.25
         }));
+    }
+
+    #[test]
+    fn written_images_read_back_as_pngs_of_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let (width, height) = (5, 3);
+        let pixels: Vec<u8> = (0..width * height).map(|i| (i * 17) as u8).collect();
+        {
+            let mut tb = TensorBoard::create(dir.path()).unwrap();
+            tb.scalar("eval/distance", 2.0, 7);
+            tb.gray_image("eval/depth", &pixels, width, height, 7)
+                .unwrap();
+            tb.flush();
+        }
+        let file = &event_files(dir.path()).unwrap()[0];
+        assert_eq!(
+            read_scalars(file).unwrap().len(),
+            1,
+            "the image is not a scalar"
+        );
+        let images = read_images(file).unwrap();
+        assert_eq!(images.len(), 1);
+        let img = &images[0];
+        assert_eq!((img.tag.as_str(), img.step), ("eval/depth", 7));
+        assert_eq!((img.width, img.height), (5, 3));
+        let decoder = png::Decoder::new(std::io::Cursor::new(&img.encoded));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (5, 3));
+        assert_eq!(&buf[..info.buffer_size()], &pixels[..]);
     }
 }

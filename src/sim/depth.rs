@@ -36,13 +36,18 @@ struct Tile {
 /// Inward normals of the pyramid from the lens through the image-plane rectangle
 /// `[u0, u1] x [v0, v1]` (a pixel ray's direction is `(1, -u, -v)` before normalising).
 fn pyramid(u0: f32, u1: f32, v0: f32, v1: f32) -> [Vector; 4] {
-    let corners = [
+    pyramid_through([
         Vector::new(1.0, -u0, -v0),
         Vector::new(1.0, -u1, -v0),
         Vector::new(1.0, -u1, -v1),
         Vector::new(1.0, -u0, -v1),
-    ];
-    let inside = Vector::new(1.0, -0.5 * (u0 + u1), -0.5 * (v0 + v1));
+    ])
+}
+
+/// Inward normals of the four side planes of the pyramid from the origin along the edge
+/// directions `corners` (in order around the pyramid).
+pub(super) fn pyramid_through(corners: [Vector; 4]) -> [Vector; 4] {
+    let inside = corners.iter().fold(Vector::ZERO, |a, &c| a + c);
     std::array::from_fn(|i| {
         let n = corners[i].cross(corners[(i + 1) % 4]);
         if n.dot(inside) < 0.0 { -n } else { n }
@@ -194,7 +199,7 @@ impl Camera {
 
 /// A bounding-volume tree over `(collider index, box)` leaves, keyed as rapier's query pipeline
 /// expects.
-fn leaf_tree(leaves: impl Iterator<Item = (usize, Aabb)>) -> Bvh {
+pub(super) fn leaf_tree(leaves: impl Iterator<Item = (usize, Aabb)>) -> Bvh {
     let leaves: Vec<(usize, Aabb)> = leaves.collect();
     if leaves.len() > 2 {
         Bvh::from_iter(BvhBuildStrategy::Binned, leaves)
@@ -225,7 +230,7 @@ fn camera_groups() -> InteractionGroups {
 
 /// Whether some point of `aabb` lies on the side of the plane through `origin` that `normal`
 /// points to (the box's corner furthest along the normal decides).
-fn reaches_positive_side(aabb: &Aabb, origin: Vector, normal: Vector) -> bool {
+pub(super) fn reaches_positive_side(aabb: &Aabb, origin: Vector, normal: Vector) -> bool {
     let corner = Vector::new(
         if normal.x >= 0.0 {
             aabb.maxs.x

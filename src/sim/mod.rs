@@ -12,6 +12,7 @@ pub mod reward;
 pub mod robot;
 pub mod terrain;
 pub mod vec_env;
+pub mod view;
 
 pub use env::{Env, EpisodeStats};
 pub use error::SimError;

@@ -295,6 +295,11 @@ impl VecEnv {
         }
     }
 
+    /// The output of the latest [`step`](Self::step) (empty before the first).
+    pub fn last_output(&self) -> &StepOutput {
+        &self.out
+    }
+
     /// The envs (for inspection).
     pub fn env(&self, i: usize) -> &Env {
         &self.slots[i].env

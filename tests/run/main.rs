@@ -5,4 +5,5 @@ mod eval_agent;
 mod readme;
 mod report;
 mod sweep;
+mod video;
 mod weights;

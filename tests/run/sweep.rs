@@ -128,6 +128,20 @@ fn tiny_sweep_writes_every_artefact_and_skips_finished_runs() {
                     "{variant}/seed-{seed}: tag {tag} missing in {tags:?}"
                 );
             }
+            // Each evaluation logs the policy's depth input at 4 moments of an episode, side by
+            // side with 2-pixel gaps: 4 x 40 + 3 x 2 pixels wide.
+            let images: Vec<tensorboard::Image> = files
+                .iter()
+                .flat_map(|f| tensorboard::read_images(f).unwrap())
+                .collect();
+            assert!(!images.is_empty(), "no image summaries");
+            for image in &images {
+                assert_eq!(image.tag, "eval/depth");
+                assert_eq!((image.width, image.height), (166, 40));
+                let decoder = png::Decoder::new(std::io::Cursor::new(&image.encoded));
+                let info = decoder.read_info().expect("a PNG").info().clone();
+                assert_eq!((info.width, info.height), (166, 40));
+            }
         }
     }
     // Running again skips every finished run and changes nothing.

@@ -7,3 +7,4 @@ mod gait;
 mod observation;
 mod standing;
 mod tasks;
+mod view;

@@ -15,6 +15,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Frame size of videos.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct FrameSize {
+    /// Video width in pixels.
+    #[arg(long, default_value_t = 320)]
+    pub width: usize,
+    /// Video height in pixels.
+    #[arg(long, default_value_t = 240)]
+    pub height: usize,
+}
+
+/// A video container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoFormatArg {
+    /// Animated GIF.
+    Gif,
+    /// H.264 MP4 (through ffmpeg).
+    Mp4,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train every seed and every point of the recipe's [sweep] grid (the main job).
@@ -94,6 +114,35 @@ pub enum Command {
         /// Seed of the evaluation envs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Write a video of every evaluated episode into this folder (`episode-000.mp4`, ...).
+        #[arg(long, value_name = "DIR")]
+        video: Option<PathBuf>,
+        /// Container of those videos (default: mp4 when an `ffmpeg` binary is on PATH, else gif).
+        #[arg(long, value_enum, requires = "video")]
+        video_format: Option<VideoFormatArg>,
+        #[command(flatten)]
+        frame: FrameSize,
+    },
+    /// Record one episode of a checkpoint's policy as a video: a chase camera's ray-cast view of
+    /// the scene, the policy's depth input beside it, and the step, distance and return.
+    Video {
+        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
+        checkpoint: PathBuf,
+        /// Run on another task than the checkpoint's.
+        #[arg(long)]
+        task: Option<String>,
+        /// Seed of the env.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Policy steps at most (default: the recipe's episode length, `env.horizon`).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Output file, `.mp4` (needs `ffmpeg` on PATH) or `.gif` (default: the run's `eval/`
+        /// folder, mp4 when ffmpeg is available, else gif).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        frame: FrameSize,
     },
     /// Write the depth camera's view at the start of an episode as a PNG (near = bright).
     Render {

@@ -10,6 +10,7 @@ use burn::module::Module;
 use clap::Parser;
 
 mod cli;
+mod video;
 
 use cli::{AgentArg, Cli, Command, with_backend};
 
@@ -22,6 +23,7 @@ use locomamba::recipe::{self, Overrides};
 use locomamba::recipe::{Recipe, Task};
 use locomamba::run;
 use locomamba::run::atomic::write_atomic;
+use locomamba::run::eval::EvalObserver;
 use locomamba::run::sweep::{SweepOptions, run_sweep};
 use locomamba::sim::gait::Trot;
 use locomamba::sim::{Env, VecEnv, write_depth_png};
@@ -120,34 +122,61 @@ fn run(cli: Cli) -> Result<()> {
             task,
             episodes,
             seed,
-        } => match agent {
-            Some(agent) => {
-                let trot = TrotFlags {
-                    period,
-                    hip,
-                    knee,
-                    knee_lag,
-                };
-                eval_agent(
-                    agent,
-                    trot,
-                    recipe.as_deref(),
-                    checkpoint.as_deref(),
-                    &sets,
+            video,
+            video_format,
+            frame,
+        } => {
+            let videos = video.map(|dir| video::EvalVideos {
+                dir,
+                format: video_format,
+                frame,
+            });
+            match agent {
+                Some(agent) => {
+                    let trot = TrotFlags {
+                        period,
+                        hip,
+                        knee,
+                        knee_lag,
+                    };
+                    eval_agent(
+                        agent,
+                        trot,
+                        recipe.as_deref(),
+                        checkpoint.as_deref(),
+                        &sets,
+                        task.as_deref(),
+                        episodes,
+                        seed,
+                        videos.as_ref(),
+                    )
+                }
+                None => eval(
+                    checkpoint
+                        .as_deref()
+                        .expect("clap requires a checkpoint without --agent"),
                     task.as_deref(),
                     episodes,
                     seed,
-                )
+                    videos.as_ref(),
+                ),
             }
-            None => eval(
-                checkpoint
-                    .as_deref()
-                    .expect("clap requires a checkpoint without --agent"),
-                task.as_deref(),
-                episodes,
-                seed,
-            ),
-        },
+        }
+        Command::Video {
+            checkpoint,
+            task,
+            seed,
+            steps,
+            output,
+            frame,
+        } => video::video(
+            &checkpoint,
+            task.as_deref(),
+            seed,
+            steps,
+            output.as_deref(),
+            frame,
+        ),
         Command::Render {
             recipe,
             output,
@@ -339,6 +368,7 @@ fn eval_agent(
     task: Option<&str>,
     episodes: usize,
     seed: u64,
+    videos: Option<&video::EvalVideos>,
 ) -> Result<()> {
     let mut recipe = match (recipe_path, checkpoint) {
         (Some(path), _) => {
@@ -365,17 +395,30 @@ fn eval_agent(
         },
         AgentArg::Trot => run::eval::SanityAgent::Trot(trot.apply(&recipe.env.trot)),
     };
-    let result = agent.evaluate(&recipe.env, episodes, seed)?;
+    let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
+    let result = agent.evaluate(
+        &recipe.env,
+        episodes,
+        seed,
+        observer.as_mut().map(|o| o as &mut dyn EvalObserver),
+    )?;
     let steps =
         recipe.env.horizon as f32 * recipe.env.time_step_s * recipe.env.action_repeat as f32;
     println!(
         "{result} (agent {}, episodes of up to {steps:.0} s)",
         agent.describe()
     );
+    observer.map(video::report_written).transpose()?;
     Ok(())
 }
 
-fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<()> {
+fn eval(
+    path: &Path,
+    task: Option<&str>,
+    episodes: usize,
+    seed: u64,
+    videos: Option<&video::EvalVideos>,
+) -> Result<()> {
     let checkpoint = run::checkpoint::resolve(path)?;
     let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
     if let Some(task) = task {
@@ -384,8 +427,18 @@ fn eval(path: &Path, task: Option<&str>, episodes: usize, seed: u64) -> Result<(
     let device = device::select(&recipe.backend)?;
     let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;
     let norm = run::checkpoint::norm_of(&checkpoint)?;
-    let result = run::eval::evaluate(&model, norm.as_ref(), &recipe.env, episodes, seed, &device)?;
+    let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
+    let result = run::eval::evaluate(
+        &model,
+        norm.as_ref(),
+        &recipe.env,
+        episodes,
+        seed,
+        &device,
+        observer.as_mut().map(|o| o as &mut dyn EvalObserver),
+    )?;
     println!("{} ({})", result, checkpoint.display());
+    observer.map(video::report_written).transpose()?;
     let out = run::paths::eval_output(&checkpoint, &result.task, seed);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
