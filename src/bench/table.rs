@@ -146,7 +146,7 @@ impl Machine {
         Machine {
             cpu: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown CPU".to_string()),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_gib: memory_gib(&meminfo),
+            memory_gib: crate::run::memory::mem_total_bytes(&meminfo).map(|b| b / 1024f64.powi(3)),
         }
     }
 
@@ -166,13 +166,6 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
         .find(|l| l.starts_with("model name"))
         .and_then(|l| l.split_once(':'))
         .map(|(_, v)| v.trim().to_string())
-}
-
-/// `MemTotal` of a `/proc/meminfo` text, in GiB.
-fn memory_gib(meminfo: &str) -> Option<f64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / (1024.0 * 1024.0))
 }
 
 /// What one `runner bench` call measured: a title, its tables, and where they came from.
@@ -258,8 +251,6 @@ mod tests {
             Some("AMD EPYC 9R14 96-Core Processor")
         );
         assert_eq!(cpu_model("flags: x"), None);
-        let g = memory_gib("MemTotal:       24576000 kB\nMemFree: 1 kB\n").unwrap();
-        assert!((g - 23.4375).abs() < 1e-9, "{g}");
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Value, RecipeError> {
                     message: e.message().trim().to_string(),
                 }
             })?;
+            if let Some((key, value)) = non_finite(&toml::Value::Table(table.clone()), "") {
+                return Err(non_finite_error(path.display().to_string(), key, value));
+            }
             serde_json::to_value(table).map_err(|e| RecipeError::Syntax {
                 file: path.to_path_buf(),
                 format: "TOML",
@@ -218,9 +221,12 @@ impl RecipeSource {
             .collect();
         env.sort();
         for (name, key, value) in env {
+            let origin = format!("environment variable {name}");
+            let value = parse_scalar(value, &key)
+                .map_err(|(path, number)| non_finite_error(origin.clone(), path, number))?;
             layers.push(Layer {
-                origin: format!("environment variable {name}"),
-                value: nest(&key, parse_scalar(value)),
+                origin,
+                value: nest(&key, value),
             });
         }
         for (key, value) in point {
@@ -260,22 +266,59 @@ pub fn parse_set(arg: &str) -> Result<(String, Value), RecipeError> {
             arg: arg.to_string(),
         });
     }
-    Ok((key.to_string(), parse_scalar(value.trim())))
+    let value = parse_scalar(value.trim(), key)
+        .map_err(|(path, number)| non_finite_error(format!("--set {arg}"), path, number))?;
+    Ok((key.to_string(), value))
 }
 
-/// A value from the command line or the environment: a TOML value when it is one (`0.1`, `1e-3`,
-/// `true`, `[0, 1]`, `"text"`), otherwise figment's lenient parse, otherwise the text itself.
-fn parse_scalar(text: &str) -> Value {
+/// The first NaN or infinite float in `value` (below `path`), with its key path. JSON has no
+/// such numbers, so they would otherwise reach the recipe's types as `null`.
+fn non_finite(value: &toml::Value, path: &str) -> Option<(String, f64)> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => Some((path.to_string(), *f)),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_finite(v, &format!("{path}[{i}]"))),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| non_finite(v, &join(k))),
+        _ => None,
+    }
+}
+
+fn non_finite_error(origin: String, path: String, value: f64) -> RecipeError {
+    RecipeError::Semantic {
+        origin,
+        path,
+        found: value.to_string(),
+        expected: "a finite number (NaN and infinity are not settings)".into(),
+    }
+}
+
+/// A value of key `key` from the command line or the environment: a TOML value when it is one
+/// (`0.1`, `1e-3`, `true`, `[0, 1]`, `"text"`), otherwise figment's lenient parse, otherwise the
+/// text itself. A NaN or infinite number is refused with its key path.
+fn parse_scalar(text: &str, key: &str) -> Result<Value, (String, f64)> {
     if let Ok(mut table) = toml::from_str::<toml::Table>(&format!("v = {text}"))
         && let Some(v) = table.remove("v")
-        && let Ok(json) = serde_json::to_value(v)
     {
-        return json;
+        if let Some(bad) = non_finite(&v, key) {
+            return Err(bad);
+        }
+        if let Ok(json) = serde_json::to_value(v) {
+            return Ok(json);
+        }
     }
     let parsed: figment::value::Value = text
         .parse()
         .unwrap_or_else(|_| figment::value::Value::from(text.to_string()));
-    serde_json::to_value(parsed).unwrap_or_else(|_| Value::String(text.to_string()))
+    Ok(serde_json::to_value(parsed).unwrap_or_else(|_| Value::String(text.to_string())))
 }
 
 /// `("a.b", v)` -> `{"a": {"b": v}}`.

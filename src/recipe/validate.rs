@@ -16,6 +16,17 @@ pub struct Violation {
     pub expected: String,
 }
 
+/// Longest physics step accepted, in seconds.
+const MAX_TIME_STEP_S: f32 = 0.02;
+/// Longest policy step (physics step x action repeat) accepted, in seconds.
+const MAX_CONTROL_PERIOD_S: f64 = 1.0;
+/// Fastest commanded speed accepted, in m/s.
+const MAX_TARGET_VEL: f32 = 5.0;
+/// Largest friction coefficient accepted.
+const MAX_FRICTION: f32 = 5.0;
+/// Farthest depth clip accepted, in metres.
+const MAX_DEPTH_FAR: f32 = 100.0;
+
 struct Checker {
     out: Vec<Violation>,
 }
@@ -98,7 +109,23 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "a value > 0",
     );
     c.check(env.horizon > 0, "env.horizon", env.horizon, "a value > 0");
-    c.positive(env.time_step_s as f64, "env.time_step_s");
+    c.check(
+        env.time_step_s > 0.0 && env.time_step_s <= MAX_TIME_STEP_S,
+        "env.time_step_s",
+        env.time_step_s,
+        "a physics step in (0, 0.02] s (the original's is 0.0025; PD-driven joints and contacts \
+         are unstable at longer steps)",
+    );
+    let control_period = env.time_step_s as f64 * env.action_repeat as f64;
+    c.check(
+        control_period <= MAX_CONTROL_PERIOD_S,
+        "env.action_repeat",
+        format!(
+            "{} ({control_period:.3} s per policy step)",
+            env.action_repeat
+        ),
+        "at most 1 s per policy step (env.time_step_s x env.action_repeat; the original's is 0.04 s)",
+    );
     c.check(
         env.action_repeat > 0,
         "env.action_repeat",
@@ -124,13 +151,18 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "3 values (abduction, hip, knee for every leg) or 12 (FR, FL, RR, RL)",
     );
     for (i, v) in env.action_clip.iter().enumerate() {
-        c.positive(*v as f64, format!("env.action_clip[{i}]"));
+        c.check(
+            *v > 0.0 && *v <= std::f32::consts::PI,
+            format!("env.action_clip[{i}]"),
+            v,
+            "a joint-angle range in (0, pi] rad",
+        );
     }
     c.check(
-        env.target_vel >= 0.0,
+        (0.0..=MAX_TARGET_VEL).contains(&env.target_vel),
         "env.target_vel",
         env.target_vel,
-        "a speed >= 0",
+        "a speed in [0, 5] m/s (the A1's top speed is about 3.3 m/s)",
     );
     c.check(
         env.start_xy_range >= 0.0,
@@ -144,7 +176,12 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         env.obstacle_density,
         "a density >= 0",
     );
-    c.positive(env.friction as f64, "env.friction");
+    c.check(
+        env.friction > 0.0 && env.friction <= MAX_FRICTION,
+        "env.friction",
+        env.friction,
+        "a friction coefficient in (0, 5] (rubber on concrete is about 1)",
+    );
     c.check(
         env.density_curriculum_start >= 0.0,
         "env.density_curriculum_start",
@@ -163,10 +200,10 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
     );
     c.positive(d.near as f64, "env.depth.near");
     c.check(
-        d.far > d.near,
+        d.far > d.near && d.far <= MAX_DEPTH_FAR,
         "env.depth.far",
         d.far,
-        "a far clip greater than env.depth.near",
+        "a far clip greater than env.depth.near and at most 100 m",
     );
 
     c.check(

@@ -8,6 +8,7 @@ pub mod describe;
 pub mod eval;
 pub(crate) mod font;
 pub mod job;
+pub mod memory;
 pub mod metrics;
 pub mod paths;
 pub mod progress;

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::atomic::write_atomic;
 use super::job::{Job, JobError, JobOutcome, run_job};
+use super::memory::MemoryError;
 use super::paths::{RunDir, experiment_dir};
 use super::progress::SweepProgress;
 use super::report::ReportError;
@@ -30,6 +31,9 @@ pub enum SweepError {
         /// The first error.
         first: JobError,
     },
+    /// A run would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] Box<MemoryError>),
     /// The summary could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -52,6 +56,8 @@ pub struct SweepOptions {
     /// Only the base recipe, ignoring the sweep grid, and (without `seed`) only its first seed
     /// (`runner train`).
     pub base_only: bool,
+    /// Refuse runs whose estimated memory exceeds this many bytes (default: the machine's).
+    pub max_memory: Option<f64>,
 }
 
 /// What a sweep produced.
@@ -117,6 +123,11 @@ pub fn run_sweep(
     stop: &AtomicBool,
 ) -> Result<SweepReport, SweepError> {
     let planned = plan(source, overrides, options)?;
+    // Before anything is allocated or written: every variant must fit.
+    for (variant, _) in &planned {
+        let origin = source.file.display().to_string();
+        super::memory::check(&variant.recipe, &origin, options.max_memory)?;
+    }
     let total: u64 = planned
         .iter()
         .map(|(_, j)| j.recipe.experiment.total_env_steps)

@@ -405,3 +405,68 @@ fn migrating_a_recipe_is_refused() {
         &["recipe.json", "not a legacy Python config", "version"],
     );
 }
+
+#[test]
+fn nan_and_infinity_are_named_as_such_in_files_and_overrides() {
+    let (path, msg) = load_err("r.toml", "version = 1\n[ppo]\npolicy_lr = nan\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`ppo.policy_lr`",
+            "found NaN",
+            "a finite number",
+        ],
+    );
+    let (_, msg) = load_err(
+        "r.toml",
+        "version = 1\n[env]\naction_clip = [0.5, inf, 0.5]\n",
+    );
+    assert_has(&msg, &["`env.action_clip[1]`", "found inf"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "ok.toml", "version = 1\n");
+    let overrides = Overrides {
+        sets: vec!["ppo.value_lr=-inf".into()],
+        ..Default::default()
+    };
+    let msg = recipe::load(&path, &overrides).unwrap_err().to_string();
+    assert_has(
+        &msg,
+        &["--set ppo.value_lr=-inf", "`ppo.value_lr`", "found -inf"],
+    );
+}
+
+#[test]
+fn physical_keys_outside_what_the_simulator_can_mean_are_refused() {
+    for (text, key, expected) in [
+        (
+            "[env]\ntime_step_s = 5.0\n",
+            "`env.time_step_s`",
+            "(0, 0.02] s",
+        ),
+        (
+            "[env]\ntime_step_s = 0.01\naction_repeat = 200\n",
+            "`env.action_repeat`",
+            "at most 1 s per policy step",
+        ),
+        ("[env]\nfriction = 40.0\n", "`env.friction`", "(0, 5]"),
+        (
+            "[env]\ntarget_vel = 30.0\n",
+            "`env.target_vel`",
+            "[0, 5] m/s",
+        ),
+        (
+            "[env]\naction_clip = [0.5, 7.0, 0.5]\n",
+            "`env.action_clip[1]`",
+            "(0, pi] rad",
+        ),
+        (
+            "[env.depth]\nfar = 1000.0\n",
+            "`env.depth.far`",
+            "at most 100 m",
+        ),
+    ] {
+        let (_, msg) = load_err("r.toml", &format!("version = 1\n{text}"));
+        assert_has(&msg, &[key, expected]);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod check;
 mod eval_agent;
+mod memory;
 mod readme;
 mod report;
 mod sweep;

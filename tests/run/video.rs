@@ -172,14 +172,22 @@ fn with_ffmpeg_on_path_eval_videos_are_h264_mp4s_of_the_same_frames() {
     ]));
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=codec_name,width,height,nb_read_frames"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+        ])
         .args(["-of", "default=nw=1"])
         .arg(dir.join("episode-000.mp4"))
         .output()
         .expect("ffprobe comes with ffmpeg");
     let info = String::from_utf8_lossy(&probe.stdout);
     // Odd sides are padded to even ones for yuv420p.
-    for line in ["codec_name=h264", "width=64", "height=48", "nb_read_frames=8"] {
+    for line in [
+        "codec_name=h264",
+        "width=64",
+        "height=48",
+        "nb_read_frames=8",
+    ] {
         assert!(info.lines().any(|l| l == line), "{line} in {info}");
     }
 }

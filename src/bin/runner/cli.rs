@@ -53,6 +53,10 @@ pub enum Command {
         /// Retrain finished runs (their old folders are renamed, not deleted).
         #[arg(long)]
         force: bool,
+        /// Refuse recipes whose estimated memory exceeds this (`8G`, `512M`; default: the
+        /// machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<f64>,
     },
     /// Train one seed of the recipe (its sweep grid ignored).
     Train {
@@ -75,6 +79,10 @@ pub enum Command {
         /// Retrain a finished run.
         #[arg(long)]
         force: bool,
+        /// Refuse recipes whose estimated memory exceeds this (`8G`, `512M`; default: the
+        /// machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<f64>,
     },
     /// Evaluate a checkpoint deterministically (mean action).
     Eval {
@@ -236,6 +244,10 @@ pub enum Command {
         /// Override a recipe key, e.g. `--set ppo.clip=0.1` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Refuse recipes whose estimated memory exceeds this (`8G`, `512M`; default: the
+        /// machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<f64>,
     },
 }
 
@@ -269,4 +281,9 @@ pub fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<S
         sets.push(format!("backend.kind={kind}"));
     }
     sets
+}
+
+/// `--max-memory`: a size such as `8G`, in bytes.
+fn parse_memory(text: &str) -> Result<f64, String> {
+    locomamba::run::memory::parse_bytes(text)
 }

@@ -72,7 +72,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Describe { recipe, sets } => describe(&recipe, &sets),
+        Command::Describe {
+            recipe,
+            sets,
+            max_memory,
+        } => describe(&recipe, &sets, max_memory),
         Command::Report { experiment, output } => report(&experiment, output.as_deref()),
         Command::Sweep {
             recipe,
@@ -80,11 +84,13 @@ fn run(cli: Cli) -> Result<()> {
             jobs,
             backend,
             force,
+            max_memory,
         } => {
             let sets = with_backend(sets, backend);
             let options = SweepOptions {
                 jobs,
                 force,
+                max_memory,
                 ..Default::default()
             };
             sweep(&recipe, &sets, &options)
@@ -96,6 +102,7 @@ fn run(cli: Cli) -> Result<()> {
             backend,
             sets,
             force,
+            max_memory,
         } => match (recipe, resume) {
             (_, Some(run_dir)) => resume_run(&run_dir),
             (Some(recipe), None) => {
@@ -105,6 +112,7 @@ fn run(cli: Cli) -> Result<()> {
                     force,
                     seed,
                     base_only: true,
+                    max_memory,
                 };
                 sweep(&recipe, &sets, &options)
             }
@@ -233,10 +241,17 @@ fn open_recipe(path: &Path, sets: &[String]) -> Result<(recipe::RecipeSource, Ov
     Ok((source, Overrides::from_process(sets)))
 }
 
-fn describe(path: &Path, sets: &[String]) -> Result<()> {
+fn describe(path: &Path, sets: &[String], max_memory: Option<f64>) -> Result<()> {
     let (source, overrides) = open_recipe(path, sets)?;
     let variants = recipe::variants(&source, &overrides)?;
     let base = source.resolve(&overrides, &[])?;
+    // Before the env and the networks are built for the module tree below.
+    let origin = path.display().to_string();
+    let mut memory = Vec::new();
+    for v in &variants {
+        memory.push(run::memory::check(&v.recipe, &origin, max_memory)?);
+    }
+    let memory_base = run::memory::check(&base, &origin, max_memory)?;
     println!("# resolved recipe {}", path.display());
     print!("{}", base.to_toml());
     println!(
@@ -244,14 +259,27 @@ fn describe(path: &Path, sets: &[String]) -> Result<()> {
         variants.len(),
         base.experiment.seeds.len()
     );
-    for v in &variants {
+    for (v, m) in variants.iter().zip(&memory) {
         let what: Vec<String> = v
             .overrides
             .iter()
             .map(|(k, val)| format!("{k}={val}"))
             .collect();
-        println!("#   {}: {}", v.name, what.join(", "));
+        println!(
+            "#   {}: {} (memory about {})",
+            v.name,
+            what.join(", "),
+            run::memory::human_bytes(m.total())
+        );
     }
+    let bytes = run::memory::human_bytes;
+    println!(
+        "\n# memory estimate: {} (depth buffers {}, rollout storage {}, networks and update {})",
+        bytes(memory_base.total()),
+        bytes(memory_base.depth_buffers),
+        bytes(memory_base.rollout_storage),
+        bytes(memory_base.networks)
+    );
     let model = build_model(&base)?;
     println!("\n# networks ({} parameters)", model.num_params());
     for line in run::describe::describe(&model).lines() {

@@ -166,39 +166,54 @@ impl VideoWriter {
 
     /// Completes the file and moves it to its name; returns its path and frame count.
     pub fn finish(mut self) -> Result<(PathBuf, usize), VideoError> {
-        let io = |source| VideoError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        match self.sink.take().expect("an unfinished writer") {
-            Sink::Gif(encoder) => {
-                let mut file = encoder
-                    .into_inner()
-                    .map_err(|e| VideoError::Gif(e.to_string()))?;
-                file.flush().map_err(io)?;
-                file.get_ref().sync_all().map_err(io)?;
-            }
-            Sink::Mp4 { child, stdin } => {
-                // Closing ffmpeg's input ends the stream; it then writes the file and exits.
-                drop(
-                    stdin
-                        .into_inner()
-                        .map_err(|e| VideoError::Ffmpeg(e.error().to_string()))?,
-                );
-                let out = child
-                    .wait_with_output()
-                    .map_err(|e| VideoError::Ffmpeg(e.to_string()))?;
-                if !out.status.success() {
-                    return Err(VideoError::Ffmpeg(format!(
-                        "ffmpeg exited with {}: {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-            }
+        let sink = self.sink.take().expect("an unfinished writer");
+        let result = close(sink, &self.path).and_then(|()| {
+            std::fs::rename(&self.partial, &self.path).map_err(|source| VideoError::Io {
+                path: self.path.clone(),
+                source,
+            })
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.partial);
         }
-        std::fs::rename(&self.partial, &self.path).map_err(io)?;
-        Ok((self.path.clone(), self.frames))
+        result.map(|()| (self.path.clone(), self.frames))
+    }
+}
+
+/// Completes the stream of `sink` (the video meant for `path`) and flushes it to disk.
+fn close(sink: Sink, path: &Path) -> Result<(), VideoError> {
+    match sink {
+        Sink::Gif(encoder) => {
+            let io = |source| VideoError::Io {
+                path: path.to_path_buf(),
+                source,
+            };
+            let mut file = encoder
+                .into_inner()
+                .map_err(|e| VideoError::Gif(e.to_string()))?;
+            file.flush().map_err(io)?;
+            file.get_ref().sync_all().map_err(io)
+        }
+        Sink::Mp4 { child, stdin } => {
+            // Closing ffmpeg's input ends the stream; it then writes the file and exits.
+            // (An error's message is taken and the error dropped, which closes the pipe too.)
+            let flushed = stdin
+                .into_inner()
+                .map(drop)
+                .map_err(|e| e.error().to_string());
+            let out = child
+                .wait_with_output()
+                .map_err(|e| VideoError::Ffmpeg(e.to_string()))?;
+            flushed.map_err(VideoError::Ffmpeg)?;
+            if !out.status.success() {
+                return Err(VideoError::Ffmpeg(format!(
+                    "ffmpeg exited with {}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            Ok(())
+        }
     }
 }
 
