@@ -282,15 +282,20 @@ mod tests {
 
     #[test]
     fn the_clock_gives_25_frames_per_sim_second_at_any_control_period() {
+        // (control period, policy steps, frames): the reset state plus one per 1/25 s.
         let f32_period = 0.0025f32 as f64 * 16.0;
-        for (step_s, steps) in [(f32_period, 1000), (0.02, 500), (0.1, 100), (0.03, 333)] {
+        for (step_s, steps, expected) in [
+            (f32_period, 1000, 1001),
+            (0.02, 500, 251),
+            (0.1, 100, 251),
+            (0.03, 333, 250),
+        ] {
             let mut clock = FrameClock {
                 step_s,
                 steps: 0,
                 frames: 1,
             };
             let frames: usize = 1 + (0..steps).map(|_| clock.step()).sum::<usize>();
-            let expected = 1 + (steps as f64 * step_s * FPS as f64 + 1e-6).floor() as usize;
             assert_eq!(frames, expected, "step {step_s} s");
         }
     }
