@@ -12,6 +12,7 @@ use super::atomic::write_atomic;
 use super::checkpoint::{self, CheckpointError};
 use super::depth_strip::DepthStrip;
 use super::eval;
+use super::lock::{self, LockError, RunLock};
 use super::metrics::MetricsCsv;
 use super::paths::RunDir;
 use super::summary::RunSummary;
@@ -47,6 +48,9 @@ pub enum JobError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another process is training this run.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The run folder holds a run of a different recipe.
     #[error(
         "{path} holds a run of a different recipe; resuming it would mix two experiments. \
@@ -134,6 +138,8 @@ pub fn run_job(
     let run = dir.root.display().to_string();
     let recipe_text = job.recipe.to_toml();
     let existing = std::fs::read_to_string(dir.recipe()).ok();
+    // Another shard or process may be training this very run.
+    lock::ensure_free(&dir.root)?;
     if job.force {
         if let Some(old) = set_aside(&dir.root)? {
             progress.message(&format!("--force: previous run moved to {}", old.display()));
@@ -152,6 +158,7 @@ pub fn run_job(
         }
     }
     std::fs::create_dir_all(&dir.root).map_err(io_err(&dir.root))?;
+    let _lock = RunLock::acquire(&dir.root)?;
     write_atomic(&dir.recipe(), recipe_text.as_bytes()).map_err(io_err(&dir.recipe()))?;
 
     let train_err = |source| JobError::Train {

@@ -14,6 +14,7 @@ use super::memory::MemoryError;
 use super::paths::{RunDir, experiment_dir};
 use super::progress::SweepProgress;
 use super::report::ReportError;
+use super::shard::{self, Grid, GridError, GridItem, Shard};
 use super::summary::{RunSummary, sweep_table};
 use crate::recipe::{Overrides, RecipeError, RecipeSource, Variant, variants};
 
@@ -34,6 +35,9 @@ pub enum SweepError {
     /// A run would not fit in memory.
     #[error(transparent)]
     Memory(#[from] Box<MemoryError>),
+    /// The grid differs from the one frozen for the shards.
+    #[error(transparent)]
+    Grid(#[from] GridError),
     /// The summary could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -58,6 +62,8 @@ pub struct SweepOptions {
     pub base_only: bool,
     /// Refuse runs whose estimated memory exceeds this many bytes (default: the machine's).
     pub max_memory: Option<f64>,
+    /// Run only this shard's items of the grid frozen in `sweep.json` (`--shard K/N`).
+    pub shard: Option<Shard>,
 }
 
 /// What a sweep produced.
@@ -122,11 +128,22 @@ pub fn run_sweep(
     device: &Device,
     stop: &AtomicBool,
 ) -> Result<SweepReport, SweepError> {
-    let planned = plan(source, overrides, options)?;
+    let mut planned = plan(source, overrides, options)?;
     // Before anything is allocated or written: every variant must fit.
     for (variant, _) in &planned {
         let origin = source.file.display().to_string();
         super::memory::check(&variant.recipe, &origin, options.max_memory)?;
+    }
+    if let Some(shard) = options.shard {
+        if let Some((_, job)) = planned.first() {
+            shard::freeze(&experiment_of(job), &grid_of(&planned))?;
+        }
+        planned = planned
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.owns(*i))
+            .map(|(_, p)| p)
+            .collect();
     }
     let total: u64 = planned
         .iter()
@@ -176,30 +193,16 @@ pub fn run_sweep(
     let mut variants_seen: Vec<(String, String)> = Vec::new();
     for (v, _) in &planned {
         if !variants_seen.iter().any(|(n, _)| *n == v.name) {
-            let differs = if v.overrides.is_empty() {
-                "the recipe as written".to_string()
-            } else {
-                v.overrides
-                    .iter()
-                    .map(|(k, val)| format!("{k} = {val}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            variants_seen.push((v.name.clone(), differs));
+            variants_seen.push((v.name.clone(), differs(v)));
         }
     }
     let mut table = sweep_table(&variants_seen, &summaries);
     table.push_str(
         "\nVariants differ only in the keys listed above; everything else is the same recipe.\n",
     );
-    if let Some((_, job)) = planned.first() {
-        let exp = job
-            .dir
-            .root
-            .parent()
-            .and_then(|p| p.parent())
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
+    // A shard sees only its own runs: the experiment's summary is `runner summarize`'s job.
+    if let Some((_, job)) = planned.first().filter(|_| options.shard.is_none()) {
+        let exp = experiment_of(job);
         let path = exp.join("summary.md");
         write_atomic(&path, table.as_bytes()).map_err(|source| SweepError::Io {
             path: path.display().to_string(),
@@ -230,6 +233,62 @@ pub fn run_sweep(
         table,
         interrupted,
     })
+}
+
+/// The grid of a sweep's plan, in order.
+fn grid_of(planned: &[(Variant, Job)]) -> Grid {
+    Grid {
+        items: planned
+            .iter()
+            .map(|(v, job)| GridItem {
+                variant: v.name.clone(),
+                seed: job.seed,
+                differs: differs(v),
+            })
+            .collect(),
+    }
+}
+
+/// Plans the sweep, checks that every variant fits in memory, and freezes its grid in the
+/// experiment folder's `sweep.json` (for `--slurm`, before the array tasks start); returns the
+/// experiment folder and the number of runs.
+pub fn freeze_grid(
+    source: &RecipeSource,
+    overrides: &Overrides,
+    options: &SweepOptions,
+) -> Result<(std::path::PathBuf, usize), SweepError> {
+    let planned = plan(source, overrides, options)?;
+    for (variant, _) in &planned {
+        let origin = source.file.display().to_string();
+        super::memory::check(&variant.recipe, &origin, options.max_memory)?;
+    }
+    let (_, first) = planned.first().expect("a recipe has at least one seed");
+    let experiment = experiment_of(first);
+    shard::freeze(&experiment, &grid_of(&planned))?;
+    Ok((experiment, planned.len()))
+}
+
+/// What distinguishes a variant from the recipe as written, for summaries.
+fn differs(v: &Variant) -> String {
+    if v.overrides.is_empty() {
+        "the recipe as written".to_string()
+    } else {
+        v.overrides
+            .iter()
+            .map(|(k, val)| format!("{k} = {val}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The experiment folder of a job (`runs/<exp>`, two levels above its run folder).
+fn experiment_of(job: &Job) -> std::path::PathBuf {
+    job.dir
+        .root
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default()
 }
 
 /// The job of an existing run folder (`runner train --resume RUN`): its own resolved recipe, seed

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use locomamba::bench::BenchKind;
 use locomamba::recipe::legacy::LegacyModel;
+use locomamba::run::shard::Shard;
 
 /// Train vision-guided quadruped locomotion policies (Transformer or Mamba fusion) with PPO.
 #[derive(Debug, Parser)]
@@ -53,6 +54,35 @@ pub enum Command {
         /// Retrain finished runs (their old folders are renamed, not deleted).
         #[arg(long)]
         force: bool,
+        /// Run only shard K of N: the runs i % N == K of the grid, which the first shard freezes
+        /// in `runs/<exp>/sweep.json` (shards on several machines share the folder).
+        #[arg(long, value_name = "K/N", conflicts_with = "slurm")]
+        shard: Option<Shard>,
+        /// Submit the sweep to Slurm as a job array (one task per shard) and a summary job
+        /// after it, instead of running it here.
+        #[arg(long)]
+        slurm: bool,
+        /// Slurm: array tasks running at once (default: all).
+        #[arg(long, value_name = "P", requires = "slurm")]
+        array_parallelism: Option<usize>,
+        /// Slurm: time limit of each task (`HH:MM:SS`); tasks requeue themselves at it.
+        #[arg(long, value_name = "HH:MM:SS", requires = "slurm")]
+        time: Option<String>,
+        /// Slurm: a further `sbatch` argument, e.g. `--sbatch-arg=--partition=cpu` (repeatable).
+        #[arg(
+            long = "sbatch-arg",
+            value_name = "ARG",
+            allow_hyphen_values = true,
+            requires = "slurm"
+        )]
+        sbatch_args: Vec<String>,
+        /// Slurm: print the batch script and the commands without submitting.
+        #[arg(long, requires = "slurm")]
+        dry_run: bool,
+        /// Under Slurm: times a task may requeue itself at its time limit (counted by
+        /// `SLURM_RESTART_COUNT`).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        max_requeues: u32,
         /// Refuse recipes whose estimated memory exceeds this (`8G`, `512M`; default: the
         /// machine's memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
@@ -83,6 +113,12 @@ pub enum Command {
         /// machine's memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
         max_memory: Option<f64>,
+    },
+    /// The summary table of an experiment folder from whatever has finished, listing the runs
+    /// that have not (running, unfinished, not started); also writes report.md.
+    Summarize {
+        /// The experiment folder (`runs/<exp>`).
+        experiment: PathBuf,
     },
     /// Evaluate a checkpoint deterministically (mean action).
     Eval {

@@ -3,13 +3,14 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use burn::module::Module;
 use clap::Parser;
 
 mod cli;
+mod signals;
+mod slurm;
 mod video;
 
 use cli::{AgentArg, Cli, Command, with_backend};
@@ -85,16 +86,35 @@ fn run(cli: Cli) -> Result<()> {
             backend,
             force,
             max_memory,
+            shard,
+            slurm: to_slurm,
+            array_parallelism,
+            time,
+            sbatch_args,
+            dry_run,
+            max_requeues,
         } => {
             let sets = with_backend(sets, backend);
             let options = SweepOptions {
                 jobs,
                 force,
                 max_memory,
+                shard,
                 ..Default::default()
             };
-            sweep(&recipe, &sets, &options)
+            if to_slurm {
+                let slurm_options = run::slurm::SlurmOptions {
+                    array_parallelism,
+                    time,
+                    sbatch_args,
+                    max_requeues,
+                };
+                slurm::submit(&recipe, &sets, &options, &slurm_options, dry_run)
+            } else {
+                sweep(&recipe, &sets, &options, max_requeues)
+            }
         }
+        Command::Summarize { experiment } => slurm::summarize(&experiment),
         Command::Train {
             recipe,
             resume,
@@ -113,8 +133,9 @@ fn run(cli: Cli) -> Result<()> {
                     seed,
                     base_only: true,
                     max_memory,
+                    shard: None,
                 };
-                sweep(&recipe, &sets, &options)
+                sweep(&recipe, &sets, &options, 0)
             }
             (None, None) => unreachable!("clap requires RECIPE or --resume"),
         },
@@ -224,7 +245,10 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// Loads a recipe (or legacy config) with the process's overrides and prints what was converted.
-fn open_recipe(path: &Path, sets: &[String]) -> Result<(recipe::RecipeSource, Overrides)> {
+pub(crate) fn open_recipe(
+    path: &Path,
+    sets: &[String],
+) -> Result<(recipe::RecipeSource, Overrides)> {
     let source = recipe::read_source(path)?;
     if let Some(report) = &source.migration {
         eprintln!(
@@ -310,27 +334,19 @@ fn migrate(old: &Path, output: Option<&Path>, model: LegacyModel) -> Result<()> 
     Ok(())
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// First Ctrl-C: running jobs write a checkpoint and stop. Second: exit at once.
-fn install_ctrl_c() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: writing checkpoints, then stopping (Ctrl-C again to quit at once)");
-    });
-}
-
-fn sweep(path: &Path, sets: &[String], options: &SweepOptions) -> Result<()> {
+fn sweep(path: &Path, sets: &[String], options: &SweepOptions, max_requeues: u32) -> Result<()> {
     let (source, overrides) = open_recipe(path, sets)?;
     let base = source.resolve(&overrides, &[])?;
     let device = device::select(&base.backend)?;
-    install_ctrl_c();
-    let report = run_sweep(&source, &overrides, options, &device, &STOP)?;
+    signals::install();
+    let report = run_sweep(&source, &overrides, options, &device, &signals::STOP)?;
     println!("\n{}", report.table);
     if report.interrupted {
-        println!("interrupted: run the same command again to resume");
+        if signals::time_limit_warned() && run::slurm::requeue_self(max_requeues)? {
+            println!("time limit near: checkpoint written, task requeued to continue");
+        } else {
+            println!("interrupted: run the same command again to resume");
+        }
     }
     Ok(())
 }
@@ -338,8 +354,8 @@ fn sweep(path: &Path, sets: &[String], options: &SweepOptions) -> Result<()> {
 fn resume_run(run_dir: &Path) -> Result<()> {
     let job = run::sweep::job_of_run(run_dir)?;
     let device = device::select(&job.recipe.backend)?;
-    install_ctrl_c();
-    match run::sweep::resume_run(run_dir, &device, &STOP)? {
+    signals::install();
+    match run::sweep::resume_run(run_dir, &device, &signals::STOP)? {
         run::job::JobOutcome::Interrupted => {
             println!("interrupted: run the same command again to resume")
         }
