@@ -1,10 +1,12 @@
 //! Running experiments: sweeps, jobs, checkpoints, weights, `runner check`.
 
 mod check;
+mod crash;
 mod eval_agent;
 mod memory;
 mod readme;
 mod report;
+mod shard;
 mod sweep;
 mod video;
 mod weights;
