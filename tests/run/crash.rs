@@ -12,41 +12,17 @@ use locomamba::run::{checkpoint, weights};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::tiny::Tiny;
+
 fn recipe(dir: &Path, name: &str) -> PathBuf {
-    let text = format!(
-        r#"version = 1
-[experiment]
-name = "{name}"
-total_env_steps = 1600
-output_dir = "{out}"
-[env]
-task = "flat"
-num_envs = 2
-horizon = 12
-domain_randomization = false
-[env.depth]
-width = 40
-height = 40
-[encoder]
-hidden_shapes = [16]
-visual_dim = 16
-[sequence]
-model = "mamba"
-[head]
-hidden_shapes = [16]
-[ppo]
-rollout_steps = 16
-minibatch_size = 8
-epochs = 2
-[logging]
-checkpoint_interval = 1
-eval_interval = 0
-"#,
-        out = dir.join("runs").display()
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    Tiny {
+        name,
+        total_env_steps: 1600,
+        sequence: "model = \"mamba\"",
+        logging: "checkpoint_interval = 1\neval_interval = 0",
+        ..Tiny::default()
+    }
+    .write(dir)
 }
 
 fn train(recipe: &Path) -> Command {

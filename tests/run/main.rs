@@ -8,5 +8,6 @@ mod readme;
 mod report;
 mod shard;
 mod sweep;
+mod tiny;
 mod video;
 mod weights;

@@ -6,44 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::tiny::Tiny;
+
+/// Every recipe of this file trains into the same experiment folder, `runs/sharded`.
 fn recipe(dir: &Path, seeds: &str, total: u64) -> PathBuf {
-    let text = format!(
-        r#"version = 1
-[experiment]
-name = "sharded"
-seeds = {seeds}
-total_env_steps = {total}
-output_dir = "{out}"
-[env]
-task = "flat"
-num_envs = 2
-horizon = 12
-domain_randomization = false
-[env.depth]
-width = 40
-height = 40
-[encoder]
-hidden_shapes = [16]
-visual_dim = 16
-[sequence]
-model = "transformer"
-layers = [[2, 32]]
-[head]
-hidden_shapes = [16]
-[ppo]
-rollout_steps = 16
-minibatch_size = 8
-epochs = 1
-[logging]
-eval_interval = 0
-[sweep]
-"sequence.model" = ["transformer", "mamba"]
-"#,
-        out = dir.join("runs").display()
-    );
-    let path = dir.join(format!("sharded-{total}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    let file = format!("sharded-{}", seeds.len());
+    Tiny {
+        name: "sharded",
+        file: Some(&file),
+        seeds,
+        total_env_steps: total,
+        epochs: 1,
+        logging: "eval_interval = 0",
+        sweep_models: true,
+        ..Tiny::default()
+    }
+    .write(dir)
 }
 
 fn runner(args: &[&str]) -> Output {

@@ -11,46 +11,17 @@ use locomamba::run::job::{JobOutcome, Progress, run_job};
 use locomamba::run::sweep::{SweepOptions, plan, run_sweep};
 use locomamba::run::{checkpoint, tensorboard, weights};
 
+use crate::tiny::Tiny;
+
 fn tiny_recipe(dir: &Path, total_env_steps: u64) -> PathBuf {
-    let text = format!(
-        r#"version = 1
-[experiment]
-name = "tiny"
-seeds = [0, 1]
-total_env_steps = {total_env_steps}
-output_dir = "{out}"
-[env]
-task = "flat"
-num_envs = 2
-horizon = 12
-domain_randomization = false
-[env.depth]
-width = 40
-height = 40
-[encoder]
-hidden_shapes = [16]
-visual_dim = 16
-[sequence]
-model = "transformer"
-layers = [[2, 32]]
-[head]
-hidden_shapes = [16]
-[ppo]
-rollout_steps = 16
-minibatch_size = 8
-epochs = 2
-[logging]
-checkpoint_interval = 1
-eval_interval = 2
-eval_episodes = 1
-[sweep]
-"sequence.model" = ["transformer", "mamba"]
-"#,
-        out = dir.join("runs").display()
-    );
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    Tiny {
+        seeds: "[0, 1]",
+        total_env_steps,
+        logging: "checkpoint_interval = 1\neval_interval = 2\neval_episodes = 1",
+        sweep_models: true,
+        ..Tiny::default()
+    }
+    .write(dir)
 }
 
 fn sweep(path: &Path, force: bool) -> locomamba::run::sweep::SweepReport {

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::tiny::Tiny;
+
 fn runner(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(args)
@@ -84,38 +86,11 @@ fn eval_writes_one_video_per_episode_with_a_frame_per_step() {
 #[test]
 fn video_records_a_checkpoints_policy_and_refuses_unknown_formats() {
     let tmp = tempfile::tempdir().unwrap();
-    let recipe = tmp.path().join("tiny.toml");
-    std::fs::write(
-        &recipe,
-        format!(
-            r#"version = 1
-[experiment]
-name = "tiny"
-total_env_steps = 16
-output_dir = "{}"
-[env]
-task = "flat"
-num_envs = 2
-horizon = 12
-[env.depth]
-width = 40
-height = 40
-[encoder]
-hidden_shapes = [16]
-visual_dim = 16
-[sequence]
-layers = [[2, 32]]
-[head]
-hidden_shapes = [16]
-[ppo]
-rollout_steps = 8
-minibatch_size = 8
-epochs = 1
-"#,
-            tmp.path().join("runs").display()
-        ),
-    )
-    .unwrap();
+    let recipe = Tiny {
+        epochs: 1,
+        ..Tiny::default()
+    }
+    .write(tmp.path());
     ok(&runner(&["train", recipe.to_str().unwrap()]));
     let run = tmp.path().join("runs/tiny/base/seed-0");
     let bad = runner(&["video", run.to_str().unwrap(), "-o", "x.avi"]);
