@@ -52,7 +52,10 @@ impl DepthStrip {
         let first = env.env(0);
         let cfg = &first.config().depth;
         let (w, h) = (cfg.width, cfg.height);
-        let newest = &first.depth()[..w * h];
+        // No camera (`env.depth.enabled = false`, the state-only model): nothing to show.
+        let Some(newest) = first.depth().get(..w * h).filter(|_| cfg.enabled) else {
+            return;
+        };
         self.width = w;
         self.height = h;
         self.frames.push(

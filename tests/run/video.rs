@@ -166,3 +166,32 @@ fn with_ffmpeg_on_path_eval_videos_are_h264_mp4s_of_the_same_frames() {
         assert!(info.lines().any(|l| l == line), "{line} in {info}");
     }
 }
+
+#[test]
+fn an_env_without_a_camera_records_without_the_depth_inset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("videos");
+    ok(&runner(&[
+        "eval",
+        "--agent",
+        "zero",
+        "--episodes",
+        "1",
+        "--set",
+        "env.horizon=3",
+        "--set",
+        "sequence.model=\"state_only\"",
+        "--set",
+        "env.depth.enabled=false",
+        "--video",
+        dir.to_str().unwrap(),
+        "--video-format",
+        "gif",
+        "--width",
+        "32",
+        "--height",
+        "24",
+    ]));
+    let (frames, _) = decode_gif(&dir.join("episode-000.gif"));
+    assert_eq!(frames, 3);
+}

@@ -85,7 +85,10 @@ impl FrameComposer {
         if iw + 4 > w || ih + 4 > h {
             return;
         }
-        let newest = &env.depth()[..dw * dh];
+        // No camera (`env.depth.enabled = false`, the state-only model): no inset.
+        let Some(newest) = env.depth().get(..dw * dh).filter(|_| cfg.enabled) else {
+            return;
+        };
         let (x0, y0) = (w - iw - 2, 2);
         for y in y0 - 1..=y0 + ih {
             for x in x0 - 1..=x0 + iw {
