@@ -129,11 +129,7 @@ pub fn run_sweep(
     stop: &AtomicBool,
 ) -> Result<SweepReport, SweepError> {
     let mut planned = plan(source, overrides, options)?;
-    // Before anything is allocated or written: every variant must fit.
-    for (variant, _) in &planned {
-        let origin = source.file.display().to_string();
-        super::memory::check(&variant.recipe, &origin, options.max_memory)?;
-    }
+    check_memory(source, &planned, options)?;
     if let Some(shard) = options.shard {
         if let Some((_, job)) = planned.first() {
             shard::freeze(&experiment_of(job), &grid_of(&planned))?;
@@ -235,6 +231,20 @@ pub fn run_sweep(
     })
 }
 
+/// Refuses the sweep, before anything is allocated or written, when a variant would not fit in
+/// memory (`options.max_memory`, else the machine's).
+fn check_memory(
+    source: &RecipeSource,
+    planned: &[(Variant, Job)],
+    options: &SweepOptions,
+) -> Result<(), SweepError> {
+    let origin = source.file.display().to_string();
+    for (variant, _) in planned {
+        super::memory::check(&variant.recipe, &origin, options.max_memory)?;
+    }
+    Ok(())
+}
+
 /// The grid of a sweep's plan, in order.
 fn grid_of(planned: &[(Variant, Job)]) -> Grid {
     Grid {
@@ -258,10 +268,7 @@ pub fn freeze_grid(
     options: &SweepOptions,
 ) -> Result<(std::path::PathBuf, usize), SweepError> {
     let planned = plan(source, overrides, options)?;
-    for (variant, _) in &planned {
-        let origin = source.file.display().to_string();
-        super::memory::check(&variant.recipe, &origin, options.max_memory)?;
-    }
+    check_memory(source, &planned, options)?;
     let (_, first) = planned.first().expect("a recipe has at least one seed");
     let experiment = experiment_of(first);
     shard::freeze(&experiment, &grid_of(&planned))?;
