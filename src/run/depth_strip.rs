@@ -4,7 +4,7 @@
 //! lasts, side by side, near = bright.
 
 use crate::run::eval::EvalObserver;
-use crate::sim::depth::denormalise;
+use crate::sim::png_out::grey_of_observed;
 use crate::sim::{StepOutput, VecEnv};
 
 /// The moments a frame is taken, as fractions of the episode length (the first step for 0).
@@ -58,16 +58,8 @@ impl DepthStrip {
         };
         self.width = w;
         self.height = h;
-        self.frames.push(
-            newest
-                .iter()
-                .map(|&v| {
-                    let metres = denormalise(v, cfg.near, cfg.far, cfg.transform);
-                    let t = ((metres - cfg.near) / (cfg.far - cfg.near)).clamp(0.0, 1.0);
-                    (255.0 * (1.0 - t)).round() as u8
-                })
-                .collect(),
-        );
+        self.frames
+            .push(newest.iter().map(|&v| grey_of_observed(v, cfg)).collect());
     }
 }
 

@@ -39,14 +39,9 @@ impl TensorBoard {
         height: usize,
         step: u64,
     ) -> std::io::Result<()> {
-        let mut png_bytes = Vec::new();
-        let mut encoder = png::Encoder::new(&mut png_bytes, width as u32, height as u32);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder
-            .write_header()
-            .and_then(|mut w| w.write_image_data(pixels))
-            .map_err(std::io::Error::other)?;
+        let png_bytes =
+            crate::sim::png_out::encode_png(pixels, width, height, png::ColorType::Grayscale)
+                .map_err(std::io::Error::other)?;
         let mut image = Summary_Image::new();
         image.set_height(height as i32);
         image.set_width(width as i32);

@@ -29,9 +29,7 @@ impl EvalVideos {
             Some(VideoFormatArg::Mp4) => VideoFormat::Mp4,
             None => VideoFormat::best_available(),
         };
-        if format == VideoFormat::Mp4 && !run::video::ffmpeg_available() {
-            anyhow::bail!("--video-format mp4 needs an ffmpeg binary on PATH; use gif instead");
-        }
+        require_ffmpeg(format, "--video-format mp4", "use gif")?;
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         Ok(EpisodeVideos::new(
@@ -40,6 +38,15 @@ impl EvalVideos {
             (self.frame.width, self.frame.height),
         ))
     }
+}
+
+/// Fails before anything runs when `format` is MP4 and no `ffmpeg` is on PATH; `what` names the
+/// request and `instead` the way out.
+fn require_ffmpeg(format: VideoFormat, what: &str, instead: &str) -> Result<()> {
+    if format == VideoFormat::Mp4 && !run::video::ffmpeg_available() {
+        anyhow::bail!("{what}: MP4 needs an ffmpeg binary on PATH; {instead} instead");
+    }
+    Ok(())
 }
 
 /// Prints what an evaluation's observer wrote.
@@ -78,12 +85,7 @@ pub fn video(
             .with_extension(VideoFormat::best_available().extension()),
     };
     let format = VideoFormat::of(&output)?;
-    if format == VideoFormat::Mp4 && !run::video::ffmpeg_available() {
-        anyhow::bail!(
-            "{}: MP4 needs an ffmpeg binary on PATH; name a .gif instead",
-            output.display()
-        );
-    }
+    require_ffmpeg(format, &output.display().to_string(), "name a .gif")?;
     let max_steps = steps.unwrap_or(recipe.env.horizon);
     let size = (frame.width, frame.height);
     let video = record_rollout(&mut agent, &recipe.env, seed, max_steps, &output, size)?;

@@ -14,6 +14,7 @@ use super::runs::{METRICS, Row, Run};
 use crate::run::atomic::write_atomic;
 use crate::run::font;
 use crate::run::stats::{BOOTSTRAP_REPS, mean, stratified_bootstrap};
+use crate::sim::png_out::encode_png;
 
 /// Width and height of a figure in pixels (PNG) or user units (SVG).
 pub(super) const SIZE: (u32, u32) = (1200, 800);
@@ -355,16 +356,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })
 }
 
-/// Encodes an RGB8 buffer of `SIZE` as PNG.
-fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
-    let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header()?.write_image_data(rgb)?;
-    Ok(bytes)
-}
-
 /// Writes the learning-curve figures of `runs` into `dir` as `<stem>.png` and `<stem>.svg` for
 /// each [`XAxis`] (atomically) and returns the stems written, in order.
 pub(super) fn write_learning_curves(
@@ -388,7 +379,9 @@ pub(super) fn write_learning_curves(
             let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
             draw(&root, &fig).map_err(|m| plot_error(&png_path, m))?;
         }
-        let png = encode_png(&rgb, SIZE).map_err(|e| plot_error(&png_path, e.to_string()))?;
+        let (w, h) = (SIZE.0 as usize, SIZE.1 as usize);
+        let png = encode_png(&rgb, w, h, png::ColorType::Rgb)
+            .map_err(|e| plot_error(&png_path, e.to_string()))?;
         write(&png_path, &png)?;
         let svg_path = dir.join(format!("{}.svg", axis.stem()));
         let mut svg = String::new();

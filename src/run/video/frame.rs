@@ -4,7 +4,7 @@
 
 use crate::run::font;
 use crate::sim::Env;
-use crate::sim::depth::denormalise;
+use crate::sim::png_out::grey_of_observed;
 use crate::sim::view::{View, chase};
 
 /// Side of the depth inset relative to the frame's height.
@@ -95,10 +95,7 @@ impl FrameComposer {
                 let inside = y >= y0 && y < y0 + ih && x >= x0 && x < x0 + iw;
                 let value = if inside {
                     let (sy, sx) = ((y - y0) * dh / ih, (x - x0) * dw / iw);
-                    let metres =
-                        denormalise(newest[sy * dw + sx], cfg.near, cfg.far, cfg.transform);
-                    let t = ((metres - cfg.near) / (cfg.far - cfg.near)).clamp(0.0, 1.0);
-                    (255.0 * (1.0 - t)).round() as u8
+                    grey_of_observed(newest[sy * dw + sx], cfg)
                 } else {
                     255
                 };
