@@ -166,8 +166,15 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
         if let Ok(mut model) = build_actor_critic(&recipe, shape, &train_device) {
             let mut optim = AdamConfig::new().init();
             let (p, d) = obs(opts.train_batch, &train_device);
+            let privileged = model.asymmetric().then(|| {
+                Tensor::<2>::random(
+                    [opts.train_batch, shape.privileged_dim],
+                    Distribution::Default,
+                    &train_device,
+                )
+            });
             let ms = mean_ms(opts.repeats, || {
-                let (mean, value) = model.forward(p.clone(), d.clone());
+                let (mean, value) = model.forward(p.clone(), d.clone(), privileged.clone());
                 let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(1e-4, model.clone(), grads);
@@ -185,7 +192,7 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
             for &b in &opts.infer_batches {
                 let (p, d) = obs(b, device);
                 let ms = mean_ms(opts.repeats, || {
-                    let (mean, _) = model.forward(p.clone(), d.clone());
+                    let mean = model.act(p.clone(), d.clone());
                     let _ = mean.into_data();
                 });
                 rows.push(row("inference", name, b, tokens, ms, None));

@@ -24,6 +24,9 @@ pub struct ObsShape {
     pub depth_width: usize,
     /// Action dimension of the policy.
     pub action_dim: usize,
+    /// Floats of privileged simulator state available to the critic; the value branch takes
+    /// them only when the recipe asks for an asymmetric critic (`ppo.asymmetric_critic`).
+    pub privileged_dim: usize,
 }
 
 /// Output side of a valid (unpadded) convolution, `None` when the kernel does not fit.

@@ -63,11 +63,14 @@ pub struct PolicyBranch {
     pub log_std: Param<Tensor<1>>,
 }
 
-/// Value side: fusion, head and the value layer.
+/// Value side: fusion, head and the value layer; an asymmetric critic's head also reads
+/// privileged state beside the pooled tokens.
 #[derive(Module, Debug)]
 pub struct ValueBranch {
     /// Fusion layers.
     pub fusion: Fusion,
+    /// Floats of privileged state concatenated to the pooled tokens (0: a symmetric critic).
+    pub privileged_dim: usize,
     /// Head MLP.
     pub head: Head,
     /// Linear layer to the scalar value.
@@ -95,11 +98,24 @@ impl PolicyBranch {
 }
 
 impl ValueBranch {
-    /// Tokens `[B, T, D]` -> value `[B]`.
-    pub fn forward(&self, tokens: Tensor<3>, has_state_token: bool) -> Tensor<1> {
-        let pooled = self
+    /// Tokens `[B, T, D]` (and, for an asymmetric critic, privileged state
+    /// `[B, privileged_dim]`) -> value `[B]`.
+    ///
+    /// # Panics
+    /// If privileged state is missing for an asymmetric critic.
+    pub fn forward(
+        &self,
+        tokens: Tensor<3>,
+        has_state_token: bool,
+        privileged: Option<Tensor<2>>,
+    ) -> Tensor<1> {
+        let mut pooled = self
             .fusion
             .pool(self.fusion.forward(tokens), has_state_token);
+        if self.privileged_dim > 0 {
+            let extra = privileged.expect("an asymmetric critic needs the privileged state");
+            pooled = Tensor::cat(vec![pooled, extra], 1);
+        }
         let v = self.value.forward(self.head.forward(pooled));
         let [b, _] = v.dims();
         v.reshape([b])
@@ -121,9 +137,15 @@ pub struct ActorCritic {
 }
 
 impl ActorCritic {
-    /// proprio `[B, proprio_dim]` (ignored for vision-only), depth `[B, frames, H, W]` ->
+    /// proprio `[B, proprio_dim]` (ignored for vision-only), depth `[B, frames, H, W]` and,
+    /// for an asymmetric critic, privileged state `[B, privileged_dim]` (ignored otherwise) ->
     /// (mean `[B, A]`, value `[B]`). With a shared encoder the value gradient also flows into it.
-    pub fn forward(&self, proprio: Tensor<2>, depth: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
+    pub fn forward(
+        &self,
+        proprio: Tensor<2>,
+        depth: Tensor<4>,
+        privileged: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<1>) {
         let has_state = self.encoder.has_state_token();
         let tokens = self.encoder.forward(proprio.clone(), depth.clone());
         let value_tokens = match &self.value_encoder {
@@ -131,8 +153,19 @@ impl ActorCritic {
             None => tokens.clone(),
         };
         let mean = self.policy.forward(tokens, has_state);
-        let value = self.value.forward(value_tokens, has_state);
+        let value = self.value.forward(value_tokens, has_state, privileged);
         (mean, value)
+    }
+
+    /// The policy alone (what a deployed robot runs): proprio and depth -> action mean `[B, A]`.
+    pub fn act(&self, proprio: Tensor<2>, depth: Tensor<4>) -> Tensor<2> {
+        let tokens = self.encoder.forward(proprio, depth);
+        self.policy.forward(tokens, self.encoder.has_state_token())
+    }
+
+    /// Whether the value branch reads privileged state (an asymmetric critic).
+    pub fn asymmetric(&self) -> bool {
+        self.value.privileged_dim > 0
     }
 
     /// The policy log-std `[A]`, clamped to [`LOG_STD_RANGE`].

@@ -182,9 +182,15 @@ pub fn build_actor_critic(
             device,
         )),
     };
-    let (value_head, out) = Head::new(pooled, &recipe.head.hidden_shapes, device);
+    let privileged_dim = if recipe.ppo.asymmetric_critic {
+        shape.privileged_dim
+    } else {
+        0
+    };
+    let (value_head, out) = Head::new(pooled + privileged_dim, &recipe.head.hidden_shapes, device);
     let value = ValueBranch {
         fusion: fusion()?,
+        privileged_dim,
         head: value_head,
         value: output_layer(out, 1, 1.0, device),
     };

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::normalizer::RunningNorm;
+use super::reward_norm::RewardNorm;
 use crate::sim::{EpisodeStats, VecEnvSnapshot};
 
 /// Progress counters, saved in checkpoints.
@@ -36,6 +37,15 @@ pub struct TrainerState {
     /// The adaptive learning-rate schedule's current multiplier (1 for the other schedules).
     #[serde(default = "unit_scale")]
     pub lr_scale: f64,
+    /// Normaliser of the asymmetric critic's privileged state (`ppo.asymmetric_critic`).
+    #[serde(default)]
+    pub privileged_norm: Option<RunningNorm>,
+    /// Return statistics of reward normalisation (`ppo.reward_norm`).
+    #[serde(default)]
+    pub reward_norm: Option<RewardNorm>,
+    /// The curriculum's level (absent in older checkpoints: the level their step count gives).
+    #[serde(default)]
+    pub curriculum_level: Option<f32>,
 }
 
 fn unit_scale() -> f64 {

@@ -1,6 +1,19 @@
 //! The rollout buffer: what PPO stores per transition, laid out `[step][env]` so row `t * envs + e`
 //! is env `e` at step `t`.
 
+/// Floats per transition of each stored observation and of the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutWidths {
+    /// Proprioception.
+    pub proprio_dim: usize,
+    /// Depth (frames x height x width).
+    pub depth_len: usize,
+    /// Action.
+    pub action_dim: usize,
+    /// Privileged state (0 without an asymmetric critic).
+    pub privileged_dim: usize,
+}
+
 /// One rollout's transitions.
 #[derive(Debug, Clone, Default)]
 pub struct Rollout {
@@ -12,17 +25,21 @@ pub struct Rollout {
     pub depth_len: usize,
     /// Floats per action.
     pub action_dim: usize,
+    /// Floats of privileged state per transition (0 without an asymmetric critic).
+    pub privileged_dim: usize,
     /// Normalised proprioception the action was chosen from, `[n * proprio_dim]`.
     pub proprio: Vec<f32>,
     /// Depth stack the action was chosen from, `[n * depth_len]`.
     pub depth: Vec<f32>,
+    /// Normalised privileged state the critic valued, `[n * privileged_dim]`.
+    pub privileged: Vec<f32>,
     /// Raw (pre-tanh) sampled actions, `[n * action_dim]`.
     pub actions: Vec<f32>,
     /// Log-probability of the sampled action under the acting policy.
     pub log_probs: Vec<f32>,
     /// Value estimate of the observation.
     pub values: Vec<f32>,
-    /// Reward after the action.
+    /// Reward after the action (divided by the return scale with `ppo.reward_norm`).
     pub rewards: Vec<f32>,
     /// The action ended the episode by a fall.
     pub terminated: Vec<bool>,
@@ -33,22 +50,25 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// An empty buffer for the given sizes with room for `steps` steps.
-    pub fn new(
-        envs: usize,
-        steps: usize,
-        proprio_dim: usize,
-        depth_len: usize,
-        action_dim: usize,
-    ) -> Self {
+    /// An empty buffer for `envs` envs with room for `steps` steps of transitions of the
+    /// given widths.
+    pub fn new(envs: usize, steps: usize, widths: RolloutWidths) -> Self {
         let n = envs * steps;
+        let RolloutWidths {
+            proprio_dim,
+            depth_len,
+            action_dim,
+            privileged_dim,
+        } = widths;
         Self {
             envs,
             proprio_dim,
             depth_len,
             action_dim,
+            privileged_dim,
             proprio: Vec::with_capacity(n * proprio_dim),
             depth: Vec::with_capacity(n * depth_len),
+            privileged: Vec::with_capacity(n * privileged_dim),
             actions: Vec::with_capacity(n * action_dim),
             log_probs: Vec::with_capacity(n),
             values: Vec::with_capacity(n),

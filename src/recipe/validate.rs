@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::types::{Recipe, SequenceConfig, SequenceModel, Task};
+use super::types::{
+    CurriculumConfig, CurriculumDriver, Recipe, SequenceConfig, SequenceModel, Task,
+};
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,54 @@ const MAX_TARGET_VEL: f32 = 5.0;
 const MAX_FRICTION: f32 = 5.0;
 /// Farthest depth clip accepted, in metres.
 const MAX_DEPTH_FAR: f32 = 100.0;
+
+fn check_curriculum(c: &mut Checker, cur: &CurriculumConfig) {
+    match cur.driver {
+        CurriculumDriver::Off => {}
+        CurriculumDriver::Steps => c.check(
+            cur.steps > 0,
+            "env.curriculum.steps",
+            cur.steps,
+            "env steps > 0 for driver = \"steps\"",
+        ),
+        CurriculumDriver::Progress => {
+            c.positive(
+                cur.promote_distance as f64,
+                "env.curriculum.promote_distance",
+            );
+            c.check(
+                cur.level_step > 0.0 && cur.level_step <= 1.0,
+                "env.curriculum.level_step",
+                cur.level_step,
+                "a level change in (0, 1]",
+            );
+        }
+    }
+    if cur.driver != CurriculumDriver::Off {
+        c.check(
+            cur.density_start.is_some() || cur.target_vel_start.is_some(),
+            "env.curriculum",
+            "neither density_start nor target_vel_start",
+            "a start value for at least one of them (what the curriculum ramps)",
+        );
+    }
+    if let Some(d) = cur.density_start {
+        c.check(
+            d >= 0.0,
+            "env.curriculum.density_start",
+            d,
+            "a density >= 0",
+        );
+    }
+    if let Some(v) = cur.target_vel_start {
+        c.check(
+            (0.0..=MAX_TARGET_VEL).contains(&v),
+            "env.curriculum.target_vel_start",
+            v,
+            "a speed in [0, 5] m/s",
+        );
+    }
+}
 
 struct Checker {
     out: Vec<Violation>,
@@ -182,12 +232,7 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         env.friction,
         "a friction coefficient in (0, 5] (rubber on concrete is about 1)",
     );
-    c.check(
-        env.density_curriculum_start >= 0.0,
-        "env.density_curriculum_start",
-        env.density_curriculum_start,
-        "a density >= 0",
-    );
+    check_curriculum(&mut c, &env.curriculum);
     let d = &env.depth;
     c.check(d.width > 0, "env.depth.width", d.width, "a size > 0");
     c.check(d.height > 0, "env.depth.height", d.height, "a size > 0");

@@ -11,9 +11,33 @@ use super::types::CURRENT_VERSION;
 /// One upgrade step: rewrites a version-n value tree into version n + 1.
 type Step = fn(Value) -> Value;
 
-/// Upgrade steps, index 0 upgrades version 1 to 2, and so on. Version 1 is the first format, so
-/// there is none yet; a future format change appends its step here and bumps `CURRENT_VERSION`.
-const STEPS: &[Step] = &[];
+/// Upgrade steps, index 0 upgrades version 1 to 2, and so on; a future format change appends
+/// its step here and bumps `CURRENT_VERSION`.
+const STEPS: &[Step] = &[v1_to_v2];
+
+/// Version 2 moved the obstacle-density curriculum (`env.density_curriculum_steps`,
+/// `env.density_curriculum_start`) into `[env.curriculum]`, which also ramps the target velocity
+/// and can be driven by progress.
+pub fn v1_to_v2(mut value: Value) -> Value {
+    let Some(env) = value.get_mut("env").and_then(Value::as_object_mut) else {
+        return value;
+    };
+    let steps = env.remove("density_curriculum_steps");
+    let start = env.remove("density_curriculum_start");
+    match steps {
+        None => {}
+        Some(n) if n.as_u64() == Some(0) => {}
+        // Anything else moves as written, so a bad value is reported at its new key.
+        Some(n) => {
+            let mut cur = serde_json::Map::new();
+            cur.insert("driver".into(), Value::from("steps"));
+            cur.insert("steps".into(), n);
+            cur.insert("density_start".into(), start.unwrap_or(Value::from(0.0)));
+            env.insert("curriculum".into(), Value::Object(cur));
+        }
+    }
+    value
+}
 
 /// Version 1 is the first format: its upgrade to itself is the identity.
 pub fn identity_v1(value: Value) -> Value {
@@ -67,9 +91,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn v1_upgrades_to_itself() {
+    fn v1_without_a_curriculum_only_changes_its_version() {
         let v = json!({"version": 1, "ppo": {"clip": 0.1}});
-        assert_eq!(upgrade(Path::new("r.toml"), v.clone()).unwrap(), v);
+        let up = upgrade(Path::new("r.toml"), v).unwrap();
+        assert_eq!(up, json!({"version": 2, "ppo": {"clip": 0.1}}));
+    }
+
+    #[test]
+    fn v1_density_curriculum_moves_into_its_section() {
+        let v = json!({"version": 1, "env": {"task": "flat", "density_curriculum_steps": 300,
+            "density_curriculum_start": 0.25}});
+        let up = upgrade(Path::new("r.toml"), v).unwrap();
+        assert_eq!(
+            up["env"],
+            json!({"task": "flat", "curriculum": {"driver": "steps", "steps": 300,
+                "density_start": 0.25}})
+        );
+        let off = json!({"env": {"density_curriculum_steps": 0, "density_curriculum_start": 0.5}});
+        assert_eq!(upgrade(Path::new("r.toml"), off).unwrap()["env"], json!({}));
     }
 
     #[test]
@@ -101,7 +140,12 @@ mod tests {
 
     #[test]
     fn newer_or_bad_versions_are_refused() {
-        for bad in [json!(2), json!(0), json!("one"), json!(-1)] {
+        for bad in [
+            json!(CURRENT_VERSION + 1),
+            json!(0),
+            json!("one"),
+            json!(-1),
+        ] {
             let err = upgrade(Path::new("r.toml"), json!({ "version": bad })).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("r.toml") && msg.contains("`version`"), "{msg}");

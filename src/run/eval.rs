@@ -116,7 +116,7 @@ impl Agent for PolicyAgent<'_> {
             ),
             &self.device,
         );
-        let mean = self.model.valid().forward(p, d).0;
+        let mean = self.model.valid().act(p, d);
         mean.into_data()
             .convert::<f32>()
             .as_slice::<f32>()

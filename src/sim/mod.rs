@@ -8,6 +8,7 @@ pub mod error;
 pub mod gait;
 pub mod observation;
 pub mod png_out;
+pub mod privileged;
 pub mod reward;
 pub mod robot;
 pub mod terrain;

@@ -146,6 +146,8 @@ pub struct Robot {
     pub axes: [Vector; 12],
     /// Colliders of the robot that are not feet.
     pub body_colliders: Vec<ColliderHandle>,
+    /// The foot colliders, in leg order (FR, FL, RR, RL).
+    pub feet: [ColliderHandle; 4],
     /// Parameters used to build it.
     pub params: RobotParams,
 }
@@ -192,6 +194,7 @@ impl Robot {
                 .can_sleep(false),
         );
         let mut body_colliders = Vec::new();
+        let mut feet = Vec::with_capacity(4);
         body_colliders.push(
             world.insert_collider(
                 ColliderBuilder::cuboid(half.x, half.y, half.z)
@@ -252,15 +255,17 @@ impl Robot {
                             .collision_groups(robot_groups())
                             .user_data(TAG_ROBOT_BODY);
                         body_colliders.push(world.insert_collider(shin, Some(body)));
-                        world.insert_collider(
-                            ColliderBuilder::ball(leg.foot_radius)
-                                .translation(Vector::new(0.0, 0.0, -leg.link_length))
-                                .density(0.0)
-                                .friction(params.foot_friction)
-                                .friction_combine_rule(CoefficientCombineRule::Multiply)
-                                .collision_groups(robot_groups())
-                                .user_data(TAG_FOOT),
-                            Some(body),
+                        feet.push(
+                            world.insert_collider(
+                                ColliderBuilder::ball(leg.foot_radius)
+                                    .translation(Vector::new(0.0, 0.0, -leg.link_length))
+                                    .density(0.0)
+                                    .friction(params.foot_friction)
+                                    .friction_combine_rule(CoefficientCombineRule::Multiply)
+                                    .collision_groups(robot_groups())
+                                    .user_data(TAG_FOOT),
+                                Some(body),
+                            ),
                         );
                     }
                 }
@@ -289,6 +294,7 @@ impl Robot {
             joints: joints.try_into().expect("12 joints"),
             axes: axes.try_into().expect("12 axes"),
             body_colliders,
+            feet: feet.try_into().expect("4 feet"),
             params,
         };
         robot.set_initial_pose(world);

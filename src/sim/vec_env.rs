@@ -1,8 +1,9 @@
 //! N environments stepped in parallel with rayon into flat observation buffers.
 
-use crate::recipe::EnvConfig;
+use crate::recipe::{Difficulty, EnvConfig};
 use crate::sim::SimError;
 use crate::sim::env::{self, Env, EpisodeStats, StepResult};
+use crate::sim::privileged::PRIVILEGED_DIM;
 use crate::sim::reward::RewardTerms;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub struct EnvSpec {
     pub depth_width: usize,
     /// Policy outputs per env.
     pub action_dim: usize,
+    /// Floats of privileged state per env (for an asymmetric critic).
+    pub privileged_dim: usize,
 }
 
 impl EnvSpec {
@@ -44,19 +47,25 @@ pub struct StepOutput {
     pub terminal_proprio: Vec<f32>,
     /// `[num_envs * depth_dim]`, rows valid where terminated | truncated.
     pub terminal_depth: Vec<f32>,
+    /// `[num_envs * privileged_dim]`, rows valid where terminated | truncated.
+    pub terminal_privileged: Vec<f32>,
     /// Per env, this step's reward terms (unscaled).
     pub reward_terms: Vec<RewardTerms>,
     /// Episodes that ended this step.
     pub finished: Vec<EpisodeStats>,
 }
 
-/// Serializable state of a `VecEnv`: per env its episode index, density and actions since reset.
+/// Serializable state of a `VecEnv`: per env its episode index, difficulty and actions since
+/// reset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VecEnvSnapshot {
     /// The seed the `VecEnv` was built with.
     pub seed: u64,
     /// Obstacle density applied at future resets.
     pub density: f32,
+    /// Target velocity applied at future resets (absent in older snapshots: the config's).
+    #[serde(default)]
+    pub target_vel: Option<f32>,
     /// Per env state.
     pub envs: Vec<EnvSnapshot>,
 }
@@ -68,6 +77,9 @@ pub struct EnvSnapshot {
     pub episode: u64,
     /// Density of the current episode.
     pub density: f32,
+    /// Target velocity of the current episode (absent in older snapshots: the config's).
+    #[serde(default)]
+    pub target_vel: Option<f32>,
     /// Raw actions since the current episode's reset.
     pub actions: Vec<f32>,
 }
@@ -96,17 +108,19 @@ struct Slot {
     done: Option<EpisodeStats>,
     terminal_proprio: Vec<f32>,
     terminal_depth: Vec<f32>,
+    terminal_privileged: [f32; PRIVILEGED_DIM],
     error: Option<SimError>,
 }
 
 /// N environments, stepped in parallel; results do not depend on the thread count.
 pub struct VecEnv {
     seed: u64,
-    density: f32,
+    difficulty: Difficulty,
     spec: EnvSpec,
     slots: Vec<Slot>,
     proprio: Vec<f32>,
     depth: Vec<f32>,
+    privileged: Vec<f32>,
     out: StepOutput,
 }
 
@@ -116,10 +130,12 @@ impl VecEnv {
         let snap = VecEnvSnapshot {
             seed,
             density: cfg.obstacle_density,
+            target_vel: Some(cfg.target_vel),
             envs: (0..cfg.num_envs)
                 .map(|_| EnvSnapshot {
                     episode: 0,
                     density: cfg.obstacle_density,
+                    target_vel: Some(cfg.target_vel),
                     actions: vec![],
                 })
                 .collect(),
@@ -147,6 +163,7 @@ impl VecEnv {
             depth_height: cfg.depth.height,
             depth_width: cfg.depth.width,
             action_dim: env::action_dim(cfg),
+            privileged_dim: PRIVILEGED_DIM,
         };
         for (i, s) in snapshot.envs.iter().enumerate() {
             if s.actions.len() % spec.action_dim != 0
@@ -165,7 +182,12 @@ impl VecEnv {
             .par_iter()
             .enumerate()
             .map(|(i, s)| {
-                let mut env = Env::new(cfg, episode_seed(snapshot.seed, i, s.episode), s.density)?;
+                let difficulty = Difficulty {
+                    obstacle_density: s.density,
+                    target_vel: s.target_vel.unwrap_or(cfg.target_vel),
+                };
+                let seed = episode_seed(snapshot.seed, i, s.episode);
+                let mut env = Env::with_difficulty(cfg, seed, difficulty)?;
                 for a in s.actions.chunks(spec.action_dim) {
                     env.step(a);
                 }
@@ -176,6 +198,7 @@ impl VecEnv {
                     done: None,
                     terminal_proprio: vec![0.0; spec.proprio_dim],
                     terminal_depth: vec![0.0; spec.depth_dim()],
+                    terminal_privileged: [0.0; PRIVILEGED_DIM],
                     error: None,
                 })
             })
@@ -184,17 +207,22 @@ impl VecEnv {
         let n = cfg.num_envs;
         let mut v = VecEnv {
             seed: snapshot.seed,
-            density: snapshot.density,
+            difficulty: Difficulty {
+                obstacle_density: snapshot.density,
+                target_vel: snapshot.target_vel.unwrap_or(cfg.target_vel),
+            },
             spec,
             slots,
             proprio: vec![0.0; n * spec.proprio_dim],
             depth: vec![0.0; n * spec.depth_dim()],
+            privileged: vec![0.0; n * PRIVILEGED_DIM],
             out: StepOutput {
                 reward: vec![0.0; n],
                 terminated: vec![false; n],
                 truncated: vec![false; n],
                 terminal_proprio: vec![0.0; n * spec.proprio_dim],
                 terminal_depth: vec![0.0; n * spec.depth_dim()],
+                terminal_privileged: vec![0.0; n * PRIVILEGED_DIM],
                 reward_terms: vec![RewardTerms::default(); n],
                 finished: Vec::new(),
             },
@@ -208,6 +236,9 @@ impl VecEnv {
         for (i, s) in self.slots.iter().enumerate() {
             self.proprio[i * pd..(i + 1) * pd].copy_from_slice(s.env.proprio());
             self.depth[i * dd..(i + 1) * dd].copy_from_slice(s.env.depth());
+            s.env
+                .privileged()
+                .write_to(&mut self.privileged[i * PRIVILEGED_DIM..(i + 1) * PRIVILEGED_DIM]);
         }
     }
 
@@ -226,6 +257,11 @@ impl VecEnv {
         &self.depth
     }
 
+    /// Current privileged state (for an asymmetric critic), `[num_envs * privileged_dim]`.
+    pub fn privileged(&self) -> &[f32] {
+        &self.privileged
+    }
+
     /// Steps every env with its raw actions (`[num_envs * action_dim]`); finished envs reset.
     ///
     /// # Panics
@@ -234,7 +270,7 @@ impl VecEnv {
     pub fn step(&mut self, actions: &[f32]) -> &StepOutput {
         let ad = self.spec.action_dim;
         assert_eq!(actions.len(), self.spec.num_envs * ad, "actions length");
-        let (seed, density) = (self.seed, self.density);
+        let (seed, difficulty) = (self.seed, self.difficulty);
         self.slots
             .par_iter_mut()
             .zip(actions.par_chunks(ad))
@@ -246,8 +282,10 @@ impl VecEnv {
                     s.done = Some(s.env.episode_stats(i));
                     s.terminal_proprio.copy_from_slice(s.env.proprio());
                     s.terminal_depth.copy_from_slice(s.env.depth());
+                    s.env.privileged().write_to(&mut s.terminal_privileged);
                     s.episode += 1;
-                    if let Err(e) = s.env.reset(episode_seed(seed, i, s.episode), density) {
+                    let episode = episode_seed(seed, i, s.episode);
+                    if let Err(e) = s.env.reset_with(episode, difficulty) {
                         s.error = Some(e);
                     }
                 }
@@ -266,6 +304,8 @@ impl VecEnv {
                 self.out.terminal_proprio[i * pd..(i + 1) * pd]
                     .copy_from_slice(&s.terminal_proprio);
                 self.out.terminal_depth[i * dd..(i + 1) * dd].copy_from_slice(&s.terminal_depth);
+                self.out.terminal_privileged[i * PRIVILEGED_DIM..(i + 1) * PRIVILEGED_DIM]
+                    .copy_from_slice(&s.terminal_privileged);
                 self.out.finished.push(st);
             }
         }
@@ -273,22 +313,24 @@ impl VecEnv {
         &self.out
     }
 
-    /// Sets the obstacle density used at each env's next reset (curriculum).
-    pub fn set_obstacle_density(&mut self, density: f32) {
-        self.density = density;
+    /// Sets the obstacle density and target velocity of each env's next episode (curriculum).
+    pub fn set_difficulty(&mut self, difficulty: Difficulty) {
+        self.difficulty = difficulty;
     }
 
     /// Serializable state; `restore` continues bitwise identically.
     pub fn snapshot(&self) -> VecEnvSnapshot {
         VecEnvSnapshot {
             seed: self.seed,
-            density: self.density,
+            density: self.difficulty.obstacle_density,
+            target_vel: Some(self.difficulty.target_vel),
             envs: self
                 .slots
                 .iter()
                 .map(|s| EnvSnapshot {
                     episode: s.episode,
                     density: s.env.density(),
+                    target_vel: Some(s.env.difficulty().target_vel),
                     actions: s.env.actions().to_vec(),
                 })
                 .collect(),

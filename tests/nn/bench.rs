@@ -13,6 +13,7 @@ const SHAPE: ObsShape = ObsShape {
     depth_height: 64,
     depth_width: 64,
     action_dim: 12,
+    privileged_dim: 19,
 };
 
 #[test]

@@ -45,6 +45,7 @@ fn log_std_is_initialised_from_recipe_and_clamped() {
         depth_height: 36,
         depth_width: 36,
         action_dim: 3,
+        privileged_dim: 19,
     };
     let model = build_actor_critic(&r, &shape, &d).unwrap();
     let v: Vec<f32> = model.log_std().into_data().try_to_vec_as().unwrap();

@@ -27,6 +27,7 @@ fn shape() -> ObsShape {
         depth_height: 36,
         depth_width: 36,
         action_dim: A,
+        privileged_dim: 19,
     }
 }
 

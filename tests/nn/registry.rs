@@ -14,6 +14,7 @@ fn shape() -> ObsShape {
         depth_height: 64,
         depth_width: 64,
         action_dim: 4,
+        privileged_dim: 19,
     }
 }
 
@@ -109,7 +110,7 @@ fn baselines_build_and_count_parameters() {
     let model = build_actor_critic(&concat, &shape(), &cpu_device()).unwrap();
     assert!(matches!(model.policy.fusion, Fusion::Concat(_)));
     let depth = Tensor::<4>::zeros([2, 4, 64, 64], &cpu_device());
-    let (mean, value) = model.forward(Tensor::zeros([2, 12], &cpu_device()), depth);
+    let (mean, value) = model.forward(Tensor::zeros([2, 12], &cpu_device()), depth, None);
     assert_eq!(mean.dims(), [2, 4]);
     assert_eq!(value.dims(), [2]);
 
@@ -123,7 +124,46 @@ fn baselines_build_and_count_parameters() {
     let model = build_actor_critic(&state, &no_depth, &cpu_device()).unwrap();
     assert!(model.encoder.convs.is_empty() && model.encoder.projection.is_none());
     let empty = Tensor::<4>::zeros([3, 0, 64, 64], &cpu_device());
-    let (mean, value) = model.forward(Tensor::zeros([3, 12], &cpu_device()), empty);
+    let (mean, value) = model.forward(Tensor::zeros([3, 12], &cpu_device()), empty, None);
     assert_eq!(mean.dims(), [3, 4]);
     assert_eq!(value.dims(), [3]);
+}
+
+fn values(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn an_asymmetric_critic_reads_privileged_state_and_the_policy_does_not() {
+    let mut r = Recipe::default();
+    r.encoder.visual_dim = 16;
+    r.ppo.asymmetric_critic = true;
+    let dev = cpu_device();
+    let model = build_actor_critic(&r, &shape(), &dev).unwrap();
+    assert!(model.asymmetric());
+    let mut symmetric = r.clone();
+    symmetric.ppo.asymmetric_critic = false;
+    let plain = build_actor_critic(&symmetric, &shape(), &dev).unwrap();
+    assert!(!plain.asymmetric());
+    // Only the value head's first layer widens, by the privileged floats.
+    let first_in = |m: &locomamba::nn::ActorCritic| m.value.head.layers[0].weight.dims()[0];
+    assert_eq!(first_in(&model), first_in(&plain) + 19);
+    assert_eq!(
+        model.policy.head.layers[0].weight.dims(),
+        plain.policy.head.layers[0].weight.dims()
+    );
+
+    let proprio = Tensor::<2>::random([2, 12], burn::tensor::Distribution::Default, &dev);
+    let depth = Tensor::<4>::random([2, 4, 64, 64], burn::tensor::Distribution::Default, &dev);
+    let low = Tensor::<2>::zeros([2, 19], &dev);
+    let high = Tensor::<2>::ones([2, 19], &dev) * 3.0;
+    let (mean_a, value_a) = model.forward(proprio.clone(), depth.clone(), Some(low));
+    let (mean_b, value_b) = model.forward(proprio.clone(), depth.clone(), Some(high));
+    assert_eq!(
+        values(mean_a.clone().flatten(0, 1)),
+        values(mean_b.flatten(0, 1))
+    );
+    assert_ne!(values(value_a), values(value_b));
+    let acted = model.act(proprio, depth);
+    assert_eq!(values(acted.flatten(0, 1)), values(mean_a.flatten(0, 1)));
 }

@@ -13,6 +13,7 @@ const SHAPE: ObsShape = ObsShape {
     depth_height: 64,
     depth_width: 64,
     action_dim: 12,
+    privileged_dim: 19,
 };
 
 fn variants() -> Vec<(&'static str, Recipe)> {
@@ -51,7 +52,7 @@ fn all_variants_give_mean_and_value_shapes() {
         for batch in [1, 64] {
             let p = Tensor::<2>::random([batch, 84], Distribution::Default, &device);
             let d = Tensor::<4>::random([batch, 4, 64, 64], Distribution::Default, &device);
-            let (mean, value) = model.forward(p, d);
+            let (mean, value) = model.forward(p, d, None);
             assert_eq!(mean.dims(), [batch, 12], "{name} mean");
             assert_eq!(value.dims(), [batch], "{name} value");
             let m: Vec<f32> = mean.into_data().try_to_vec_as::<f32>().unwrap();

@@ -231,7 +231,7 @@ fn unsupported_extension_is_named() {
 #[test]
 fn newer_version_refused() {
     let (_, msg) = load_err("r.toml", "version = 9\n");
-    assert_has(&msg, &["`version`", "found 9", "from 1 to 1"]);
+    assert_has(&msg, &["`version`", "found 9", "from 1 to 2"]);
 }
 
 #[test]

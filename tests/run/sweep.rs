@@ -134,9 +134,10 @@ fn resumed_run_matches_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_recipe(dir.path(), 64);
     let device = locomamba::device::cpu_device();
-    // The last case adds the state that must survive a resume too: the adaptive learning rate,
-    // the gait prior's phase and per-episode depth frame offsets.
-    let cases: [(&str, &[&str]); 3] = [
+    // The last cases add the state that must survive a resume too: the adaptive learning rate,
+    // the gait prior's phase and per-episode depth frame offsets; then the privileged-state and
+    // reward normalisers and a progress-driven curriculum's level.
+    let cases: [(&str, &[&str]); 4] = [
         ("transformer", &[]),
         ("mamba", &[]),
         (
@@ -146,6 +147,18 @@ fn resumed_run_matches_uninterrupted_run() {
                 "env.action_mode=trot_residual",
                 "env.depth.frame_spacing=2",
                 "env.depth.frame_offsets=random",
+            ],
+        ),
+        (
+            "transformer",
+            &[
+                "ppo.asymmetric_critic=true",
+                "ppo.reward_norm=true",
+                "env.curriculum.driver=progress",
+                "env.curriculum.promote_distance=0.001",
+                "env.curriculum.level_step=0.25",
+                "env.curriculum.density_start=0.5",
+                "env.curriculum.target_vel_start=0.3",
             ],
         ),
     ];
@@ -394,4 +407,58 @@ fn adaptive_learning_rate_follows_the_measured_kl() {
     // A KL target far below anything measured shrinks the rate; one far above grows it.
     assert!(lr_after(1e-12) < 1.0);
     assert!(lr_after(1e3) > 1.0);
+}
+
+fn scalar(stats: &locomamba::ppo::trainer::UpdateStats, tag: &str) -> f64 {
+    stats
+        .scalars
+        .iter()
+        .find(|(k, _)| k == tag)
+        .unwrap_or_else(|| panic!("{tag} not logged"))
+        .1
+}
+
+#[test]
+fn a_progress_curriculum_moves_by_its_rule_and_sets_the_next_episodes_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_recipe(dir.path(), 480);
+    let overrides = Overrides {
+        sets: vec![
+            // The trot prior walks forward, so some episodes of 30 steps pass the distance.
+            "env.action_mode=trot_residual".into(),
+            "env.horizon=30".into(),
+            "env.curriculum.driver=progress".into(),
+            "env.curriculum.promote_distance=0.05".into(),
+            "env.curriculum.level_step=0.2".into(),
+            "env.curriculum.target_vel_start=0.2".into(),
+        ],
+        ..Overrides::default()
+    };
+    let mut r = recipe::load(&path, &overrides).unwrap();
+    r.sweep.clear();
+    let mut t = Trainer::new(&r, 5, &locomamba::device::cpu_device()).unwrap();
+    let mut level = 0.0_f32;
+    let mut moved = 0;
+    while !t.done() {
+        let stats = t.update().unwrap();
+        // The update ran at the level the previous one left ...
+        let target = r.env.difficulty_at(level).target_vel;
+        assert!((scalar(&stats, "train/target_vel") - target as f64).abs() < 1e-6);
+        assert_eq!(scalar(&stats, "train/obstacle_density"), 1.0, "not ramped");
+        // ... and moves it by the rule, judged on the episodes it finished.
+        let next = locomamba::ppo::curriculum::next_level(
+            &r.env.curriculum,
+            level,
+            t.counters().env_steps,
+            &stats.episodes,
+        );
+        assert_eq!(scalar(&stats, "train/curriculum_level"), next as f64);
+        moved += (next != level) as usize;
+        level = next;
+    }
+    assert!(moved >= 2, "the level moved {moved} times");
+    // Episodes that started at the new level ask for its speed.
+    let target = r.env.difficulty_at(level).target_vel;
+    let snapshot = t.state().env;
+    assert_eq!(snapshot.target_vel, Some(target));
 }

@@ -5,6 +5,7 @@ mod depth;
 mod determinism;
 mod gait;
 mod observation;
+mod privileged;
 mod standing;
 mod tasks;
 mod view;

@@ -34,6 +34,9 @@ impl Trainer {
             env: self.env.snapshot(),
             recent_episodes: self.recent.iter().cloned().collect(),
             lr_scale: self.lr_scale,
+            privileged_norm: self.privileged_norm.clone(),
+            reward_norm: self.reward_norm.clone(),
+            curriculum_level: Some(self.curriculum_level),
         }
     }
 
@@ -50,6 +53,14 @@ impl Trainer {
         self.norm = state.norm;
         self.counters = state.counters;
         self.lr_scale = state.lr_scale;
+        self.privileged_norm = state.privileged_norm;
+        self.reward_norm = state.reward_norm;
+        self.curriculum_level = state.curriculum_level.unwrap_or_else(|| {
+            crate::ppo::curriculum::level_at_steps(
+                &self.recipe.env.curriculum,
+                state.counters.env_steps,
+            )
+        });
         self.restore_recent_episodes(state.recent_episodes);
         Ok(())
     }

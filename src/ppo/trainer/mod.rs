@@ -22,16 +22,19 @@ pub use checkpointing::OptimizerRole;
 pub use error::{RestoreError, TrainError, first_non_finite_param};
 
 use crate::nn::{self, ActorCritic, ObsShape};
+use crate::ppo::curriculum;
 use crate::ppo::gae::{GaeInput, gae};
 use crate::ppo::grad_clip;
 use crate::ppo::loss;
 use crate::ppo::normalizer::RunningNorm;
+use crate::ppo::reward_norm::RewardNorm;
 use crate::ppo::seeding::{build_seeded, mix_seed};
 pub use crate::ppo::state::Counters;
 use crate::ppo::stats::{MinibatchStats, episode_scalars, explained_variance};
 use crate::ppo::storage::Rollout;
 use crate::recipe::{LrSchedule, Recipe};
 use crate::sim::{EnvSpec, EpisodeStats, VecEnv};
+use rollout::Observations;
 
 /// Finished training episodes the `train/*` scalars average over.
 pub const RECENT_EPISODES: usize = 100;
@@ -59,9 +62,15 @@ pub struct Trainer {
     env: VecEnv,
     /// Running normalisation of proprioception (when `ppo.obs_norm`).
     norm: Option<RunningNorm>,
+    /// Running normalisation of the critic's privileged state (when `ppo.asymmetric_critic`).
+    privileged_norm: Option<RunningNorm>,
+    /// Return-scale reward normalisation (when `ppo.reward_norm`).
+    reward_norm: Option<RewardNorm>,
     counters: Counters,
     /// The adaptive schedule's multiplier of both learning rates.
     lr_scale: f64,
+    /// The curriculum's level (0 = its start, 1 = the task).
+    curriculum_level: f32,
     spec: EnvSpec,
     recent: VecDeque<EpisodeStats>,
 }
@@ -83,6 +92,7 @@ impl From<&EnvSpec> for ObsShape {
             depth_height: spec.depth_height,
             depth_width: spec.depth_width,
             action_dim: spec.action_dim,
+            privileged_dim: spec.privileged_dim,
         }
     }
 }
@@ -90,9 +100,12 @@ impl From<&EnvSpec> for ObsShape {
 impl Trainer {
     /// Builds envs, networks (initialised from `seed`) and optimisers for a fresh run.
     pub fn new(recipe: &Recipe, seed: u64, device: &Device) -> Result<Self, TrainError> {
-        let mut env_cfg = recipe.env.clone();
-        env_cfg.obstacle_density = recipe.env.density_at(0);
-        let env = VecEnv::new(&env_cfg, seed)?;
+        let curriculum_level = curriculum::level_at_steps(&recipe.env.curriculum, 0);
+        // The first episodes already start at the curriculum's level.
+        let mut start = recipe.env.clone();
+        let d = recipe.env.difficulty_at(curriculum_level);
+        (start.obstacle_density, start.target_vel) = (d.obstacle_density, d.target_vel);
+        let env = VecEnv::new(&start, seed)?;
         let spec = env.spec();
         let device = device.clone().autodiff();
         let model = build_seeded(recipe, &ObsShape::from(&spec), &device, seed)?;
@@ -108,8 +121,17 @@ impl Trainer {
                 .ppo
                 .obs_norm
                 .then(|| RunningNorm::new(spec.proprio_dim)),
+            privileged_norm: recipe
+                .ppo
+                .asymmetric_critic
+                .then(|| RunningNorm::new(spec.privileged_dim)),
+            reward_norm: recipe
+                .ppo
+                .reward_norm
+                .then(|| RewardNorm::new(spec.num_envs, recipe.ppo.discount)),
             counters: Counters::default(),
             lr_scale: 1.0,
+            curriculum_level,
             env,
             spec,
             recent: VecDeque::new(),
@@ -202,8 +224,8 @@ impl Trainer {
         let update = self.counters.update;
         let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(self.seed, update));
         let mut episodes = Vec::new();
-        let density = self.recipe.env.density_at(self.counters.env_steps);
-        self.env.set_obstacle_density(density);
+        let difficulty = self.recipe.env.difficulty_at(self.curriculum_level);
+        self.env.set_difficulty(difficulty);
         let roll = self.collect(&mut rng, &mut episodes);
         let rollout_s = started.elapsed().as_secs_f64();
 
@@ -254,6 +276,14 @@ impl Trainer {
         }
         self.counters.update += 1;
         self.counters.env_steps += n as u64;
+        self.curriculum_level = curriculum::next_level(
+            &self.recipe.env.curriculum,
+            self.curriculum_level,
+            self.counters.env_steps,
+            &episodes,
+        );
+        let next = self.recipe.env.difficulty_at(self.curriculum_level);
+        self.env.set_difficulty(next);
         let elapsed = started.elapsed().as_secs_f64();
         self.counters.wall_time_s += elapsed;
         for e in &episodes {
@@ -281,7 +311,15 @@ impl Trainer {
                 n as f64 / rollout_s.max(1e-9),
             ),
             ("perf/update_time_s".to_string(), elapsed),
-            ("train/obstacle_density".to_string(), density as f64),
+            (
+                "train/obstacle_density".to_string(),
+                difficulty.obstacle_density as f64,
+            ),
+            ("train/target_vel".to_string(), difficulty.target_vel as f64),
+            (
+                "train/curriculum_level".to_string(),
+                self.curriculum_level as f64,
+            ),
             ("perf/rollout_time_s".to_string(), rollout_s),
             // Training time so far, summed over resumes (evaluations not included): the x axis
             // of learning curves against wall time.
@@ -306,9 +344,12 @@ impl Trainer {
         let dev = self.device.clone();
         let m = idx.len();
         let take = |v: &[f32]| Rollout::gather(v, 1, idx);
-        let (p, d) = self.input(
-            Rollout::gather(&roll.proprio, roll.proprio_dim, idx),
-            Rollout::gather(&roll.depth, roll.depth_len, idx),
+        let (p, d, privileged) = self.input(
+            Observations {
+                proprio: Rollout::gather(&roll.proprio, roll.proprio_dim, idx),
+                depth: Rollout::gather(&roll.depth, roll.depth_len, idx),
+                privileged: Rollout::gather(&roll.privileged, roll.privileged_dim, idx),
+            },
             m,
             &dev,
         );
@@ -328,7 +369,7 @@ impl Trainer {
         }
         let ret = t1(take(returns));
 
-        let (mean, value) = self.model.forward(p, d);
+        let (mean, value) = self.model.forward(p, d, privileged);
         let log_std = self.model.log_std();
         let logp = nn::gaussian_log_prob(mean, log_std.clone(), actions);
         let policy_loss = loss::surrogate_loss(logp.clone(), old_logp.clone(), adv, ppo.clip);

@@ -8,8 +8,18 @@ use rand_chacha::ChaCha8Rng;
 use super::{Trainer, to_vec};
 use crate::nn;
 use crate::ppo::seeding::normal;
-use crate::ppo::storage::Rollout;
+use crate::ppo::storage::{Rollout, RolloutWidths};
 use crate::sim::EpisodeStats;
+
+/// Observations of some rows, as the networks take them (already normalised).
+pub(super) struct Observations {
+    /// `[rows * proprio_dim]`.
+    pub proprio: Vec<f32>,
+    /// `[rows * depth_dim]`.
+    pub depth: Vec<f32>,
+    /// `[rows * privileged_dim]`, empty without an asymmetric critic.
+    pub privileged: Vec<f32>,
+}
 
 impl Trainer {
     pub(super) fn normalized_proprio(&self, raw: &[f32]) -> Vec<f32> {
@@ -20,20 +30,50 @@ impl Trainer {
         v
     }
 
+    /// The critic's normalised privileged state of some rows; empty without an asymmetric
+    /// critic.
+    pub(super) fn normalized_privileged(&self, raw: &[f32]) -> Vec<f32> {
+        match &self.privileged_norm {
+            Some(norm) => {
+                let mut v = raw.to_vec();
+                norm.normalize(&mut v);
+                v
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The current observations of every env, normalised.
+    fn current_observations(&self) -> Observations {
+        Observations {
+            proprio: self.normalized_proprio(self.env.proprio()),
+            depth: self.env.depth().to_vec(),
+            privileged: self.normalized_privileged(self.env.privileged()),
+        }
+    }
+
     pub(super) fn input(
         &self,
-        proprio: Vec<f32>,
-        depth: Vec<f32>,
+        obs: Observations,
         rows: usize,
         device: &Device,
-    ) -> (Tensor<2>, Tensor<4>) {
+    ) -> (Tensor<2>, Tensor<4>, Option<Tensor<2>>) {
         let s = &self.spec;
-        let p = Tensor::<2>::from_data(TensorData::new(proprio, [rows, s.proprio_dim]), device);
+        let p = Tensor::<2>::from_data(TensorData::new(obs.proprio, [rows, s.proprio_dim]), device);
         let d = Tensor::<4>::from_data(
-            TensorData::new(depth, [rows, s.depth_frames, s.depth_height, s.depth_width]),
+            TensorData::new(
+                obs.depth,
+                [rows, s.depth_frames, s.depth_height, s.depth_width],
+            ),
             device,
         );
-        (p, d)
+        let privileged = self.privileged_norm.as_ref().map(|_| {
+            Tensor::<2>::from_data(
+                TensorData::new(obs.privileged, [rows, s.privileged_dim]),
+                device,
+            )
+        });
+        (p, d, privileged)
     }
 
     /// Collects one rollout with the current policy (sampled actions).
@@ -44,9 +84,19 @@ impl Trainer {
     ) -> Rollout {
         let s = self.spec;
         let depth_len = s.depth_frames * s.depth_height * s.depth_width;
+        let privileged_dim = self
+            .privileged_norm
+            .as_ref()
+            .map_or(0, |_| s.privileged_dim);
         let envs = s.num_envs;
         let steps = self.recipe.ppo.rollout_steps / envs;
-        let mut roll = Rollout::new(envs, steps, s.proprio_dim, depth_len, s.action_dim);
+        let widths = RolloutWidths {
+            proprio_dim: s.proprio_dim,
+            depth_len,
+            action_dim: s.action_dim,
+            privileged_dim,
+        };
+        let mut roll = Rollout::new(envs, steps, widths);
         let acting = self.model.valid();
         let plain = self.device.clone().inner();
         let log_std = to_vec(acting.log_std());
@@ -54,10 +104,15 @@ impl Trainer {
             if let Some(norm) = &mut self.norm {
                 norm.update(self.env.proprio());
             }
-            let proprio = self.normalized_proprio(self.env.proprio());
-            let depth = self.env.depth().to_vec();
-            let (p, d) = self.input(proprio.clone(), depth.clone(), envs, &plain);
-            let (mean, value) = acting.forward(p, d);
+            if let Some(norm) = &mut self.privileged_norm {
+                norm.update(self.env.privileged());
+            }
+            let obs = self.current_observations();
+            roll.proprio.extend_from_slice(&obs.proprio);
+            roll.depth.extend_from_slice(&obs.depth);
+            roll.privileged.extend_from_slice(&obs.privileged);
+            let (p, d, privileged) = self.input(obs, envs, &plain);
+            let (mean, value) = acting.forward(p, d, privileged);
             let mean_v = to_vec(mean.clone());
             let mut actions = Vec::with_capacity(mean_v.len());
             for (i, m) in mean_v.iter().enumerate() {
@@ -72,21 +127,32 @@ impl Trainer {
             let mut terminal_values = vec![0.0; envs];
             let truncated_rows: Vec<usize> = (0..envs).filter(|&e| out.truncated[e]).collect();
             if !truncated_rows.is_empty() {
-                let tp = Rollout::gather(&out.terminal_proprio, s.proprio_dim, &truncated_rows);
-                let td = Rollout::gather(&out.terminal_depth, depth_len, &truncated_rows);
-                let tp = self.normalized_proprio(&tp);
-                let (p, d) = self.input(tp, td, truncated_rows.len(), &plain);
-                let v = to_vec(acting.forward(p, d).1);
+                let gather =
+                    |buffer: &[f32], width| Rollout::gather(buffer, width, &truncated_rows);
+                let terminal = Observations {
+                    proprio: self.normalized_proprio(&gather(&out.terminal_proprio, s.proprio_dim)),
+                    depth: gather(&out.terminal_depth, depth_len),
+                    privileged: self
+                        .normalized_privileged(&gather(&out.terminal_privileged, s.privileged_dim)),
+                };
+                let (p, d, privileged) = self.input(terminal, truncated_rows.len(), &plain);
+                let v = to_vec(acting.forward(p, d, privileged).1);
                 for (k, &e) in truncated_rows.iter().enumerate() {
                     terminal_values[e] = v[k];
                 }
             }
-            roll.proprio.extend_from_slice(&proprio);
-            roll.depth.extend_from_slice(&depth);
             roll.actions.extend_from_slice(&actions);
             roll.log_probs.extend_from_slice(&logp);
             roll.values.extend(to_vec(value));
-            roll.rewards.extend_from_slice(&out.reward);
+            match &mut self.reward_norm {
+                Some(norm) => {
+                    let ended: Vec<bool> = (0..envs)
+                        .map(|e| out.terminated[e] || out.truncated[e])
+                        .collect();
+                    roll.rewards.extend(norm.step(&out.reward, &ended));
+                }
+                None => roll.rewards.extend_from_slice(&out.reward),
+            }
             roll.terminated.extend_from_slice(&out.terminated);
             roll.truncated.extend_from_slice(&out.truncated);
             roll.terminal_values.extend_from_slice(&terminal_values);
@@ -98,13 +164,8 @@ impl Trainer {
     pub(super) fn last_values(&self) -> Vec<f32> {
         let acting = self.model.valid();
         let plain = self.device.clone().inner();
-        let proprio = self.normalized_proprio(self.env.proprio());
-        let (p, d) = self.input(
-            proprio,
-            self.env.depth().to_vec(),
-            self.spec.num_envs,
-            &plain,
-        );
-        to_vec(acting.forward(p, d).1)
+        let (p, d, privileged) =
+            self.input(self.current_observations(), self.spec.num_envs, &plain);
+        to_vec(acting.forward(p, d, privileged).1)
     }
 }

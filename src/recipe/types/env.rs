@@ -154,12 +154,8 @@ pub struct EnvConfig {
     /// With `domain_randomization`, fix the control latency at its maximum, 0.04 s, instead of
     /// drawing it from 0-0.04 s (legacy `fixed_delay_observation`).
     pub fixed_latency: bool,
-    /// Obstacle-density curriculum: env steps over which the density of newly reset episodes
-    /// ramps linearly from `density_curriculum_start` to `obstacle_density` (0 = off). Driven by
-    /// the run's env steps, so it resumes with a checkpoint.
-    pub density_curriculum_steps: u64,
-    /// The curriculum's starting density.
-    pub density_curriculum_start: f32,
+    /// A curriculum over the obstacle density and the target velocity of newly reset episodes.
+    pub curriculum: CurriculumConfig,
     /// How policy outputs become joint targets.
     pub action_mode: ActionMode,
     /// The trot of the gait prior.
@@ -170,15 +166,84 @@ pub struct EnvConfig {
     pub depth: DepthConfig,
 }
 
+/// What a newly reset episode is asked to do: the two quantities a curriculum ramps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Difficulty {
+    /// Obstacle-count multiplier (1 = the paper's density).
+    pub obstacle_density: f32,
+    /// Forward velocity the reward asks for (m/s).
+    pub target_vel: f32,
+}
+
 impl EnvConfig {
-    /// The obstacle density of episodes reset after `env_steps` env steps of training.
-    pub fn density_at(&self, env_steps: u64) -> f32 {
-        if self.density_curriculum_steps == 0 {
-            return self.obstacle_density;
+    /// The task's own difficulty: `obstacle_density` and `target_vel`.
+    pub fn full_difficulty(&self) -> Difficulty {
+        Difficulty {
+            obstacle_density: self.obstacle_density,
+            target_vel: self.target_vel,
         }
-        let progress = (env_steps as f64 / self.density_curriculum_steps as f64).min(1.0) as f32;
-        self.density_curriculum_start
-            + (self.obstacle_density - self.density_curriculum_start) * progress
+    }
+
+    /// The difficulty at curriculum level `level` (0 = the curriculum's start, 1 = the task's own
+    /// values, clamped to [0, 1]); each quantity without a start value stays the task's.
+    pub fn difficulty_at(&self, level: f32) -> Difficulty {
+        let level = level.clamp(0.0, 1.0);
+        let ramp = |start: Option<f32>, end: f32| match start {
+            Some(s) if self.curriculum.driver != CurriculumDriver::Off => s + (end - s) * level,
+            _ => end,
+        };
+        Difficulty {
+            obstacle_density: ramp(self.curriculum.density_start, self.obstacle_density),
+            target_vel: ramp(self.curriculum.target_vel_start, self.target_vel),
+        }
+    }
+}
+
+/// What moves a curriculum's level from 0 (easy) to 1 (the task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CurriculumDriver {
+    /// No curriculum: every episode gets the task's own values.
+    Off,
+    /// The run's env steps: the level rises linearly over `env.curriculum.steps`.
+    Steps,
+    /// Training progress (Isaac Lab's terrain-level rule): after each update whose finished
+    /// training episodes walked `env.curriculum.promote_distance` metres or more on average, the
+    /// level rises by `env.curriculum.level_step`; below half that distance it falls by as much.
+    Progress,
+}
+
+/// `[env.curriculum]`: ramps of the obstacle density and the target velocity of newly reset
+/// episodes from a start value (level 0) to the task's `env.obstacle_density` and
+/// `env.target_vel` (level 1). The level is stored in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CurriculumConfig {
+    /// What moves the level.
+    pub driver: CurriculumDriver,
+    /// With `driver = "steps"`: env steps over which the level rises from 0 to 1.
+    pub steps: u64,
+    /// With `driver = "progress"`: mean distance per finished training episode (metres along
+    /// +x) that promotes the level; below half of it demotes.
+    pub promote_distance: f32,
+    /// With `driver = "progress"`: change of the level per promotion or demotion.
+    pub level_step: f32,
+    /// Obstacle density at level 0; absent: the density does not ramp.
+    pub density_start: Option<f32>,
+    /// Target velocity (m/s) at level 0; absent: the target velocity does not ramp.
+    pub target_vel_start: Option<f32>,
+}
+
+impl Default for CurriculumConfig {
+    fn default() -> Self {
+        Self {
+            driver: CurriculumDriver::Off,
+            steps: 0,
+            promote_distance: 4.0,
+            level_step: 0.05,
+            density_start: None,
+            target_vel_start: None,
+        }
     }
 }
 
@@ -208,8 +273,7 @@ impl Default for EnvConfig {
             check_contact: false,
             z_constrain: false,
             fixed_latency: false,
-            density_curriculum_steps: 0,
-            density_curriculum_start: 0.0,
+            curriculum: CurriculumConfig::default(),
             action_mode: ActionMode::JointTargets,
             trot: TrotConfig::default(),
             reward: RewardConfig::default(),
@@ -375,18 +439,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn density_curriculum_ramps_linearly_then_holds() {
+    fn a_curriculum_ramps_only_the_quantities_with_a_start() {
         let cfg = EnvConfig {
             obstacle_density: 1.0,
-            density_curriculum_steps: 1000,
-            density_curriculum_start: 0.2,
+            target_vel: 1.0,
+            curriculum: CurriculumConfig {
+                driver: CurriculumDriver::Steps,
+                steps: 1000,
+                density_start: Some(0.2),
+                ..CurriculumConfig::default()
+            },
             ..EnvConfig::default()
         };
-        assert_eq!(cfg.density_at(0), 0.2);
-        assert!((cfg.density_at(500) - 0.6).abs() < 1e-6);
-        assert_eq!(cfg.density_at(1000), 1.0);
-        assert_eq!(cfg.density_at(5000), 1.0);
-        let off = EnvConfig::default();
-        assert_eq!(off.density_at(0), off.obstacle_density);
+        assert_eq!(cfg.difficulty_at(0.0).obstacle_density, 0.2);
+        assert!((cfg.difficulty_at(0.5).obstacle_density - 0.6).abs() < 1e-6);
+        assert_eq!(cfg.difficulty_at(1.0).obstacle_density, 1.0);
+        assert_eq!(cfg.difficulty_at(7.0).obstacle_density, 1.0);
+        assert_eq!(cfg.difficulty_at(0.0).target_vel, 1.0);
+        let both = EnvConfig {
+            curriculum: CurriculumConfig {
+                target_vel_start: Some(0.4),
+                ..cfg.curriculum.clone()
+            },
+            ..cfg.clone()
+        };
+        assert!((both.difficulty_at(0.5).target_vel - 0.7).abs() < 1e-6);
+        let off = EnvConfig {
+            curriculum: CurriculumConfig {
+                driver: CurriculumDriver::Off,
+                ..both.curriculum.clone()
+            },
+            ..both
+        };
+        assert_eq!(off.difficulty_at(0.0), off.full_difficulty());
     }
 }

@@ -17,7 +17,7 @@ pub use model::*;
 pub use training::*;
 
 /// Format version written by this runner; older versions are upgraded by `recipe::version`.
-pub const CURRENT_VERSION: u32 = 1;
+pub const CURRENT_VERSION: u32 = 2;
 
 /// One experiment: what to train, on which task, with which networks and budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -61,6 +61,15 @@ pub struct PpoConfig {
     pub normalize_advantages: bool,
     /// Initial log standard deviation of the Gaussian policy (ln 0.125).
     pub init_log_std: f32,
+    /// An asymmetric critic: the value branch also reads privileged simulator state the policy
+    /// cannot observe (trunk velocity, height and heading, foot contacts, the nearest
+    /// obstacles' offsets; `sim::privileged`), normalised by its own running mean and std.
+    /// Off reproduces the original, whose critic saw what the policy sees.
+    pub asymmetric_critic: bool,
+    /// Divide rewards by the running standard deviation of each env's discounted return before
+    /// GAE (the running statistics are kept in checkpoints; gym's `NormalizeReward`). Logged
+    /// returns and distances stay unscaled.
+    pub reward_norm: bool,
 }
 
 impl Default for PpoConfig {
@@ -86,6 +95,8 @@ impl Default for PpoConfig {
             obs_norm: true,
             normalize_advantages: true,
             init_log_std: -2.079_441_6,
+            asymmetric_critic: false,
+            reward_norm: false,
         }
     }
 }

@@ -3,7 +3,8 @@
 use rapier3d::prelude::*;
 
 use super::Env;
-use crate::recipe::EnvConfig;
+use crate::recipe::{Difficulty, EnvConfig};
+use crate::sim::privileged::Privileged;
 use crate::sim::robot::Robot;
 use crate::sim::terrain::Scene;
 
@@ -16,6 +17,12 @@ impl Env {
     /// Current depth stack (`frames * height * width`, newest frame first), normalised.
     pub fn depth(&self) -> &[f32] {
         self.obs.depth()
+    }
+
+    /// The privileged state an asymmetric critic sees (velocity, height, heading, foot contacts,
+    /// nearest obstacles).
+    pub fn privileged(&self) -> Privileged {
+        Privileged::read(&self.world, &self.robot, &self.scene)
     }
 
     /// Metric depth (metres) of the current view, without dropout.
@@ -72,7 +79,12 @@ impl Env {
 
     /// Obstacle density of the current episode.
     pub fn density(&self) -> f32 {
-        self.density
+        self.difficulty.obstacle_density
+    }
+
+    /// Obstacle density and target velocity of the current episode.
+    pub fn difficulty(&self) -> Difficulty {
+        self.difficulty
     }
 
     /// Raw actions applied since the last reset (for snapshots).

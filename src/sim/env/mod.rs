@@ -2,7 +2,7 @@
 //! [`ObservationHistory`](super::observation::ObservationHistory), the reward formula is in
 //! [`super::reward`].
 
-use crate::recipe::{EnvConfig, Task};
+use crate::recipe::{Difficulty, EnvConfig, Task};
 mod accessors;
 
 use crate::sim::SimError;
@@ -103,7 +103,7 @@ pub struct Env {
     scene: Scene,
     rng: ChaCha8Rng,
     episode_seed: u64,
-    density: f32,
+    difficulty: Difficulty,
     motors_on: bool,
     steps: usize,
     obs: ObservationHistory,
@@ -133,8 +133,23 @@ fn up_z(rot: &Rotation) -> f32 {
 }
 
 impl Env {
-    /// Builds an env and starts its first episode from `episode_seed` with the given obstacle density.
+    /// Builds an env and starts its first episode from `episode_seed` with the given obstacle
+    /// density (and the config's target velocity).
     pub fn new(cfg: &EnvConfig, episode_seed: u64, density: f32) -> Result<Env, SimError> {
+        let difficulty = Difficulty {
+            obstacle_density: density,
+            target_vel: cfg.target_vel,
+        };
+        Self::with_difficulty(cfg, episode_seed, difficulty)
+    }
+
+    /// Builds an env and starts its first episode from `episode_seed` at `difficulty` (what a
+    /// curriculum sets).
+    pub fn with_difficulty(
+        cfg: &EnvConfig,
+        episode_seed: u64,
+        difficulty: Difficulty,
+    ) -> Result<Env, SimError> {
         validate(cfg)?;
         let mut world = PhysicsWorld::new();
         let robot = Robot::build(&mut world, 0.0, 0.0, RobotParams::nominal());
@@ -146,7 +161,7 @@ impl Env {
             scene: Scene::default(),
             rng: ChaCha8Rng::seed_from_u64(episode_seed),
             episode_seed,
-            density,
+            difficulty,
             motors_on: true,
             steps: 0,
             obs: ObservationHistory::new(cfg),
@@ -160,15 +175,30 @@ impl Env {
             term_sums: RewardTerms::default(),
             actions: Vec::new(),
         };
-        env.reset(episode_seed, density)?;
+        env.reset_with(episode_seed, difficulty)?;
         Ok(env)
     }
 
-    /// Starts a new episode: re-draws the scene, the robot's parameters and its start position.
+    /// Starts a new episode with the given obstacle density (and the config's target velocity).
     pub fn reset(&mut self, episode_seed: u64, density: f32) -> Result<(), SimError> {
+        let difficulty = Difficulty {
+            obstacle_density: density,
+            target_vel: self.cfg.target_vel,
+        };
+        self.reset_with(episode_seed, difficulty)
+    }
+
+    /// Starts a new episode at `difficulty`: re-draws the scene, the robot's parameters and its
+    /// start position.
+    pub fn reset_with(
+        &mut self,
+        episode_seed: u64,
+        difficulty: Difficulty,
+    ) -> Result<(), SimError> {
         let cfg = &self.cfg;
+        let density = difficulty.obstacle_density;
         self.episode_seed = episode_seed;
-        self.density = density;
+        self.difficulty = difficulty;
         self.rng = ChaCha8Rng::seed_from_u64(episode_seed);
         let rng = &mut self.rng;
         let mut world = PhysicsWorld::new();
@@ -324,7 +354,7 @@ impl Env {
         });
         let terms = RewardTerms::of_step(
             &self.cfg.reward,
-            self.cfg.target_vel,
+            self.difficulty.target_vel,
             &StepMotion {
                 velocity: [v.x, v.y, v.z],
                 energy: physics.energy,

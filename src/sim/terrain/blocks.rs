@@ -57,7 +57,12 @@ fn place(
                 .user_data(TAG_OBSTACLE),
             Some(body),
         );
-        scene.moving.push(MovingObstacle { body, direction: 0 });
+        let obstacle = scene.obstacles.len() - 1;
+        scene.moving.push(MovingObstacle {
+            body,
+            direction: 0,
+            obstacle,
+        });
     } else {
         add_box(world, centre, half, TAG_OBSTACLE);
     }

@@ -42,8 +42,9 @@ pub struct Sphere {
 /// What a task put into the world.
 #[derive(Debug, Clone, Default)]
 pub struct Scene {
-    /// Static or kinematic obstacle centres (x, y) and half extents (x, y), for inspection and
-    /// tests (walls not included).
+    /// Static or kinematic obstacle centres (x, y; moving ones follow their bodies) and half
+    /// extents (x, y), for the critic's privileged state, inspection and tests (walls not
+    /// included).
     pub obstacles: Vec<[f32; 4]>,
     /// Obstacle tops (z of each obstacle's upper face), in the order of `obstacles`.
     pub obstacle_tops: Vec<f32>,

@@ -48,6 +48,8 @@ pub struct MovingObstacle {
     pub body: RigidBodyHandle,
     /// Index into [`DIRECTIONS`].
     pub direction: usize,
+    /// Its entry in [`Scene::obstacles`], whose centre follows it.
+    pub obstacle: usize,
 }
 
 impl MovingObstacle {
@@ -79,7 +81,7 @@ pub fn redraw_moving(scene: &mut Scene, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// Moves kinematic obstacles over `dt` seconds. A box about to leave the obstacle field stops on
+/// Moves kinematic obstacles over `dt` seconds (and their centres in [`Scene::obstacles`]). A box about to leave the obstacle field stops on
 /// that axis (the original lets boxes drift through walls).
 pub fn advance_moving(world: &mut PhysicsWorld, scene: &mut Scene, dt: f32) {
     for m in &mut scene.moving {
@@ -96,5 +98,7 @@ pub fn advance_moving(world: &mut PhysicsWorld, scene: &mut Scene, dt: f32) {
             t.y = ny;
         }
         b.set_next_kinematic_translation(t);
+        let entry = &mut scene.obstacles[m.obstacle];
+        (entry[0], entry[1]) = (t.x, t.y);
     }
 }
