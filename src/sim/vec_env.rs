@@ -121,6 +121,8 @@ pub struct VecEnv {
     proprio: Vec<f32>,
     depth: Vec<f32>,
     privileged: Vec<f32>,
+    /// Whether steps read the privileged state (only an asymmetric critic needs it).
+    reads_privileged: bool,
     out: StepOutput,
 }
 
@@ -216,6 +218,7 @@ impl VecEnv {
             proprio: vec![0.0; n * spec.proprio_dim],
             depth: vec![0.0; n * spec.depth_dim()],
             privileged: vec![0.0; n * PRIVILEGED_DIM],
+            reads_privileged: false,
             out: StepOutput {
                 reward: vec![0.0; n],
                 terminated: vec![false; n],
@@ -236,10 +239,19 @@ impl VecEnv {
         for (i, s) in self.slots.iter().enumerate() {
             self.proprio[i * pd..(i + 1) * pd].copy_from_slice(s.env.proprio());
             self.depth[i * dd..(i + 1) * dd].copy_from_slice(s.env.depth());
-            s.env
-                .privileged()
-                .write_to(&mut self.privileged[i * PRIVILEGED_DIM..(i + 1) * PRIVILEGED_DIM]);
+            if self.reads_privileged {
+                s.env
+                    .privileged()
+                    .write_to(&mut self.privileged[i * PRIVILEGED_DIM..(i + 1) * PRIVILEGED_DIM]);
+            }
         }
+    }
+
+    /// Makes every step read the privileged state into [`privileged`](Self::privileged) and the
+    /// terminal rows (off by default: only an asymmetric critic needs it). Reads it now too.
+    pub fn read_privileged(&mut self) {
+        self.reads_privileged = true;
+        self.gather_obs();
     }
 
     /// Buffer sizes.
@@ -257,7 +269,8 @@ impl VecEnv {
         &self.depth
     }
 
-    /// Current privileged state (for an asymmetric critic), `[num_envs * privileged_dim]`.
+    /// Current privileged state (for an asymmetric critic), `[num_envs * privileged_dim]`; zeros
+    /// unless [`read_privileged`](Self::read_privileged) was called.
     pub fn privileged(&self) -> &[f32] {
         &self.privileged
     }
@@ -270,7 +283,8 @@ impl VecEnv {
     pub fn step(&mut self, actions: &[f32]) -> &StepOutput {
         let ad = self.spec.action_dim;
         assert_eq!(actions.len(), self.spec.num_envs * ad, "actions length");
-        let (seed, difficulty) = (self.seed, self.difficulty);
+        let (seed, difficulty, reads_privileged) =
+            (self.seed, self.difficulty, self.reads_privileged);
         self.slots
             .par_iter_mut()
             .zip(actions.par_chunks(ad))
@@ -282,7 +296,9 @@ impl VecEnv {
                     s.done = Some(s.env.episode_stats(i));
                     s.terminal_proprio.copy_from_slice(s.env.proprio());
                     s.terminal_depth.copy_from_slice(s.env.depth());
-                    s.env.privileged().write_to(&mut s.terminal_privileged);
+                    if reads_privileged {
+                        s.env.privileged().write_to(&mut s.terminal_privileged);
+                    }
                     s.episode += 1;
                     let episode = episode_seed(seed, i, s.episode);
                     if let Err(e) = s.env.reset_with(episode, difficulty) {

@@ -159,6 +159,11 @@ fn the_vectorised_env_hands_over_every_row_and_the_terminal_ones() {
     };
     let mut v = VecEnv::new(&c, 2).unwrap();
     assert_eq!(v.spec().privileged_dim, PRIVILEGED_DIM);
+    assert!(
+        v.privileged().iter().all(|&x| x == 0.0),
+        "not read unless asked"
+    );
+    v.read_privileged();
     let rows = |v: &VecEnv| -> Vec<f32> {
         let mut out = vec![0.0; 3 * PRIVILEGED_DIM];
         for i in 0..3 {

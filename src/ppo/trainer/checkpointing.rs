@@ -50,6 +50,9 @@ impl Trainer {
             });
         }
         self.env = VecEnv::restore(&self.recipe.env, &state.env)?;
+        if self.recipe.ppo.asymmetric_critic {
+            self.env.read_privileged();
+        }
         self.norm = state.norm;
         self.counters = state.counters;
         self.lr_scale = state.lr_scale;

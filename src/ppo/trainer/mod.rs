@@ -105,7 +105,10 @@ impl Trainer {
         let mut start = recipe.env.clone();
         let d = recipe.env.difficulty_at(curriculum_level);
         (start.obstacle_density, start.target_vel) = (d.obstacle_density, d.target_vel);
-        let env = VecEnv::new(&start, seed)?;
+        let mut env = VecEnv::new(&start, seed)?;
+        if recipe.ppo.asymmetric_critic {
+            env.read_privileged();
+        }
         let spec = env.spec();
         let device = device.clone().autodiff();
         let model = build_seeded(recipe, &ObsShape::from(&spec), &device, seed)?;
