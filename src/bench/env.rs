@@ -60,6 +60,20 @@ impl BenchReport {
     }
 }
 
+/// Policy steps per second (summed over envs) of `cfg.num_envs` envs stepped together for
+/// `steps` steps of random actions in [-1, 1] on the current rayon pool, resets included.
+pub fn vec_env_rate(cfg: &EnvConfig, steps: usize, rng: &mut ChaCha8Rng) -> Result<f64, SimError> {
+    let mut v = VecEnv::new(cfg, 1)?;
+    let mut acts = vec![0.0f32; cfg.num_envs * v.spec().action_dim];
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        acts.iter_mut()
+            .for_each(|x| *x = rng.random_range(-1.0..1.0));
+        v.step(&acts);
+    }
+    Ok((steps * cfg.num_envs) as f64 / t0.elapsed().as_secs_f64())
+}
+
 /// Measures every task in `tasks` for `steps` policy steps with random actions.
 pub fn bench_env(
     cfg: &EnvConfig,
@@ -92,15 +106,7 @@ pub fn bench_env(
         }
         let depth_ms = t0.elapsed().as_secs_f64() * 1e3 / steps as f64;
         c.num_envs = num_envs;
-        let mut v = VecEnv::new(&c, 1)?;
-        let mut acts = vec![0.0f32; num_envs * ad];
-        let t0 = Instant::now();
-        for _ in 0..steps {
-            acts.iter_mut()
-                .for_each(|x| *x = rng.random_range(-1.0..1.0));
-            v.step(&acts);
-        }
-        let vec_rate = (steps * num_envs) as f64 / t0.elapsed().as_secs_f64();
+        let vec_rate = vec_env_rate(&c, steps, &mut rng)?;
         rows.push(BenchRow {
             task,
             single_steps_per_s: single,

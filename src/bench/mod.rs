@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod env;
+pub mod flops;
 pub mod nets;
 pub mod scan;
 pub mod table;
@@ -108,7 +109,7 @@ pub fn run(
         first.backend.kind,
         rayon::current_num_threads()
     );
-    let table = match what {
+    let tables = match what {
         BenchKind::Nets => {
             let spec = VecEnv::new(&first.env, 0)?.spec();
             let options = nets::BenchOptions {
@@ -116,10 +117,15 @@ pub fn run(
                 infer_batches: vec![1, first.env.num_envs],
                 ..Default::default()
             };
-            nets::table(&nets::run(first, &ObsShape::from(&spec), &device, &options))
+            vec![nets::table(&nets::run(
+                first,
+                &ObsShape::from(&spec),
+                &device,
+                &options,
+            ))]
         }
         BenchKind::Env => {
-            env::bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?.table()
+            vec![env::bench_env(&first.env, &Task::ALL, first.env.num_envs, sizes.steps)?.table()]
         }
         BenchKind::Train => {
             let mut rows = Vec::new();
@@ -128,7 +134,7 @@ pub fn run(
                 rows.push(train::train_bench(recipe, sizes.updates, &device)?);
                 eprintln!("measured {}", recipe.experiment.name);
             }
-            train::table(&rows)
+            train::tables(&rows)
         }
         BenchKind::Scan => {
             let cuda = first.backend.kind == BackendKind::Cuda;
@@ -143,13 +149,13 @@ pub fn run(
                 repeats: 3,
                 reference_limit_bytes: if cuda { 32 << 30 } else { 4 << 30 },
             };
-            scan::table(&scan::run(&device, &options))
+            vec![scan::table(&scan::run(&device, &options))]
         }
     };
     Ok(Report {
         title,
         command: command.to_string(),
         machine: Machine::detect(),
-        tables: vec![table],
+        tables,
     })
 }

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::bench::alloc;
+use crate::bench::flops;
 use crate::bench::table::{Align, Table, num};
 use crate::nn::encoder::ObsShape;
 use crate::nn::fusion::Fusion;
@@ -34,6 +35,8 @@ pub struct BenchOptions {
     pub scaling_batch: usize,
     /// Timed repetitions per row (after one warm-up).
     pub repeats: usize,
+    /// Side of the square product that measures the machine's matrix-product rate (0 skips it).
+    pub gemm_side: usize,
 }
 
 impl Default for BenchOptions {
@@ -45,6 +48,7 @@ impl Default for BenchOptions {
             token_counts: vec![17, 65, 257, 1025, 4097],
             scaling_batch: 8,
             repeats: 3,
+            gemm_side: GEMM_SIDE,
         }
     }
 }
@@ -65,6 +69,34 @@ pub struct BenchRow {
     /// Peak heap megabytes added by one call, per sample (scaling rows, when the counting
     /// allocator is installed).
     pub peak_mb_per_sample: Option<f64>,
+    /// Matrix-product GFLOP/s achieved (the train-step rows, from their FLOP count; the gemm
+    /// row, the machine's rate).
+    pub gflop_per_s: Option<f64>,
+}
+
+/// Default side of the square single-precision matrix product that measures the machine's rate.
+pub const GEMM_SIDE: usize = 2048;
+
+/// The machine's single-precision matrix-product rate in GFLOP/s on the current rayon pool: an
+/// `n`-cubed product through the `gemm` crate the linear layers use, as the row `sgemm`.
+pub fn gemm_row(n: usize, repeats: usize) -> BenchRow {
+    use crate::kernels::matmul::{LinearDims, linear_forward};
+    let a: Vec<f32> = (0..n * n)
+        .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
+        .collect();
+    let dims = LinearDims::whole(n, n, n);
+    let ms = mean_ms(repeats, || {
+        std::hint::black_box(linear_forward(&dims, &a, &a, None));
+    });
+    BenchRow {
+        case: "sgemm (the gemm crate)".into(),
+        model: "-".into(),
+        batch: n,
+        tokens: 0,
+        ms,
+        peak_mb_per_sample: None,
+        gflop_per_s: Some(2.0 * (n * n * n) as f64 / (ms * 1e6)),
+    }
 }
 
 /// Mean milliseconds of `repeats` calls of `f`, after one warm-up call.
@@ -140,7 +172,10 @@ pub const REFERENCE_TOKENS: usize = 17;
 /// Runs the benchmarks for the recipe's sizes on `device` (an autodiff device is made from it
 /// for the training rows) and returns the rows.
 pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions) -> Vec<BenchRow> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<BenchRow> = (opts.gemm_side > 0)
+        .then(|| gemm_row(opts.gemm_side, opts.repeats))
+        .into_iter()
+        .collect();
     let train_device = device.clone().autodiff();
     let row = |case: &str, model: &str, batch, tokens, ms, peak| BenchRow {
         case: case.into(),
@@ -149,6 +184,7 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
         tokens,
         ms,
         peak_mb_per_sample: peak,
+        gflop_per_s: None,
     };
     for recipe in recipes(base) {
         let name = recipe.sequence.model().name();
@@ -179,14 +215,19 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(1e-4, model.clone(), grads);
             });
-            rows.push(row(
-                "train step (fwd+bwd+adam)",
-                name,
-                opts.train_batch,
-                tokens,
-                ms,
-                None,
-            ));
+            let flops =
+                flops::train_step_flops_per_sample(&model, shape, tokens) * opts.train_batch as f64;
+            rows.push(BenchRow {
+                gflop_per_s: Some(flops / (ms * 1e6)),
+                ..row(
+                    "train step (fwd+bwd+adam)",
+                    name,
+                    opts.train_batch,
+                    tokens,
+                    ms,
+                    None,
+                )
+            });
         }
         if let Ok(model) = build_actor_critic(&recipe, shape, device) {
             for &b in &opts.infer_batches {
@@ -276,6 +317,7 @@ fn reference_layer_rows(
             tokens: REFERENCE_TOKENS,
             ms,
             peak_mb_per_sample: None,
+            gflop_per_s: None,
         })
         .collect()
 }
@@ -295,17 +337,43 @@ pub fn table(rows: &[BenchRow]) -> Table {
         ("tokens", Align::Right),
         ("ms", Align::Right),
         ("peak MB/sample", Align::Right),
+        ("GFLOP/s", Align::Right),
+        ("of sgemm", Align::Right),
     ]);
+    let gemm = rows
+        .iter()
+        .find(|r| r.case.starts_with("sgemm"))
+        .and_then(|r| r.gflop_per_s);
     for r in rows {
         let peak = r.peak_mb_per_sample.map_or("-".to_string(), |p| num(p, 2));
+        let rate = r.gflop_per_s.map_or("-".to_string(), |g| num(g, 1));
+        let share = match (r.gflop_per_s, gemm) {
+            (Some(g), Some(peak)) if !r.case.starts_with("sgemm") => {
+                format!("{:.0}%", 100.0 * g / peak)
+            }
+            _ => "-".to_string(),
+        };
+        let tokens = if r.tokens == 0 {
+            "-".to_string()
+        } else {
+            r.tokens.to_string()
+        };
         t.push(vec![
             r.case.clone(),
             r.model.clone(),
             r.batch.to_string(),
-            r.tokens.to_string(),
+            tokens,
             num(r.ms, 3),
             peak,
+            rate,
+            share,
         ]);
     }
     t.note("ms per call (the scaling rows: per sample), mean of the timed repeats after a warm-up")
+        .note(
+            "sgemm: an n^3 single-precision product (n = its batch cell), the machine's rate on \
+             these threads; GFLOP/s of a train step: its matrix products (convolutions, linear \
+             layers, attention; forward and both gradients) over its time, and that as a share of \
+             the sgemm rate",
+        )
 }

@@ -1,12 +1,18 @@
 //! End-to-end training benchmark for `runner bench train`: env steps per second of whole PPO
-//! updates (rollout, GAE and optimisation), one row per recipe.
+//! updates (rollout, GAE and optimisation), one row per recipe, beside the simulator's own rate
+//! at the same env count and threads, and where each update's time goes.
 
 use std::time::Instant;
 
 use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
+use crate::bench::BenchError;
+use crate::bench::env::vec_env_rate;
 use crate::bench::table::{Align, Table, num};
-use crate::ppo::trainer::{TrainError, Trainer};
+use crate::ppo::curriculum;
+use crate::ppo::trainer::{PhaseTimes, Trainer};
 use crate::recipe::Recipe;
 
 /// One measured recipe.
@@ -28,42 +34,51 @@ pub struct TrainBenchRow {
     pub update_s: f64,
     /// Env steps per second over whole updates (what bounds a training budget).
     pub total_steps_per_s: f64,
+    /// The simulator alone: policy steps per second of the same envs (random actions) on the
+    /// same threads, for as many steps as the updates collected.
+    pub sim_steps_per_s: f64,
+    /// Where the updates spent their time, summed over them.
+    pub phases: PhaseTimes,
 }
 
-/// Times `updates` PPO updates of `recipe` from a fresh seed-0 trainer on `device`.
+/// Times `updates` PPO updates of `recipe` from a fresh seed-0 trainer on `device`, then the
+/// simulator alone on the same envs at the curriculum's start.
 pub fn train_bench(
     recipe: &Recipe,
     updates: u64,
     device: &Device,
-) -> Result<TrainBenchRow, TrainError> {
+) -> Result<TrainBenchRow, BenchError> {
     let mut trainer = Trainer::new(recipe, 0, device)?;
     let updates = updates.max(1);
-    let mut rollout_time = 0.0;
     let started = Instant::now();
     for _ in 0..updates {
-        let stats = trainer.update()?;
-        rollout_time += stats
-            .scalars
-            .iter()
-            .find(|(k, _)| k == "perf/rollout_time_s")
-            .map_or(0.0, |(_, v)| *v);
+        trainer.update()?;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let phases = trainer.take_phase_times();
     let steps = trainer.counters().env_steps as f64;
+    let mut env = recipe.env.clone();
+    let level = curriculum::level_at_steps(&recipe.env.curriculum, 0);
+    let start = recipe.env.difficulty_at(level);
+    (env.obstacle_density, env.target_vel) = (start.obstacle_density, start.target_vel);
+    let sim_steps = (steps as usize).div_ceil(env.num_envs);
+    let sim = vec_env_rate(&env, sim_steps, &mut ChaCha8Rng::seed_from_u64(7))?;
     Ok(TrainBenchRow {
         model: recipe.sequence.model().name().to_string(),
         recipe: recipe.experiment.name.clone(),
         num_envs: recipe.env.num_envs,
         rollout_steps: recipe.ppo.rollout_steps,
         updates,
-        rollout_steps_per_s: steps / rollout_time.max(1e-9),
+        rollout_steps_per_s: steps / phases.collect_s.max(1e-9),
         update_s: elapsed / updates as f64,
         total_steps_per_s: steps / elapsed.max(1e-9),
+        sim_steps_per_s: sim,
+        phases,
     })
 }
 
-/// The rows as a table.
-pub fn table(rows: &[TrainBenchRow]) -> Table {
+/// The rows as two tables: throughput against the simulator alone, and the phase split.
+pub fn tables(rows: &[TrainBenchRow]) -> Vec<Table> {
     let mut t = Table::new(&[
         ("model", Align::Left),
         ("recipe", Align::Left),
@@ -73,6 +88,8 @@ pub fn table(rows: &[TrainBenchRow]) -> Table {
         ("rollout steps/s", Align::Right),
         ("s per update", Align::Right),
         ("env steps/s", Align::Right),
+        ("simulator alone steps/s", Align::Right),
+        ("end to end / simulator", Align::Right),
     ]);
     for r in rows {
         t.push(vec![
@@ -84,10 +101,49 @@ pub fn table(rows: &[TrainBenchRow]) -> Table {
             num(r.rollout_steps_per_s, 1),
             num(r.update_s, 2),
             num(r.total_steps_per_s, 1),
+            num(r.sim_steps_per_s, 1),
+            num(r.total_steps_per_s / r.sim_steps_per_s.max(1e-9), 2),
         ]);
     }
-    t.note(
+    let throughput = t.note(
         "rollout steps/s: while collecting (inference, physics, depth); s per update: a whole \
-         update, rollout included; env steps/s: over whole updates, what bounds a budget.",
-    )
+         update, rollout included; env steps/s: over whole updates, what bounds a budget; \
+         simulator alone: the same envs with random actions on the same threads.",
+    );
+    let mut p = Table::new(&[
+        ("recipe", Align::Left),
+        ("physics", Align::Right),
+        ("depth", Align::Right),
+        ("env other", Align::Right),
+        ("inference", Align::Right),
+        ("rollout other", Align::Right),
+        ("forward", Align::Right),
+        ("backward", Align::Right),
+        ("optimiser", Align::Right),
+        ("update other", Align::Right),
+    ]);
+    for r in rows {
+        let ph = &r.phases;
+        let per = |s: f64| num(s / ph.updates.max(1) as f64, 3);
+        let env_other = ph.env_s - ph.physics_s() - ph.depth_s();
+        p.push(vec![
+            r.recipe.clone(),
+            per(ph.physics_s()),
+            per(ph.depth_s()),
+            per(env_other),
+            per(ph.inference_s),
+            per(ph.collect_other_s()),
+            per(ph.forward_s),
+            per(ph.backward_s),
+            per(ph.optimizer_s),
+            per(ph.optimise_other_s()),
+        ]);
+    }
+    let split = p.note(
+        "seconds per update. Rollout: physics and depth (their shares of the envs' thread time \
+         applied to the env steps' wall time), env other (resets, observation copies), policy and \
+         value inference, rollout other (storage, normalisers). Update: minibatch forward and \
+         losses, backward, optimiser (gradient norms, clipping, Adam), update other (advantages).",
+    );
+    vec![throughput, split]
 }

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::init::{ortho_conv, ortho_linear};
-use crate::ops::conv::conv2d;
+use crate::ops::conv::{InputLayout, conv2d_relu};
 use crate::recipe::{EncoderConfig, EncoderKind};
 
 /// Observation sizes the networks are built for.
@@ -126,13 +126,17 @@ impl Encoder {
     /// depth) -> tokens `[B, T, visual_dim]`, state token first, then the grid in raster order.
     pub fn forward(&self, proprio: Tensor<2>, depth: Tensor<4>) -> Tensor<3> {
         let visual = self.projection.as_ref().map(|projection| {
+            // The first layer reads the NCHW depth stack; every layer writes NHWC, so the
+            // projection's output rows are the tokens in raster order.
             let mut x = depth;
+            let mut layout = InputLayout::Nchw;
             for conv in &self.convs {
-                x = relu(conv2d(conv, x));
+                x = conv2d_relu(conv, x, layout);
+                layout = InputLayout::Nhwc;
             }
-            let x = relu(conv2d(projection, x));
-            let [b, d, h, w] = x.dims();
-            x.reshape([b, d, h * w]).swap_dims(1, 2)
+            let x = conv2d_relu(projection, x, layout);
+            let [b, h, w, d] = x.dims();
+            x.reshape([b, h * w, d])
         });
         let state = self.state_token.as_ref().map(|token| {
             let mut s = proprio;

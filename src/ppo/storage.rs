@@ -79,6 +79,39 @@ impl Rollout {
         }
     }
 
+    /// Empties the buffer for a new rollout of `envs` envs x `steps` steps of the given widths,
+    /// keeping the memory it already holds (a rollout of the fast recipes is over 100 MB, which a
+    /// fresh allocation would page-fault in again at every update).
+    pub fn reset(&mut self, envs: usize, steps: usize, widths: RolloutWidths) {
+        let n = envs * steps;
+        let RolloutWidths {
+            proprio_dim,
+            depth_len,
+            action_dim,
+            privileged_dim,
+        } = widths;
+        (self.envs, self.proprio_dim, self.depth_len) = (envs, proprio_dim, depth_len);
+        (self.action_dim, self.privileged_dim) = (action_dim, privileged_dim);
+        let floats = [
+            (&mut self.proprio, proprio_dim),
+            (&mut self.depth, depth_len),
+            (&mut self.privileged, privileged_dim),
+            (&mut self.actions, action_dim),
+            (&mut self.log_probs, 1),
+            (&mut self.values, 1),
+            (&mut self.rewards, 1),
+            (&mut self.terminal_values, 1),
+        ];
+        for (v, width) in floats {
+            v.clear();
+            v.reserve(n * width);
+        }
+        for v in [&mut self.terminated, &mut self.truncated] {
+            v.clear();
+            v.reserve(n);
+        }
+    }
+
     /// Number of transitions stored.
     pub fn len(&self) -> usize {
         self.values.len()
@@ -102,6 +135,33 @@ impl Rollout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_empties_the_buffer_and_keeps_its_memory() {
+        let widths = RolloutWidths {
+            proprio_dim: 3,
+            depth_len: 5,
+            action_dim: 2,
+            privileged_dim: 0,
+        };
+        let mut roll = Rollout::new(2, 4, widths);
+        roll.depth.extend_from_slice(&[1.0; 40]);
+        roll.values.extend_from_slice(&[0.5; 8]);
+        roll.terminated.extend_from_slice(&[true; 8]);
+        let capacity = roll.depth.capacity();
+        roll.reset(2, 4, widths);
+        assert!(roll.is_empty() && roll.depth.is_empty() && roll.terminated.is_empty());
+        assert_eq!(roll.depth.capacity(), capacity);
+        roll.reset(
+            1,
+            3,
+            RolloutWidths {
+                depth_len: 7,
+                ..widths
+            },
+        );
+        assert_eq!((roll.envs, roll.depth_len), (1, 7));
+    }
 
     #[test]
     fn gather_copies_rows_in_order() {

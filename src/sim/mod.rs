@@ -12,6 +12,7 @@ pub mod privileged;
 pub mod reward;
 pub mod robot;
 pub mod terrain;
+pub mod timing;
 pub mod vec_env;
 pub mod view;
 
@@ -19,4 +20,5 @@ pub use env::{Env, EpisodeStats};
 pub use error::SimError;
 pub use png_out::write_depth_png;
 pub use reward::RewardTerms;
+pub use timing::SimTiming;
 pub use vec_env::{EnvSpec, StepOutput, VecEnv, VecEnvSnapshot};

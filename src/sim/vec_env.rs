@@ -5,6 +5,7 @@ use crate::sim::SimError;
 use crate::sim::env::{self, Env, EpisodeStats, StepResult};
 use crate::sim::privileged::PRIVILEGED_DIM;
 use crate::sim::reward::RewardTerms;
+use crate::sim::timing::SimTiming;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -356,6 +357,17 @@ impl VecEnv {
     /// The output of the latest [`step`](Self::step) (empty before the first).
     pub fn last_output(&self) -> &StepOutput {
         &self.out
+    }
+
+    /// Seconds the envs spent in physics and depth rendering since the previous call, summed
+    /// over the envs (thread time: with several threads more than the wall time), and starts
+    /// counting again.
+    pub fn take_timing(&mut self) -> SimTiming {
+        let mut sum = SimTiming::default();
+        for s in &mut self.slots {
+            sum += s.env.take_timing();
+        }
+        sum
     }
 
     /// The envs (for inspection).

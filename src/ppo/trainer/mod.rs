@@ -16,10 +16,12 @@ use rand_chacha::ChaCha8Rng;
 
 mod checkpointing;
 mod error;
+mod phases;
 mod rollout;
 
 pub use checkpointing::OptimizerRole;
 pub use error::{RestoreError, TrainError, first_non_finite_param};
+pub use phases::PhaseTimes;
 
 use crate::nn::{self, ActorCritic, ObsShape};
 use crate::ppo::curriculum;
@@ -73,6 +75,10 @@ pub struct Trainer {
     curriculum_level: f32,
     spec: EnvSpec,
     recent: VecDeque<EpisodeStats>,
+    /// The rollout buffer, kept between updates so its memory is reused.
+    rollout: Rollout,
+    /// Phase times since the last [`take_phase_times`](Self::take_phase_times).
+    phases: PhaseTimes,
 }
 
 pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -138,6 +144,8 @@ impl Trainer {
             env,
             spec,
             recent: VecDeque::new(),
+            rollout: Rollout::default(),
+            phases: PhaseTimes::default(),
         })
     }
 
@@ -215,6 +223,11 @@ impl Trainer {
             .clamp(1e-5 / ppo.policy_lr, 1e-2 / ppo.policy_lr);
     }
 
+    /// Where the updates since the previous call spent their time, and starts counting again.
+    pub fn take_phase_times(&mut self) -> PhaseTimes {
+        std::mem::take(&mut self.phases)
+    }
+
     /// The most recent finished training episodes (up to [`RECENT_EPISODES`]).
     pub fn recent_episodes(&self) -> &VecDeque<EpisodeStats> {
         &self.recent
@@ -231,6 +244,7 @@ impl Trainer {
         self.env.set_difficulty(difficulty);
         let roll = self.collect(&mut rng, &mut episodes);
         let rollout_s = started.elapsed().as_secs_f64();
+        let optimise_started = Instant::now();
 
         let last = self.last_values();
         let (advantages, returns) = gae(
@@ -277,6 +291,10 @@ impl Trainer {
                 value,
             });
         }
+        self.phases.updates += 1;
+        self.phases.collect_s += rollout_s;
+        self.phases.optimise_s += optimise_started.elapsed().as_secs_f64();
+        self.phases.sim += self.env.take_timing();
         self.counters.update += 1;
         self.counters.env_steps += n as u64;
         self.curriculum_level = curriculum::next_level(
@@ -298,6 +316,7 @@ impl Trainer {
 
         let minibatch = MinibatchStats::mean(&steps);
         let explained = explained_variance(&roll.values, &returns);
+        self.rollout = roll;
         let action_std = to_vec(self.model.log_std())
             .iter()
             .map(|l| l.exp() as f64)
@@ -343,6 +362,7 @@ impl Trainer {
         lr_p: f64,
         lr_v: f64,
     ) -> Result<MinibatchStats, TrainError> {
+        let forward_started = Instant::now();
         let ppo = &self.recipe.ppo;
         let dev = self.device.clone();
         let m = idx.len();
@@ -400,7 +420,9 @@ impl Trainer {
         let ent = entropy.into_scalar::<f32>() as f64;
         let (kl, clip_frac) = loss::kl_and_clip_fraction(logp.detach(), old_logp, ppo.clip);
 
+        let backward_started = Instant::now();
         let mut grads = total.backward();
+        let optimizer_started = Instant::now();
         let mut g_enc = GradientsParams::from_module(&mut grads, &self.model.encoder);
         let mut g_pol = GradientsParams::from_module(&mut grads, &self.model.policy);
         let mut g_val = GradientsParams::from_module(&mut grads, &self.model.value);
@@ -445,6 +467,10 @@ impl Trainer {
             grad_clip::scale(&mut g, &enc, fv);
             model.value_encoder = Some(self.opt_value.step(lr_v, enc, g));
         }
+        let done = Instant::now();
+        self.phases.forward_s += (backward_started - forward_started).as_secs_f64();
+        self.phases.backward_s += (optimizer_started - backward_started).as_secs_f64();
+        self.phases.optimizer_s += (done - optimizer_started).as_secs_f64();
         Ok(MinibatchStats {
             policy_loss: pl,
             value_loss: vl,

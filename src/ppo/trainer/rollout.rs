@@ -1,6 +1,8 @@
 //! Collecting a rollout with the current policy (sampled actions, batched over envs), and the
 //! network inputs built from observations.
 
+use std::time::Instant;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
@@ -96,7 +98,8 @@ impl Trainer {
             action_dim: s.action_dim,
             privileged_dim,
         };
-        let mut roll = Rollout::new(envs, steps, widths);
+        let mut roll = std::mem::take(&mut self.rollout);
+        roll.reset(envs, steps, widths);
         let acting = self.model.valid();
         let plain = self.device.clone().inner();
         let log_std = to_vec(acting.log_std());
@@ -111,6 +114,7 @@ impl Trainer {
             roll.proprio.extend_from_slice(&obs.proprio);
             roll.depth.extend_from_slice(&obs.depth);
             roll.privileged.extend_from_slice(&obs.privileged);
+            let inference_started = Instant::now();
             let (p, d, privileged) = self.input(obs, envs, &plain);
             let (mean, value) = acting.forward(p, d, privileged);
             let mean_v = to_vec(mean.clone());
@@ -123,7 +127,11 @@ impl Trainer {
                 &plain,
             );
             let logp = to_vec(nn::gaussian_log_prob(mean, acting.log_std(), a));
+            let value = to_vec(value);
+            let env_started = Instant::now();
+            self.phases.inference_s += (env_started - inference_started).as_secs_f64();
             let out = self.env.step(&actions).clone();
+            self.phases.env_s += env_started.elapsed().as_secs_f64();
             let mut terminal_values = vec![0.0; envs];
             let truncated_rows: Vec<usize> = (0..envs).filter(|&e| out.truncated[e]).collect();
             if !truncated_rows.is_empty() {
@@ -143,7 +151,7 @@ impl Trainer {
             }
             roll.actions.extend_from_slice(&actions);
             roll.log_probs.extend_from_slice(&logp);
-            roll.values.extend(to_vec(value));
+            roll.values.extend(value);
             match &mut self.reward_norm {
                 Some(norm) => {
                     let ended: Vec<bool> = (0..envs)

@@ -7,6 +7,7 @@ use crate::recipe::{Difficulty, EnvConfig};
 use crate::sim::privileged::Privileged;
 use crate::sim::robot::Robot;
 use crate::sim::terrain::Scene;
+use crate::sim::timing::SimTiming;
 
 impl Env {
     /// Current proprioception (`proprio_dim` floats).
@@ -29,6 +30,12 @@ impl Env {
     pub fn render_metric(&self, out: &mut [f32]) {
         let pose = *self.world.bodies[self.robot.trunk].position();
         self.camera.render_metric(&self.world, &pose, out);
+    }
+
+    /// Seconds spent in physics and depth rendering since the previous call (or since the env
+    /// was built), and starts counting again.
+    pub fn take_timing(&mut self) -> SimTiming {
+        std::mem::take(&mut self.timing)
     }
 
     /// The physics world (for inspection and tests).

@@ -15,10 +15,12 @@ pub use crate::sim::observation::{HISTORY, proprio_dim};
 use crate::sim::reward::{RewardTerms, StepMotion};
 use crate::sim::robot::{Robot, RobotParams, TAG_GROUND, TAG_OBSTACLE, a1};
 use crate::sim::terrain::{self, Scene};
+use crate::sim::timing::SimTiming;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
 /// Termination: trunk up-axis world-z below this.
 pub const MIN_UP_Z: f32 = 0.6;
@@ -117,6 +119,8 @@ pub struct Env {
     fell: bool,
     term_sums: RewardTerms,
     actions: Vec<f32>,
+    /// Time spent in physics and depth since the last [`Env::take_timing`].
+    timing: SimTiming,
 }
 
 /// What the physics sub-steps of one policy step measured.
@@ -174,6 +178,7 @@ impl Env {
             fell: false,
             term_sums: RewardTerms::default(),
             actions: Vec::new(),
+            timing: SimTiming::default(),
         };
         env.reset_with(episode_seed, difficulty)?;
         Ok(env)
@@ -195,6 +200,7 @@ impl Env {
         episode_seed: u64,
         difficulty: Difficulty,
     ) -> Result<(), SimError> {
+        let started = Instant::now();
         let cfg = &self.cfg;
         let density = difficulty.obstacle_density;
         self.episode_seed = episode_seed;
@@ -284,6 +290,7 @@ impl Env {
             },
             &mut self.rng,
         );
+        self.timing.total_s += started.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -309,6 +316,7 @@ impl Env {
         if !self.obs.has_depth() {
             return;
         }
+        let started = Instant::now();
         let pose = *self.world.bodies[self.robot.trunk].position();
         let frame = self.obs.frame_mut();
         self.camera.render_metric(&self.world, &pose, frame);
@@ -321,6 +329,7 @@ impl Env {
             }
         }
         self.camera.normalise(frame);
+        self.timing.depth_s += started.elapsed().as_secs_f64();
     }
 
     /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip.
@@ -335,9 +344,12 @@ impl Env {
 
     /// Advances one policy step with raw policy outputs (`action_dim` values).
     pub fn step(&mut self, action: &[f32]) -> StepResult {
+        let step_started = Instant::now();
         self.actions.extend_from_slice(action);
         let targets = self.targets_from_action(action);
+        let started = Instant::now();
         let physics = self.advance_physics(&targets);
+        self.timing.physics_s += started.elapsed().as_secs_f64();
         self.steps += 1;
         let body = &self.world.bodies[self.robot.trunk];
         let (pos, v, rot) = (body.translation(), body.linvel(), *body.rotation());
@@ -366,6 +378,7 @@ impl Env {
         let reward = self.cfg.reward.scale * terms.sum();
         self.record_step(&terms, reward, pos, physics.touched_obstacle, spheres, fell);
         self.observe(targets, pos);
+        self.timing.total_s += step_started.elapsed().as_secs_f64();
         StepResult {
             reward,
             terms,
