@@ -117,6 +117,15 @@ impl Encoder {
         }
     }
 
+    /// Width of the tokens it emits.
+    pub fn width(&self) -> usize {
+        match (&self.state_token, &self.projection) {
+            (Some(token), _) => token.weight.dims()[1],
+            (None, Some(projection)) => projection.weight.dims()[0],
+            (None, None) => unreachable!("an encoder has a state token, depth, or both"),
+        }
+    }
+
     /// Whether the first output token is the proprioceptive state token.
     pub fn has_state_token(&self) -> bool {
         self.state_token.is_some()

@@ -7,10 +7,10 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
-use super::scan_reference::selective_scan_from;
+use super::scan_reference::selective_scan;
 use super::token_linear::{token_linear, token_linear_part};
 use crate::ops::layer_norm::{LAYER_NORM_EPS, layer_norm_rows, layer_norm_tokens};
-use crate::ops::mamba_pointwise::{causal_conv_silu, silu_gate};
+use crate::ops::mamba_pointwise::{ConvStart, causal_conv_silu, silu_gate};
 use crate::ops::scan::ScanInputs;
 use crate::ops::scan::selective_scan_fused;
 
@@ -97,14 +97,20 @@ impl MambaBlockConfig {
     }
 }
 
-/// Recurrent state of one block: `conv` `[B, d_inner, d_conv]` (last inputs of the causal conv,
-/// oldest first) and `ssm` `[B, d_inner, d_state]`.
+/// Recurrent state of one block for a batch of sequences: where the next token continues from.
 #[derive(Debug, Clone)]
 pub struct MambaState {
-    /// Last `d_conv` conv inputs, oldest first.
+    /// The causal convolution's last inputs, oldest first: `[B, conv_history(d_conv), d_inner]`
+    /// (see [`conv_history`]; zeros for inputs of an earlier episode).
     pub conv: Tensor<3>,
-    /// SSM hidden state.
+    /// SSM hidden state `[B, d_inner, d_state]`.
     pub ssm: Tensor<3>,
+}
+
+/// Rows of [`MambaState::conv`]: the `d_conv - 1` inputs before the next token, and one (unused)
+/// row for a width-1 convolution, so that the state never has an empty dimension.
+pub fn conv_history(d_conv: usize) -> usize {
+    (d_conv - 1).max(1)
 }
 
 /// One Mamba-1 block with residual.
@@ -150,7 +156,7 @@ impl MambaBlock {
     pub fn zero_state(&self, batch: usize, device: &Device) -> MambaState {
         let dims = self.dims();
         MambaState {
-            conv: Tensor::zeros([batch, dims.d_inner(), dims.d_conv], device),
+            conv: Tensor::zeros([batch, conv_history(dims.d_conv), dims.d_inner()], device),
             ssm: Tensor::zeros([batch, dims.d_inner(), dims.d_state], device),
         }
     }
@@ -166,19 +172,39 @@ impl MambaBlock {
         )
     }
 
-    /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
-    pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
+    /// The mixer without norm and residual on a normalised sequence `[B, L, d_model]`,
+    /// continuing from `state` (zero when `None`) with `reset` `[B, L]` (1 where an episode
+    /// starts): its output, the scan's last state, and the convolution's inputs.
+    fn mix_from(
+        &self,
+        h: Tensor<3>,
+        state: Option<&MambaState>,
+        reset: Option<Tensor<2>>,
+    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
         let di = self.a_log.dims()[0];
+        let conv_in = token_linear_part(&self.in_proj, h.clone(), 0..di);
+        let start = ConvStart {
+            prev: state.map(|s| s.conv.clone()),
+            reset: reset.clone(),
+        };
         let x = causal_conv_silu(
-            token_linear_part(&self.in_proj, h.clone(), 0..di),
+            conv_in.clone(),
             self.conv_weight.val(),
             self.conv_bias.val(),
+            &start,
         );
         let z = token_linear_part(&self.in_proj, h, di..2 * di);
         let (dt, b, c) = self.split_dbc(token_linear(&self.x_proj, x.clone()));
-        let inputs = self.scan_inputs(x, token_linear(&self.dt_proj, dt), b, c);
-        let (y, _) = selective_scan_fused(&inputs);
-        token_linear(&self.out_proj, silu_gate(y, z))
+        let mut inputs = self.scan_inputs(x, token_linear(&self.dt_proj, dt), b, c);
+        inputs.h0 = state.map(|s| s.ssm.clone());
+        inputs.reset = reset;
+        let (y, last) = selective_scan_fused(&inputs);
+        (token_linear(&self.out_proj, silu_gate(y, z)), last, conv_in)
+    }
+
+    /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
+    pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
+        self.mix_from(h, None, None).0
     }
 
     fn scan_inputs(
@@ -196,6 +222,8 @@ impl MambaBlock {
             c,
             d: self.d.val(),
             delta_bias: self.dt_bias.val(),
+            h0: None,
+            reset: None,
         }
     }
 
@@ -210,8 +238,53 @@ impl MambaBlock {
         x + y
     }
 
-    /// One recurrent step: `x` `[B, d_model]` -> (`y` `[B, d_model]`, next state). Processing a
-    /// sequence token by token equals the unidirectional [`forward`](Self::forward).
+    /// Parallel forward over `[B, L, d_model]` continuing each sequence from `state` (zero when
+    /// `None`), the state zeroed before every token whose `reset` `[B, L]` is 1: the output and
+    /// the state after the last token. Unidirectional (memory runs forward in time).
+    pub fn forward_from(
+        &self,
+        x: Tensor<3>,
+        state: Option<&MambaState>,
+        reset: Option<Tensor<2>>,
+    ) -> (Tensor<3>, MambaState) {
+        let [batch, len, _] = x.dims();
+        let dims = self.dims();
+        let device = x.device();
+        let h = layer_norm_tokens(&self.norm, x.clone());
+        let (y, ssm, conv_in) = self.mix_from(h, state, reset.clone());
+        // The convolution's next inputs: the last `history` of (previous inputs, this call's),
+        // zeroed where they precede the latest reset.
+        let history = conv_history(dims.d_conv);
+        let prev = state.map_or_else(
+            || Tensor::zeros([batch, history, dims.d_inner()], &device),
+            |s| s.conv.clone(),
+        );
+        let all = Tensor::cat(vec![prev, conv_in], 1);
+        let mut conv = all.narrow(1, len, history);
+        if let Some(reset) = reset {
+            let flags = reset
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 resets");
+            let keep: Vec<f32> = (0..batch * history)
+                .map(|i| {
+                    let (b, j) = (i / history, i % history);
+                    let last = (0..len).rev().find(|&t| flags[b * len + t] != 0.0);
+                    // Row j holds input index len - history + j of this call.
+                    let index = (len + j) as isize - history as isize;
+                    f32::from(u8::from(last.is_none_or(|r| index >= r as isize)))
+                })
+                .collect();
+            let keep = Tensor::<3>::from_data(TensorData::new(keep, [batch, history, 1]), &device);
+            conv = conv * keep;
+        }
+        (x + y, MambaState { conv, ssm })
+    }
+
+    /// One recurrent step: `x` `[B, d_model]` -> (`y` `[B, d_model]`, next state), in plain
+    /// tensor ops. Processing a sequence token by token equals [`forward_from`](Self::forward_from)
+    /// (the oracle of the parity tests; resets are the caller's, by zeroing the state).
     pub fn step(&self, x: Tensor<2>, state: MambaState) -> (Tensor<2>, MambaState) {
         let [batch, dm] = x.dims();
         let di = self.a_log.dims()[0];
@@ -219,21 +292,27 @@ impl MambaBlock {
         let xz = self.in_proj.forward(layer_norm_rows(&self.norm, x.clone()));
         let xin = xz.clone().narrow(1, 0, di);
         let z = xz.narrow(1, di, di);
-        let newest = xin.reshape([batch, di, 1]);
-        let conv = if k > 1 {
-            Tensor::cat(vec![state.conv.narrow(2, 1, k - 1), newest], 2)
+        let newest = xin.reshape([batch, 1, di]);
+        // The conv window, oldest first: the previous k - 1 inputs and this one.
+        let window = if k > 1 {
+            Tensor::cat(vec![state.conv.clone().narrow(1, 0, k - 1), newest], 1)
         } else {
             newest
         };
-        let xc = (conv.clone() * self.conv_weight.val().unsqueeze_dim::<3>(0))
-            .sum_dim(2)
-            .reshape([batch, di])
+        let taps = self.conv_weight.val().swap_dims(0, 1).unsqueeze_dim::<3>(0);
+        let xc = (window.clone() * taps).sum_dim(1).reshape([batch, di])
             + self.conv_bias.val().unsqueeze_dim::<2>(0);
         let u = silu(xc).reshape([batch, 1, di]);
         let (dt, b, c) = self.split_dbc(token_linear(&self.x_proj, u.clone()));
-        let inputs = self.scan_inputs(u, token_linear(&self.dt_proj, dt), b, c);
-        let (y, ssm) = selective_scan_from(inputs, state.ssm);
+        let mut inputs = self.scan_inputs(u, token_linear(&self.dt_proj, dt), b, c);
+        inputs.h0 = Some(state.ssm);
+        let (y, ssm) = selective_scan(inputs);
         let y = y.reshape([batch, di]) * silu(z);
+        let conv = if k > 1 {
+            window.narrow(1, 1, k - 1)
+        } else {
+            state.conv
+        };
         (
             x + self.out_proj.forward(y).reshape([batch, dm]),
             MambaState { conv, ssm },

@@ -10,8 +10,10 @@
 pub mod encoder;
 pub mod error;
 pub mod fusion;
+pub mod fusion_memory;
 pub mod init;
 pub mod mamba;
+pub mod memory;
 pub mod policy;
 pub mod registry;
 pub mod scan_reference;
@@ -21,5 +23,6 @@ pub mod transformer;
 pub use encoder::{Encoder, ObsShape};
 pub use error::NnError;
 pub use fusion::Fusion;
+pub use memory::{BranchMemories, Memory};
 pub use policy::{ActorCritic, PolicyBranch, ValueBranch, gaussian_entropy, gaussian_log_prob};
 pub use registry::build_actor_critic;

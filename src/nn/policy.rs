@@ -8,6 +8,7 @@ use burn::tensor::activation::relu;
 use super::encoder::Encoder;
 use super::fusion::Fusion;
 use super::init::ortho_linear;
+use super::memory::{BranchMemories, Memory};
 
 /// Lower and upper clamp of the policy log-std.
 pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);
@@ -97,6 +98,22 @@ impl PolicyBranch {
     }
 }
 
+impl PolicyBranch {
+    /// [`forward`](Self::forward) over `steps` control steps per sequence with memory: tokens
+    /// `[B * steps, T, D]` -> (action mean `[B * steps, A]`, the memory after the last step).
+    /// See [`Fusion::forward_memory`].
+    pub fn forward_memory(
+        &self,
+        tokens: Tensor<3>,
+        has_state_token: bool,
+        (memory, starts, steps): (&Memory, &[bool], usize),
+    ) -> (Tensor<2>, Memory) {
+        let (fused, next) = self.fusion.forward_memory(tokens, memory, starts, steps);
+        let pooled = self.fusion.pool(fused, has_state_token);
+        (self.mean.forward(self.head.forward(pooled)), next)
+    }
+}
+
 impl ValueBranch {
     /// Tokens `[B, T, D]` (and, for an asymmetric critic, privileged state
     /// `[B, privileged_dim]`) -> value `[B]`.
@@ -109,9 +126,14 @@ impl ValueBranch {
         has_state_token: bool,
         privileged: Option<Tensor<2>>,
     ) -> Tensor<1> {
-        let mut pooled = self
+        let pooled = self
             .fusion
             .pool(self.fusion.forward(tokens), has_state_token);
+        self.head_value(pooled, privileged)
+    }
+
+    /// The value head over pooled tokens (and privileged state): `[B]`.
+    fn head_value(&self, mut pooled: Tensor<2>, privileged: Option<Tensor<2>>) -> Tensor<1> {
         if self.privileged_dim > 0 {
             let extra = privileged.expect("an asymmetric critic needs the privileged state");
             pooled = Tensor::cat(vec![pooled, extra], 1);
@@ -119,6 +141,20 @@ impl ValueBranch {
         let v = self.value.forward(self.head.forward(pooled));
         let [b, _] = v.dims();
         v.reshape([b])
+    }
+
+    /// [`forward`](Self::forward) over `steps` control steps per sequence with memory: tokens
+    /// `[B * steps, T, D]` -> (value `[B * steps]`, the memory after the last step).
+    pub fn forward_memory(
+        &self,
+        tokens: Tensor<3>,
+        has_state_token: bool,
+        privileged: Option<Tensor<2>>,
+        (memory, starts, steps): (&Memory, &[bool], usize),
+    ) -> (Tensor<1>, Memory) {
+        let (fused, next) = self.fusion.forward_memory(tokens, memory, starts, steps);
+        let pooled = self.fusion.pool(fused, has_state_token);
+        (self.head_value(pooled, privileged), next)
     }
 }
 
@@ -161,6 +197,87 @@ impl ActorCritic {
     pub fn act(&self, proprio: Tensor<2>, depth: Tensor<4>) -> Tensor<2> {
         let tokens = self.encoder.forward(proprio, depth);
         self.policy.forward(tokens, self.encoder.has_state_token())
+    }
+
+    /// Tokens the encoder emits per control step for observations of `shape`.
+    pub fn tokens_per_step(&self, shape: &super::ObsShape) -> usize {
+        let kind = if self.encoder.has_state_token() {
+            crate::recipe::EncoderKind::Loco
+        } else {
+            crate::recipe::EncoderKind::VisionOnly
+        };
+        super::encoder::token_count(kind, shape).unwrap_or(1)
+    }
+
+    /// A zero memory of both fusion stacks for `batch` envs whose steps give `tokens` tokens, with
+    /// `context_steps` steps of context for a Transformer; `None` for the baselines.
+    pub fn zero_memory(
+        &self,
+        batch: usize,
+        tokens: usize,
+        context_steps: usize,
+    ) -> Option<BranchMemories> {
+        let width = self.encoder.width();
+        Some(BranchMemories {
+            policy: self
+                .policy
+                .fusion
+                .zero_memory(batch, tokens, width, context_steps)?,
+            value: self
+                .value
+                .fusion
+                .zero_memory(batch, tokens, width, context_steps)?,
+        })
+    }
+
+    /// [`forward`](Self::forward) with memory over `steps` consecutive control steps of each of
+    /// `B` envs: inputs of `B * steps` rows (row `b * steps + s`), an episode starting at the
+    /// rows whose `starts` flag is set, both branches continuing from `memory` ->
+    /// (mean `[B * steps, A]`, value `[B * steps]`, the memories after the last step).
+    pub fn forward_memory(
+        &self,
+        (proprio, depth, privileged): (Tensor<2>, Tensor<4>, Option<Tensor<2>>),
+        memory: &BranchMemories,
+        starts: &[bool],
+        steps: usize,
+    ) -> (Tensor<2>, Tensor<1>, BranchMemories) {
+        let has_state = self.encoder.has_state_token();
+        let tokens = self.encoder.forward(proprio.clone(), depth.clone());
+        let value_tokens = match &self.value_encoder {
+            Some(enc) => enc.forward(proprio, depth),
+            None => tokens.clone(),
+        };
+        let (mean, policy) =
+            self.policy
+                .forward_memory(tokens, has_state, (&memory.policy, starts, steps));
+        let (value, value_memory) = self.value.forward_memory(
+            value_tokens,
+            has_state,
+            privileged,
+            (&memory.value, starts, steps),
+        );
+        (
+            mean,
+            value,
+            BranchMemories {
+                policy,
+                value: value_memory,
+            },
+        )
+    }
+
+    /// [`act`](Self::act) with memory: one control step of `B` envs from the policy's memory ->
+    /// (mean `[B, A]`, the policy's next memory). What a deployed robot runs.
+    pub fn act_memory(
+        &self,
+        proprio: Tensor<2>,
+        depth: Tensor<4>,
+        memory: &Memory,
+    ) -> (Tensor<2>, Memory) {
+        let tokens = self.encoder.forward(proprio, depth);
+        let starts = vec![false; memory.batch];
+        self.policy
+            .forward_memory(tokens, self.encoder.has_state_token(), (memory, &starts, 1))
     }
 
     /// Whether the value branch reads privileged state (an asymmetric critic).

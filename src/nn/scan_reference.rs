@@ -1,8 +1,10 @@
 //! The selective scan (Mamba-1 recurrence), reference implementation in burn tensor ops.
 //!
 //! Layouts (the same as the fused CPU kernel's): `u`, `delta` `[B, L, C]`; `a` `[C, N]`;
-//! `b`, `c` `[B, L, N]`; `d`, `delta_bias` `[C]`. With `delta_eff = softplus(delta + delta_bias)`:
-//! `h_t = exp(delta_eff * a) h_{t-1} + delta_eff * b_t * u_t` and `y_t = sum_n c_t[n] h_t[n] + d u_t`.
+//! `b`, `c` `[B, L, N]`; `d`, `delta_bias` `[C]`; `h0` `[B, C, N]`; `reset` `[B, L]`. With
+//! `delta_eff = softplus(delta + delta_bias)`: `h_t = exp(delta_eff * a) h'_{t-1} + delta_eff * b_t *
+//! u_t`, where `h'_{t-1}` is zero at a reset and `h_{t-1}` otherwise (`h_{-1} = h0`), and
+//! `y_t = sum_n c_t[n] h_t[n] + d u_t`.
 //! The loop runs over the sequence only; each step is vectorised over batch x channel x state.
 //! Differentiable through autodiff (which keeps a few `[B, C, N]` tensors per step for the backward):
 //! this is the correctness oracle. Training and inference use the fused operation of
@@ -13,16 +15,9 @@ use burn::tensor::activation::softplus;
 
 use crate::ops::scan::ScanInputs;
 
-/// Runs the scan from a zero state: returns `y` `[B, L, C]` and the last state `[B, C, N]`.
+/// Runs the scan from `inputs.h0` (zero when absent), zeroing the state before every token whose
+/// `inputs.reset` is non-zero: returns `y` `[B, L, C]` and the last state `[B, C, N]`.
 pub fn selective_scan(inputs: ScanInputs) -> (Tensor<3>, Tensor<3>) {
-    let [batch, _, channels] = inputs.u.dims();
-    let n = inputs.a.dims()[1];
-    let state = Tensor::zeros([batch, channels, n], &inputs.u.device());
-    selective_scan_from(inputs, state)
-}
-
-/// Runs the scan starting from `state` `[B, C, N]`.
-pub fn selective_scan_from(inputs: ScanInputs, mut state: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
     let ScanInputs {
         u,
         delta,
@@ -31,12 +26,21 @@ pub fn selective_scan_from(inputs: ScanInputs, mut state: Tensor<3>) -> (Tensor<
         c,
         d,
         delta_bias,
+        h0,
+        reset,
     } = inputs;
     let [batch, len, channels] = u.dims();
+    let n = a.dims()[1];
+    let mut state = h0.unwrap_or_else(|| Tensor::zeros([batch, channels, n], &u.device()));
     let delta_eff = softplus(delta + delta_bias.clone().reshape([1, 1, channels]), 1.0);
     let a3 = a.unsqueeze_dim::<3>(0);
+    // 1 where the state carries over, 0 where it is zeroed: `[B, L]`.
+    let keep = reset.map(|r| r.equal_elem(0.0).float());
     let mut ys = Vec::with_capacity(len);
     for t in 0..len {
+        if let Some(keep) = &keep {
+            state = state * keep.clone().narrow(1, t, 1).reshape([batch, 1, 1]);
+        }
         let de = delta_eff
             .clone()
             .narrow(1, t, 1)

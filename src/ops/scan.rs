@@ -32,7 +32,7 @@ use super::autodiff::{apply_backward, record};
 use super::host::{HostValues, from_host};
 use crate::kernels::selective_scan::{self as kernel, ScanDims};
 
-/// The seven scan tensors in input order, as backend primitives: the operation's inputs, and
+/// The nine scan tensors in input order, as backend primitives: the operation's inputs, and
 /// (same shapes) their gradients. Layouts as in [`ScanInputs`].
 #[derive(ExtensionType)]
 pub struct ScanTensors<B: Backend> {
@@ -50,11 +50,20 @@ pub struct ScanTensors<B: Backend> {
     pub d: FloatTensor<B>,
     /// `delta_bias` `[C]`.
     pub delta_bias: FloatTensor<B>,
+    /// Initial state `h0` `[B, C, N]`.
+    pub h0: FloatTensor<B>,
+    /// Resets `[B, L]` (non-zero: the state is zeroed before that token); its gradient is zero.
+    pub reset: FloatTensor<B>,
 }
+
+/// Inputs of the scan operation.
+pub const SCAN_INPUTS: usize = 9;
 
 impl<B: Backend> ScanTensors<B> {
     /// From an array in input order.
-    pub fn from_array([u, delta, a, b, c, d, delta_bias]: [FloatTensor<B>; 7]) -> Self {
+    pub fn from_array(
+        [u, delta, a, b, c, d, delta_bias, h0, reset]: [FloatTensor<B>; SCAN_INPUTS],
+    ) -> Self {
         Self {
             u,
             delta,
@@ -63,11 +72,13 @@ impl<B: Backend> ScanTensors<B> {
             c,
             d,
             delta_bias,
+            h0,
+            reset,
         }
     }
 
-    /// As an array in input order `(u, delta, a, b, c, d, delta_bias)`.
-    pub fn into_array(self) -> [FloatTensor<B>; 7] {
+    /// As an array in input order `(u, delta, a, b, c, d, delta_bias, h0, reset)`.
+    pub fn into_array(self) -> [FloatTensor<B>; SCAN_INPUTS] {
         [
             self.u,
             self.delta,
@@ -76,6 +87,8 @@ impl<B: Backend> ScanTensors<B> {
             self.c,
             self.d,
             self.delta_bias,
+            self.h0,
+            self.reset,
         ]
     }
 
@@ -91,8 +104,9 @@ impl<B: Backend> ScanTensors<B> {
 /// The selective scan as a backend operation (see the module documentation for layouts).
 #[backend_extension(Flex, NdArray, Autodiff, Cube: cfg(feature = "cuda"))]
 pub trait SelectiveScanOps: Backend {
-    /// Runs the scan from a zero state; returns `y` `[B, L, C]` followed by the last state
-    /// `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N` values.
+    /// Runs the scan from the initial state `h0` with the resets; returns `y` `[B, L, C]`
+    /// followed by the last state `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N`
+    /// values.
     fn selective_scan_packed(#[extension_type] x: ScanTensors<Self>) -> FloatTensor<Self>;
 
     /// Gradients of the inputs given the gradient of the packed output (same layout as
@@ -104,7 +118,8 @@ pub trait SelectiveScanOps: Backend {
 }
 
 /// Inputs of one selective scan, in the layouts of [`crate::kernels::selective_scan`]: `u`,
-/// `delta` `[B, L, C]`; `a` `[C, N]`; `b`, `c` `[B, L, N]`; `d`, `delta_bias` `[C]`.
+/// `delta` `[B, L, C]`; `a` `[C, N]`; `b`, `c` `[B, L, N]`; `d`, `delta_bias` `[C]`; and for a
+/// sequence that continues an earlier one, `h0` `[B, C, N]` and `reset` `[B, L]`.
 #[derive(Debug, Clone)]
 pub struct ScanInputs {
     /// Input sequence `[B, L, C]`.
@@ -121,6 +136,11 @@ pub struct ScanInputs {
     pub d: Tensor<1>,
     /// Bias added to `delta` before softplus `[C]`.
     pub delta_bias: Tensor<1>,
+    /// The state before the first token `[B, C, N]`; `None`: zero.
+    pub h0: Option<Tensor<3>>,
+    /// `[B, L]`: 1 where an episode starts (the state is zeroed before that token), else 0;
+    /// `None`: no resets.
+    pub reset: Option<Tensor<2>>,
 }
 
 impl ScanInputs {
@@ -143,6 +163,8 @@ impl ScanInputs {
             c: r3([batch, len, state]),
             d: Tensor::random([channels], normal, device),
             delta_bias: Tensor::random([channels], normal, device),
+            h0: None,
+            reset: None,
         }
     }
 
@@ -156,6 +178,8 @@ impl ScanInputs {
             c: self.c.require_grad(),
             d: self.d.require_grad(),
             delta_bias: self.delta_bias.require_grad(),
+            h0: self.h0.map(Tensor::require_grad),
+            reset: self.reset,
         }
     }
 }
@@ -170,13 +194,24 @@ pub fn scan_dims(u: &Shape, a: &Shape) -> ScanDims {
     }
 }
 
-/// The host values of the seven inputs, in input order.
-fn host_values<B: HostValues>(x: &ScanTensors<B>) -> [Cow<'_, [f32]>; 7] {
-    [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(B::values)
+/// The host values of the nine inputs, in input order.
+fn host_values<B: HostValues>(x: &ScanTensors<B>) -> [Cow<'_, [f32]>; SCAN_INPUTS] {
+    [
+        &x.u,
+        &x.delta,
+        &x.a,
+        &x.b,
+        &x.c,
+        &x.d,
+        &x.delta_bias,
+        &x.h0,
+        &x.reset,
+    ]
+    .map(B::values)
 }
 
-/// The kernels' view of the seven host value buffers.
-fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
+/// The kernels' view of the nine host value buffers.
+fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; SCAN_INPUTS]) -> kernel::ScanInputs<'a> {
     kernel::ScanInputs {
         u: &v[0],
         delta: &v[1],
@@ -185,6 +220,8 @@ fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; 7]) -> kernel::ScanInputs<'a> {
         c: &v[4],
         d: &v[5],
         delta_bias: &v[6],
+        h0: Some(&v[7]),
+        reset: Some(&v[8]),
     }
 }
 
@@ -202,14 +239,25 @@ fn host_forward<B: HostValues>(x: ScanTensors<B>) -> FloatTensor<B> {
 fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> ScanTensors<B> {
     let device = x.u.device();
     let dims = scan_dims(&x.u.shape(), &x.a.shape());
-    let shapes = [&x.u, &x.delta, &x.a, &x.b, &x.c, &x.d, &x.delta_bias].map(|t| t.shape());
+    let shapes = [
+        &x.u,
+        &x.delta,
+        &x.a,
+        &x.b,
+        &x.c,
+        &x.d,
+        &x.delta_bias,
+        &x.h0,
+        &x.reset,
+    ]
+    .map(|t| t.shape());
     let values = host_values(&x);
     let grad = B::values(&grad);
     let (dy, dlast) = grad.split_at(dims.batch * dims.len * dims.channels);
     let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
     let mut shapes = shapes.into_iter();
     let mut wrap =
-        |values: Vec<f32>| from_host::<B>(values, shapes.next().expect("seven shapes"), &device);
+        |values: Vec<f32>| from_host::<B>(values, shapes.next().expect("nine shapes"), &device);
     ScanTensors {
         u: wrap(g.du),
         delta: wrap(g.ddelta),
@@ -218,6 +266,8 @@ fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> Scan
         c: wrap(g.dc),
         d: wrap(g.dd),
         delta_bias: wrap(g.ddelta_bias),
+        h0: wrap(g.dh0),
+        reset: wrap(vec![0.0; dims.batch * dims.len]),
     }
 }
 
@@ -247,16 +297,16 @@ impl SelectiveScanOps for NdArray {
     }
 }
 
-/// The autodiff node of one scan: keeps the seven inputs for the fused backward.
+/// The autodiff node of one scan: keeps the nine inputs for the fused backward.
 #[derive(Debug)]
 struct ScanBackward;
 
-impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
-    type State = [FloatTensor<B>; 7];
+impl<B: Backend + SelectiveScanOps> Backward<B, SCAN_INPUTS> for ScanBackward {
+    type State = [FloatTensor<B>; SCAN_INPUTS];
 
     fn backward(
         self,
-        ops: Ops<Self::State, 7>,
+        ops: Ops<Self::State, SCAN_INPUTS>,
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
@@ -268,7 +318,7 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for ScanBackward {
 
 impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
     fn selective_scan_packed(x: ScanTensors<Self>) -> FloatTensor<Self> {
-        record::<B, C, _, 7>(ScanBackward, x.into_array(), |inputs| {
+        record::<B, C, _, SCAN_INPUTS>(ScanBackward, x.into_array(), |inputs| {
             B::selective_scan_packed(ScanTensors::from_array(inputs))
         })
     }
@@ -285,11 +335,20 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
 
 /// Runs the fused scan through burn's dispatch on any device (CPU backends, autodiff over them,
 /// CUDA with the `cuda` feature): returns `y` `[B, L, C]` and the last state `[B, C, N]`, with
-/// gradients for every input when they are tracked. Same results as
-/// [`selective_scan`](super::scan::selective_scan) up to f32 rounding.
+/// gradients for every input when they are tracked (`reset` excepted). Same results as the
+/// tensor-op reference ([`crate::nn::scan_reference`]) up to f32 rounding.
 pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
     let [batch, len, channels] = inputs.u.dims();
     let state = inputs.a.dims()[1];
+    let device = inputs.u.device();
+    let h0 = inputs
+        .h0
+        .clone()
+        .unwrap_or_else(|| Tensor::zeros([batch, channels, state], &device));
+    let reset = inputs
+        .reset
+        .clone()
+        .unwrap_or_else(|| Tensor::zeros([batch, len], &device));
     let x = ScanTensors {
         u: inputs.u.clone().into_dispatch(),
         delta: inputs.delta.clone().into_dispatch(),
@@ -298,6 +357,8 @@ pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
         c: inputs.c.clone().into_dispatch(),
         d: inputs.d.clone().into_dispatch(),
         delta_bias: inputs.delta_bias.clone().into_dispatch(),
+        h0: h0.into_dispatch(),
+        reset: reset.into_dispatch(),
     };
     let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
     let packed = Tensor::<1>::from_dispatch(packed);

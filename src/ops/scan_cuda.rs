@@ -13,7 +13,7 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::scan::{ScanTensors, SelectiveScanOps, scan_dims};
+use super::scan::{SCAN_INPUTS, ScanTensors, SelectiveScanOps, scan_dims};
 use crate::kernels::cube::host::{
     Buf, DeviceInputs, check_device, check_state, is_empty, launch_backward, launch_forward,
 };
@@ -37,10 +37,20 @@ fn prepared(t: CubeTensor, what: &str) -> CubeTensor {
     into_contiguous(t)
 }
 
-/// The seven inputs, contiguous, with their scan sizes; panics with the kernels' message when the
+/// The nine inputs, contiguous, with their scan sizes; panics with the kernels' message when the
 /// state size or the device does not suit them.
-fn prepare(x: ScanTensors<Cube>) -> ([CubeTensor; 7], ScanDims) {
-    let names = ["u", "delta", "a", "b", "c", "d", "delta_bias"];
+fn prepare(x: ScanTensors<Cube>) -> ([CubeTensor; SCAN_INPUTS], ScanDims) {
+    let names = [
+        "u",
+        "delta",
+        "a",
+        "b",
+        "c",
+        "d",
+        "delta_bias",
+        "h0",
+        "reset",
+    ];
     let mut k = 0;
     let inputs = x.into_array().map(|t| {
         let t = prepared(t, names[k]);
@@ -54,7 +64,7 @@ fn prepare(x: ScanTensors<Cube>) -> ([CubeTensor; 7], ScanDims) {
     (inputs, dims)
 }
 
-fn device_inputs(x: &[CubeTensor; 7]) -> DeviceInputs {
+fn device_inputs(x: &[CubeTensor; SCAN_INPUTS]) -> DeviceInputs {
     DeviceInputs {
         u: buffer(&x[0]),
         delta: buffer(&x[1]),
@@ -63,6 +73,8 @@ fn device_inputs(x: &[CubeTensor; 7]) -> DeviceInputs {
         c: buffer(&x[4]),
         d: buffer(&x[5]),
         delta_bias: buffer(&x[6]),
+        h0: buffer(&x[7]),
+        reset: buffer(&x[8]),
     }
 }
 
@@ -107,7 +119,8 @@ pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     tensor(&x[0], packed, Shape::new([n]))
 }
 
-/// Backward: gradients of the seven inputs given the packed output's gradient.
+/// Backward: gradients of the nine inputs given the packed output's gradient (zeros for
+/// `reset`).
 pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTensors<Cube> {
     let (x, dims) = prepare(inputs);
     let shapes = x.each_ref().map(|t| t.shape());
@@ -116,7 +129,7 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
     let blc = dims.batch * dims.len * dims.channels;
     let g = if is_empty(&dims) {
         let zeros = |s: &Shape| Buf::zeros(client, s.num_elements());
-        let [su, sdelta, sa, sb, sc, sd, sbias] = &shapes;
+        let [su, sdelta, sa, sb, sc, sd, sbias, sh0, _] = &shapes;
         crate::kernels::cube::host::DeviceGrads {
             du: zeros(su),
             ddelta: zeros(sdelta),
@@ -125,6 +138,7 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
             dc: zeros(sc),
             dd: zeros(sd),
             ddelta_bias: zeros(sbias),
+            dh0: zeros(sh0),
         }
     } else {
         let packed = buffer(&grad);
@@ -132,8 +146,9 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
         let d_last = sub_buffer(&packed, blc, packed.len - blc);
         launch_backward(client, &dims, &device_inputs(&x), &dy, &d_last)
     };
-    let [su, sdelta, sa, sb, sc, sd, sbias] = shapes;
+    let [su, sdelta, sa, sb, sc, sd, sbias, sh0, sreset] = shapes;
     let like = &x[0];
+    let dreset = Buf::zeros(client, sreset.num_elements());
     ScanTensors {
         u: tensor(like, g.du, su),
         delta: tensor(like, g.ddelta, sdelta),
@@ -142,6 +157,8 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
         c: tensor(like, g.dc, sc),
         d: tensor(like, g.dd, sd),
         delta_bias: tensor(like, g.ddelta_bias, sbias),
+        h0: tensor(like, g.dh0, sh0),
+        reset: tensor(like, dreset, sreset),
     }
 }
 

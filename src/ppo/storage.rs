@@ -1,5 +1,8 @@
 //! The rollout buffer: what PPO stores per transition, laid out `[step][env]` so row `t * envs + e`
-//! is env `e` at step `t`.
+//! is env `e` at step `t`; with memory across control steps, also where episodes start and the
+//! recurrent state at each segment start.
+
+use crate::nn::BranchMemories;
 
 /// Floats per transition of each stored observation and of the action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,12 @@ pub struct Rollout {
     pub truncated: Vec<bool>,
     /// Value of the terminal observation where `truncated` (0 elsewhere).
     pub terminal_values: Vec<f32>,
+    /// The transition's step is the first of its episode (memory forgets what came before).
+    pub starts: Vec<bool>,
+    /// With memory: the acting memory of every env at the start of each training segment
+    /// (segment `k` begins at step `k x segment length`), what a replay of the segment starts
+    /// from. One state per segment, not per step: a replay runs whole segments.
+    pub segment_memory: Vec<BranchMemories>,
 }
 
 impl Rollout {
@@ -76,6 +85,8 @@ impl Rollout {
             terminated: Vec::with_capacity(n),
             truncated: Vec::with_capacity(n),
             terminal_values: Vec::with_capacity(n),
+            starts: Vec::with_capacity(n),
+            segment_memory: Vec::new(),
         }
     }
 
@@ -106,10 +117,11 @@ impl Rollout {
             v.clear();
             v.reserve(n * width);
         }
-        for v in [&mut self.terminated, &mut self.truncated] {
+        for v in [&mut self.terminated, &mut self.truncated, &mut self.starts] {
             v.clear();
             v.reserve(n);
         }
+        self.segment_memory.clear();
     }
 
     /// Number of transitions stored.
@@ -129,6 +141,47 @@ impl Rollout {
             out.extend_from_slice(&buffer[i * width..(i + 1) * width]);
         }
         out
+    }
+}
+
+/// One minibatch of a rollout: its rows and, with memory, the segments they form.
+#[derive(Debug, Clone)]
+pub struct Minibatch {
+    /// Rollout rows, segment after segment, each segment's steps in order.
+    pub rows: Vec<usize>,
+    /// Steps per segment (1 without memory: single transitions).
+    pub segment: usize,
+    /// With memory: the memory each segment starts from (one row per segment) and the
+    /// episode-start flag of every row.
+    pub memory: Option<(BranchMemories, Vec<bool>)>,
+}
+
+impl Minibatch {
+    /// The minibatch of `units` of `roll`: transitions when `segment` is 1 and the rollout has
+    /// no memory, else segments, unit `u` being segment `u / envs` of env `u % envs` (its steps
+    /// `segment x (u / envs) ..` of that env).
+    pub fn new(roll: &Rollout, units: &[usize], segment: usize) -> Self {
+        if roll.segment_memory.is_empty() {
+            return Minibatch {
+                rows: units.to_vec(),
+                segment: 1,
+                memory: None,
+            };
+        }
+        let envs = roll.envs;
+        let mut rows = Vec::with_capacity(units.len() * segment);
+        let mut parts = Vec::with_capacity(units.len());
+        for &u in units {
+            let (k, e) = (u / envs, u % envs);
+            rows.extend((0..segment).map(|s| (k * segment + s) * envs + e));
+            parts.push(roll.segment_memory[k].gather(&[e]));
+        }
+        let starts = rows.iter().map(|&r| roll.starts[r]).collect();
+        Minibatch {
+            rows,
+            segment,
+            memory: Some((BranchMemories::stack(&parts), starts)),
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+mod memory;
+
 use super::types::{
     CurriculumConfig, CurriculumDriver, Recipe, SequenceConfig, SequenceModel, Task,
 };
@@ -453,6 +455,8 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         p.init_log_std,
         "a log-std in [-5, 2] (the policy clamps to this range)",
     );
+
+    memory::check_memory(&mut c, r);
 
     let l = &r.logging;
     c.check(

@@ -1,6 +1,6 @@
 //! Checkpoints: `checkpoints/update-NNNNNNN/` holding the weights (safetensors), both optimiser
-//! states (burnpack), the run state (`state.json`: counters, normaliser, env snapshot) and the
-//! resolved recipe. A checkpoint folder is written under a temporary name and renamed into place,
+//! states (burnpack), the run state (`state.json`: counters, normaliser, env snapshot), with
+//! `[memory]` on every env's recurrent state (`memory.safetensors`), and the resolved recipe. A checkpoint folder is written under a temporary name and renamed into place,
 //! then `latest.json` is replaced atomically, so a crash never leaves a half checkpoint behind the
 //! pointer. The two newest checkpoints are kept.
 
@@ -62,6 +62,7 @@ const MODEL: &str = "model.safetensors";
 const OPT_POLICY: &str = "optim_policy.bpk";
 const OPT_VALUE: &str = "optim_value.bpk";
 const STATE: &str = "state.json";
+const MEMORY: &str = "memory.safetensors";
 const RECIPE: &str = "recipe.toml";
 const LATEST: &str = "latest.json";
 /// The optimiser state files and the optimiser each holds.
@@ -93,6 +94,10 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, CheckpointError> {
             .optimizer_bytes(role)
             .map_err(|e| format_err(&path, e))?;
         write_atomic(&path, &bytes).map_err(io(&path))?;
+    }
+    if let Some(memory) = trainer.memory() {
+        let path = tmp.join(MEMORY);
+        write_atomic(&path, &super::recurrent::to_safetensors(memory)).map_err(io(&path))?;
     }
     let state = trainer.state();
     let state_json = serde_json::to_vec_pretty(&state).expect("run state serialises");
@@ -188,6 +193,15 @@ pub fn restore(mut trainer: Trainer, checkpoint: &Path) -> Result<Trainer, Check
     trainer
         .restore_state(state)
         .map_err(|e| format_err(&state_path, e))?;
+    let memory_path = checkpoint.join(MEMORY);
+    if trainer.memory().is_some() || memory_path.exists() {
+        let bytes = std::fs::read(&memory_path).map_err(io(&memory_path))?;
+        let memory =
+            super::recurrent::from_safetensors(&bytes).map_err(|e| format_err(&memory_path, e))?;
+        trainer
+            .restore_memory(memory)
+            .map_err(|e| format_err(&memory_path, e))?;
+    }
     Ok(trainer)
 }
 

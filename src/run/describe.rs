@@ -6,6 +6,28 @@ use burn::prelude::*;
 
 use crate::nn::fusion::Fusion;
 use crate::nn::policy::ActorCritic;
+use crate::recipe::{Recipe, SequenceModel};
+
+/// What the fusion remembers across control steps under `recipe`, in one line.
+pub fn memory_line(recipe: &Recipe) -> String {
+    let m = &recipe.memory;
+    if !m.enabled {
+        return "off: each control step's tokens alone (the depth frame stack is the only memory)"
+            .into();
+    }
+    let steps = recipe.ppo.rollout_steps / recipe.env.num_envs.max(1);
+    let segment = m.segment_len(steps);
+    let what = match recipe.sequence.model() {
+        SequenceModel::Mamba => {
+            "Mamba's state runs on through the episode (constant cost per step)".to_string()
+        }
+        _ => format!(
+            "the Transformer attends over the last {} control steps of the episode",
+            m.context_steps
+        ),
+    };
+    format!("on: {what}; reset at every episode start; trained on segments of {segment} steps")
+}
 
 fn fusion_line(f: &Fusion) -> String {
     match f {

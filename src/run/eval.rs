@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::ActorCritic;
+use crate::nn::{ActorCritic, Memory, ObsShape};
 use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::seeding::normal;
-use crate::recipe::{ActionMode, EnvConfig};
+use crate::recipe::{ActionMode, EnvConfig, MemoryConfig};
 use crate::sim::gait::Trot;
 use crate::sim::{EpisodeStats, SimError, StepOutput, VecEnv};
 use burn::module::Module;
@@ -83,7 +83,8 @@ pub trait Agent {
     fn act(&mut self, env: &VecEnv) -> Vec<f32>;
 }
 
-/// A trained policy acting deterministically (its mean action).
+/// A trained policy acting deterministically (its mean action), with one recurrent state per env
+/// when its recipe has `[memory]` on (zeroed when the env's episode ends).
 pub struct PolicyAgent<'a> {
     /// The networks.
     pub model: &'a ActorCritic,
@@ -91,10 +92,60 @@ pub struct PolicyAgent<'a> {
     pub norm: Option<&'a RunningNorm>,
     /// Device to run the networks on (without autodiff).
     pub device: Device,
+    /// The recipe's `[memory]`.
+    pub memory_config: MemoryConfig,
+    /// Every env's memory, made at the first step (with `[memory]` on).
+    pub memory: Option<Memory>,
+}
+
+impl<'a> PolicyAgent<'a> {
+    /// An agent for `model` with the run's normaliser and `[memory]`, on `device`'s backend.
+    pub fn new(
+        model: &'a ActorCritic,
+        norm: Option<&'a RunningNorm>,
+        device: &Device,
+        memory: &MemoryConfig,
+    ) -> Self {
+        Self {
+            model,
+            norm,
+            device: device.clone().inner(),
+            memory_config: memory.clone(),
+            memory: None,
+        }
+    }
+
+    /// The policy memory for `env` after its last step: made at the first step, rows of envs
+    /// whose episode just ended zeroed. `None` without `[memory]`.
+    fn memory_for(&mut self, env: &VecEnv) -> Option<Memory> {
+        if !self.memory_config.enabled {
+            return None;
+        }
+        let spec = env.spec();
+        let mut memory = match self.memory.take() {
+            Some(m) => m,
+            None => {
+                let tokens = self.model.tokens_per_step(&ObsShape::from(&spec));
+                let context = self.memory_config.context_steps;
+                self.model
+                    .zero_memory(spec.num_envs, tokens, context)?
+                    .policy
+            }
+        };
+        let out = env.last_output();
+        if out.terminated.len() == spec.num_envs {
+            let ended: Vec<bool> = (0..spec.num_envs)
+                .map(|e| out.terminated[e] || out.truncated[e])
+                .collect();
+            memory.reset_rows(&ended);
+        }
+        Some(memory)
+    }
 }
 
 impl Agent for PolicyAgent<'_> {
     fn act(&mut self, env: &VecEnv) -> Vec<f32> {
+        let memory = self.memory_for(env);
         let spec = env.spec();
         let mut proprio = env.proprio().to_vec();
         if let Some(n) = self.norm {
@@ -116,7 +167,14 @@ impl Agent for PolicyAgent<'_> {
             ),
             &self.device,
         );
-        let mean = self.model.valid().act(p, d);
+        let mean = match memory {
+            Some(m) => {
+                let (mean, next) = self.model.valid().act_memory(p, d, &m);
+                self.memory = Some(next);
+                mean
+            }
+            None => self.model.valid().act(p, d),
+        };
         mean.into_data()
             .convert::<f32>()
             .as_slice::<f32>()
@@ -189,22 +247,17 @@ impl Agent for SanityAgent {
     }
 }
 
-/// Runs `episodes` deterministic episodes of `model` on `env_cfg` (its task and sizes), seeded by
-/// `seed`, shown to `observer` if there is one.
+/// Runs `episodes` deterministic episodes of `model` (with its run's normaliser and `[memory]`)
+/// on `env_cfg` (its task and sizes), seeded by `seed`, shown to `observer` if there is one.
 pub fn evaluate(
-    model: &ActorCritic,
-    norm: Option<&RunningNorm>,
+    (model, norm, memory): (&ActorCritic, Option<&RunningNorm>, &MemoryConfig),
     env_cfg: &EnvConfig,
     episodes: usize,
     seed: u64,
     device: &Device,
     observer: Option<&mut dyn EvalObserver>,
 ) -> Result<EvalResult, SimError> {
-    let mut agent = PolicyAgent {
-        model,
-        norm,
-        device: device.clone().inner(),
-    };
+    let mut agent = PolicyAgent::new(model, norm, device, memory);
     evaluate_agent(&mut agent, env_cfg, episodes, seed, observer)
 }
 

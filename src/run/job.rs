@@ -270,8 +270,7 @@ fn evaluate(
     let episodes = trainer.recipe().logging.eval_episodes.max(1);
     let seed = crate::ppo::seeding::mix_seed(trainer.seed() ^ 0xe7a1, trainer.counters().update);
     eval::evaluate(
-        trainer.model(),
-        trainer.norm(),
+        (trainer.model(), trainer.norm(), &trainer.recipe().memory),
         &env,
         episodes,
         seed,

@@ -95,14 +95,21 @@ impl MemoryEstimate {
 }
 
 /// Activations (floats per sample) and parameters (floats) of the fusion layers over `tokens`
-/// tokens of width `width`.
-fn sequence_floats(sequence: &SequenceConfig, tokens: f64, width: f64) -> (f64, f64) {
+/// tokens of width `width`, a Transformer's queries attending over `context` steps of them.
+fn sequence_floats(sequence: &SequenceConfig, tokens: f64, width: f64, context: f64) -> (f64, f64) {
     match sequence {
         SequenceConfig::Transformer { layers } => layers.iter().fold((0.0, 0.0), |acc, l| {
             let (heads, ff) = (l.n_heads as f64, l.dim_feedforward as f64);
             // Projections, norms and residuals (~8 widths per token), the feed-forward's two
-            // activations, and the attention weights of every head (softmax in and out).
-            let act = tokens * (8.0 * width + 2.0 * ff) + 2.0 * heads * tokens * tokens;
+            // activations, the attention weights of every head (softmax in and out) over the
+            // window's tokens, and with memory the window's keys and values.
+            let keys = context * tokens;
+            let windows = if context > 1.0 {
+                2.0 * keys * width
+            } else {
+                0.0
+            };
+            let act = tokens * (8.0 * width + 2.0 * ff) + 2.0 * heads * tokens * keys + windows;
             let params = 4.0 * width * width + 2.0 * width * ff;
             (acc.0 + act, acc.1 + params)
         }),
@@ -152,7 +159,12 @@ pub fn estimate(recipe: &Recipe) -> MemoryEstimate {
         }
         None => (0.0, 1.0),
     };
-    let (seq_act, seq_params) = sequence_floats(&recipe.sequence, tokens, width);
+    let context = if recipe.memory.enabled {
+        recipe.memory.context_steps as f64
+    } else {
+        1.0
+    };
+    let (seq_act, seq_params) = sequence_floats(&recipe.sequence, tokens, width, context);
     let head = recipe
         .head
         .hidden_shapes

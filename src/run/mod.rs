@@ -13,6 +13,7 @@ pub mod memory;
 pub mod metrics;
 pub mod paths;
 pub mod progress;
+pub mod recurrent;
 pub mod report;
 pub mod shard;
 pub mod slurm;

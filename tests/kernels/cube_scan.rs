@@ -66,6 +66,64 @@ fn assert_grads_close(dims: &ScanDims, got: &ScanGrads, want: &ScanGrads) {
     assert_close("dc", dims, &got.dc, &want.dc);
     assert_close("dd", dims, &got.dd, &want.dd);
     assert_close("ddelta_bias", dims, &got.ddelta_bias, &want.ddelta_bias);
+    assert_close("dh0", dims, &got.dh0, &want.dh0);
+}
+
+/// Parity when the scan continues from an initial state with resets (memory across control
+/// steps): resets at every seventh token of every other sequence and at token 0 of the last.
+#[test]
+fn parity_from_an_initial_state_with_resets() {
+    if !have_device() {
+        return;
+    }
+    for dims in [
+        ScanDims {
+            batch: 5,
+            len: 85,
+            channels: 64,
+            state: 16,
+        },
+        ScanDims {
+            batch: 3,
+            len: 70,
+            channels: 100,
+            state: 8,
+        },
+    ] {
+        let data = ScanData::random(&dims, 31);
+        let h0 = ScanData::random(
+            &ScanDims {
+                len: dims.state,
+                state: dims.channels,
+                ..dims
+            },
+            32,
+        )
+        .b;
+        let reset: Vec<f32> = (0..dims.batch * dims.len)
+            .map(|i| {
+                let (b, t) = (i / dims.len, i % dims.len);
+                f32::from(u8::from(
+                    (b % 2 == 0 && t % 7 == 3) || (b == dims.batch - 1 && t == 0),
+                ))
+            })
+            .collect();
+        let x = locomamba::kernels::selective_scan::ScanInputs {
+            h0: Some(&h0[..dims.batch * dims.channels * dims.state]),
+            reset: Some(&reset),
+            ..data.inputs()
+        };
+        let mut y = vec![0.0f32; dims.batch * dims.len * dims.channels];
+        let mut last = vec![0.0f32; dims.batch * dims.channels * dims.state];
+        scan_forward(&dims, &x, &mut y, &mut last);
+        let (y_gpu, last_gpu) = scan_forward_cuda(&dims, &x).expect("forward");
+        assert_close("y", &dims, &y_gpu, &y);
+        assert_close("last_state", &dims, &last_gpu, &last);
+        let dy = ScanData::random(&dims, 33).u;
+        let want = scan_backward(&dims, &x, &dy, Some(&last));
+        let got = scan_backward_cuda(&dims, &x, &dy, Some(&last)).expect("backward");
+        assert_grads_close(&dims, &got, &want);
+    }
 }
 
 /// Forward and backward (with and without `d_last_state`) parity for one shape.

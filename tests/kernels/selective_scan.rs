@@ -342,10 +342,28 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn bitwise_identical_for_any_thread_count() {
-    for &(b, l, c, s) in &[(3, 9, 70, 16), (100, 3, 24, 8), (1, 50, 33, 16)] {
+    for &(b, l, c, s, memory) in &[
+        (3, 9, 70, 16, false),
+        (100, 3, 24, 8, false),
+        (1, 50, 33, 16, false),
+        (5, 21, 40, 16, true),
+    ] {
         let dm = dims(b, l, c, s);
         let data = ScanData::random(&dm, 9);
-        let x = data.inputs();
+        // With memory: an initial state and resets at every fourth token.
+        let h0 = ScanData::random(&dims(b, s, 1, c), 11).b;
+        let reset: Vec<f32> = (0..b * l)
+            .map(|i| f32::from(u8::from(i % 4 == 1)))
+            .collect();
+        let x = if memory {
+            ScanInputs {
+                h0: Some(&h0),
+                reset: Some(&reset),
+                ..data.inputs()
+            }
+        } else {
+            data.inputs()
+        };
         let dy = ScanData::random(&dm, 10).u;
         let dlast = vec![0.5f32; b * c * s];
         let run = || {
@@ -366,6 +384,7 @@ fn bitwise_identical_for_any_thread_count() {
                     FIELDS[f]
                 );
             }
+            assert_eq!(bits(&g1.dh0), bits(&g2.dh0), "dh0 {dm:?} threads {threads}");
         }
     }
 }

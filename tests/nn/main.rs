@@ -3,6 +3,7 @@
 mod bench;
 mod gaussian;
 mod mamba_step;
+mod memory;
 mod ops_conv;
 mod ops_layer_norm;
 mod ops_linear;

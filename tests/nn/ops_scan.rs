@@ -1,5 +1,6 @@
 //! The fused selective-scan operation (`ops::scan`) agrees with the tensor-op reference scan,
-//! forward and backward (through burn's autodiff), on both CPU backends.
+//! forward and backward (through burn's autodiff), on both CPU backends, from a zero state and
+//! from an initial state with resets.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -21,6 +22,29 @@ fn inputs(
     ScanInputs::random(&dims, device)
 }
 
+/// [`inputs`] continuing from a random initial state, with resets at every fifth token of every
+/// other sequence (the first token included) and at the last token of the last sequence.
+fn continued(device: &Device, dims: (usize, usize, usize, usize)) -> ScanInputs {
+    let (b, l, c, n) = dims;
+    let flags: Vec<f32> = (0..b * l)
+        .map(|i| {
+            let (s, t) = (i / l, i % l);
+            f32::from(u8::from(
+                (s % 2 == 1 && t % 5 == 0) || (s == b - 1 && t == l - 1),
+            ))
+        })
+        .collect();
+    ScanInputs {
+        h0: Some(Tensor::random(
+            [b, c, n],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        )),
+        reset: Some(Tensor::from_data(TensorData::new(flags, [b, l]), device)),
+        ..inputs(device, dims)
+    }
+}
+
 fn max_abs_diff<const D: usize>(x: Tensor<D>, y: Tensor<D>) -> f32 {
     (x - y).abs().max().into_scalar::<f32>()
 }
@@ -37,8 +61,18 @@ fn cpu_devices() -> [Device; 2] {
 #[test]
 fn fused_forward_matches_reference_on_both_cpu_backends() {
     for device in cpu_devices() {
-        for dims in [(3, 17, 10, 16), (1, 1, 1, 1), (2, 33, 7, 8)] {
-            let x = inputs(&device, dims);
+        for (dims, start) in [
+            ((3, 17, 10, 16), false),
+            ((1, 1, 1, 1), false),
+            ((2, 33, 7, 8), false),
+            ((3, 17, 10, 16), true),
+            ((4, 11, 19, 8), true),
+        ] {
+            let x = if start {
+                continued(&device, dims)
+            } else {
+                inputs(&device, dims)
+            };
             let (y_ref, h_ref) = selective_scan(x.clone());
             let (y, h) = selective_scan_fused(&x);
             assert_eq!(y.dims(), y_ref.dims());
@@ -62,21 +96,26 @@ struct GradCase {
 }
 
 impl GradCase {
-    fn new(device: &Device, dims: (usize, usize, usize, usize)) -> Self {
-        let x = inputs(device, dims).require_grad();
+    fn new(device: &Device, dims: (usize, usize, usize, usize), start: bool) -> Self {
+        let x = if start {
+            continued(device, dims)
+        } else {
+            inputs(device, dims)
+        }
+        .require_grad();
         let (b, l, c, n) = dims;
         let wy = Tensor::random([b, l, c], Distribution::Normal(0.0, 1.0), device);
         let wh = Tensor::random([b, c, n], Distribution::Normal(0.0, 1.0), device);
         Self { x, wy, wh }
     }
 
-    /// Gradients of the loss for each of the seven inputs, flattened, in input order.
+    /// Gradients of the loss for each input, flattened, in input order (`h0` last, when given).
     fn grads(&self, scan: impl Fn(ScanInputs) -> (Tensor<3>, Tensor<3>)) -> Vec<Tensor<1>> {
         let (y, h) = scan(self.x.clone());
         let loss = (y * self.wy.clone()).sum() + (h * self.wh.clone()).sum();
         let grads = loss.backward();
         let g = |t: &Tensor<3>| t.grad(&grads).expect("gradient").flatten::<1>(0, 2);
-        vec![
+        let mut all = vec![
             g(&self.x.u),
             g(&self.x.delta),
             self.x.a.grad(&grads).expect("gradient").flatten::<1>(0, 1),
@@ -84,17 +123,24 @@ impl GradCase {
             g(&self.x.c),
             self.x.d.grad(&grads).expect("gradient"),
             self.x.delta_bias.grad(&grads).expect("gradient"),
-        ]
+        ];
+        all.extend(self.x.h0.as_ref().map(g));
+        all
     }
 }
 
 #[test]
 fn fused_gradients_match_reference_autodiff_on_both_cpu_backends() {
-    let names = ["u", "delta", "a", "b", "c", "d", "delta_bias"];
+    let names = ["u", "delta", "a", "b", "c", "d", "delta_bias", "h0"];
     for device in cpu_devices() {
         let device = device.autodiff();
-        for dims in [(2, 9, 6, 4), (3, 17, 5, 16)] {
-            let case = GradCase::new(&device, dims);
+        for (dims, start) in [
+            ((2, 9, 6, 4), false),
+            ((3, 17, 5, 16), false),
+            ((3, 17, 5, 16), true),
+            ((4, 12, 21, 8), true),
+        ] {
+            let case = GradCase::new(&device, dims, start);
             let fused = case.grads(|x| selective_scan_fused(&x));
             let reference = case.grads(selective_scan);
             for ((f, r), name) in fused.into_iter().zip(reference).zip(names) {

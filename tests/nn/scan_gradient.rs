@@ -1,5 +1,6 @@
-//! Gradients of the reference selective scan and of a whole Mamba block against central finite
-//! differences, in f32.
+//! Gradients of the reference selective scan (from an initial state, with a reset inside one
+//! sequence) and of a whole Mamba block (from a recurrent state, with resets) against central
+//! finite differences, in f32.
 //!
 //! Tolerance: with step `EPS = 1e-2` the central-difference truncation error is
 //! O(EPS^2 * f''') ~ 1e-4 for these O(1) smooth functions, and f32 rounding of the loss (~1e-6
@@ -72,7 +73,11 @@ fn scan_gradients_match_finite_differences() {
     let cm = r(vec![b, l, n]);
     let d = r(vec![c]);
     let db = r(vec![c]);
+    let h0 = r(vec![b, c, n]);
     let w = r(vec![b, l, c]);
+    // Sequence 1 restarts at its third token; sequence 0 runs on from its initial state.
+    let mut reset = vec![0.0f32; b * l];
+    reset[l + 2] = 1.0;
     let t3 = |v: &[f32], s: [usize; 3], dev: &Device| {
         Tensor::<3>::from_data(TensorData::new(v.to_vec(), s), dev)
     };
@@ -94,6 +99,8 @@ fn scan_gradients_match_finite_differences() {
         c: t3(&cm, [b, l, n], dev),
         d: t1(&d, dev),
         delta_bias: t1(&db, dev),
+        h0: Some(t3(&h0, [b, c, n], dev)),
+        reset: Some(t2(&reset, [b, l], dev)),
     };
     // Autodiff gradients.
     let mut inputs = base(&ad);
@@ -104,6 +111,7 @@ fn scan_gradients_match_finite_differences() {
     inputs.c = inputs.c.require_grad();
     inputs.d = inputs.d.require_grad();
     inputs.delta_bias = inputs.delta_bias.require_grad();
+    inputs.h0 = inputs.h0.map(Tensor::require_grad);
     let leaves = inputs.clone();
     let grads = loss_of(inputs, &ad).backward();
     let scalar = |inputs: ScanInputs| loss_of(inputs, &plain).into_scalar::<f32>();
@@ -196,6 +204,22 @@ fn scan_gradients_match_finite_differences() {
         &fd,
         "ddelta_bias",
     );
+    let fd = finite_diff(
+        &h0,
+        [b, c, n],
+        &|t| {
+            scalar(ScanInputs {
+                h0: Some(t),
+                ..base(&plain)
+            })
+        },
+        &plain,
+    );
+    let dh0 = to_vec(leaves.h0.unwrap().grad(&grads).unwrap());
+    close(&dh0, &fd, "dh0");
+    // Sequence 1's initial state is forgotten at its reset: after it nothing depends on it, so
+    // its gradient comes from its first two tokens only; a reset at token 0 would make it zero.
+    assert!(dh0[c * n..].iter().any(|g| g.abs() > 1e-4));
 }
 
 /// Redraws every parameter from a local seeded generator, uniformly within the range of its

@@ -3,3 +3,4 @@
 mod gae;
 mod learning;
 mod loss;
+mod memory_probe;

@@ -470,3 +470,49 @@ fn physical_keys_outside_what_the_simulator_can_mean_are_refused() {
         assert_has(&msg, &[key, expected]);
     }
 }
+
+#[test]
+fn memory_needs_fusion_layers_and_a_forward_only_mamba() {
+    let (_, msg) = load_err(
+        "memory_concat.toml",
+        "[sequence]\nmodel = \"concat\"\n[memory]\nenabled = true\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "memory_concat.toml",
+            "`memory.enabled`",
+            "\"concat\"",
+            "no fusion layers",
+        ],
+    );
+    let (_, msg) = load_err(
+        "memory_bidirectional.toml",
+        "[sequence]\nmodel = \"mamba\"\nbidirectional = true\n[memory]\nenabled = true\n",
+    );
+    assert_has(
+        &msg,
+        &["`memory.enabled`", "bidirectional", "unidirectional"],
+    );
+}
+
+#[test]
+fn memory_segments_must_tile_the_rollout_and_the_minibatches() {
+    let base = "[env]\nnum_envs = 4\n[ppo]\nrollout_steps = 64\nminibatch_size = 32\n";
+    let (_, msg) = load_err(
+        "memory_segment.toml",
+        &format!("{base}[memory]\nenabled = true\nsegment_steps = 5\n"),
+    );
+    assert_has(&msg, &["`memory.segment_steps`", "5", "16 steps per env"]);
+    // Segments of the default length (16 steps) do not fill a minibatch of 24.
+    let (_, msg) = load_err(
+        "memory_minibatch.toml",
+        "[env]\nnum_envs = 4\n[ppo]\nrollout_steps = 64\nminibatch_size = 24\n[memory]\nenabled = true\n",
+    );
+    assert_has(&msg, &["`ppo.minibatch_size`", "24", "segment of 16 steps"]);
+    let (_, msg) = load_err(
+        "memory_context.toml",
+        "[memory]\nenabled = true\ncontext_steps = 0\n",
+    );
+    assert_has(&msg, &["`memory.context_steps`", "at least 1"]);
+}

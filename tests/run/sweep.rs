@@ -136,8 +136,9 @@ fn resumed_run_matches_uninterrupted_run() {
     let device = locomamba::device::cpu_device();
     // The last cases add the state that must survive a resume too: the adaptive learning rate,
     // the gait prior's phase and per-episode depth frame offsets; then the privileged-state and
-    // reward normalisers and a progress-driven curriculum's level.
-    let cases: [(&str, &[&str]); 4] = [
+    // reward normalisers and a progress-driven curriculum's level; then memory across control
+    // steps, whose per-env recurrent states a checkpoint keeps.
+    let cases: [(&str, &[&str]); 6] = [
         ("transformer", &[]),
         ("mamba", &[]),
         (
@@ -159,6 +160,16 @@ fn resumed_run_matches_uninterrupted_run() {
                 "env.curriculum.level_step=0.25",
                 "env.curriculum.density_start=0.5",
                 "env.curriculum.target_vel_start=0.3",
+            ],
+        ),
+        ("mamba", &["memory.enabled=true"]),
+        (
+            "transformer",
+            &[
+                "memory.enabled=true",
+                "memory.context_steps=3",
+                "memory.segment_steps=4",
+                "ppo.asymmetric_critic=true",
             ],
         ),
     ];

@@ -304,6 +304,10 @@ fn describe(path: &Path, sets: &[String], max_memory: Option<f64>) -> Result<()>
         bytes(memory_base.rollout_storage),
         bytes(memory_base.networks)
     );
+    println!(
+        "\n# memory across control steps: {}",
+        run::describe::memory_line(&base)
+    );
     let model = build_model(&base)?;
     println!("\n# networks ({} parameters)", model.num_params());
     for line in run::describe::describe(&model).lines() {
@@ -473,8 +477,7 @@ fn eval(
     let norm = run::checkpoint::norm_of(&checkpoint)?;
     let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
     let result = run::eval::evaluate(
-        &model,
-        norm.as_ref(),
+        (&model, norm.as_ref(), &recipe.memory),
         &recipe.env,
         episodes,
         seed,

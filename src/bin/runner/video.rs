@@ -74,11 +74,7 @@ pub fn video(
     let device = device::select(&recipe.backend)?;
     let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;
     let norm = run::checkpoint::norm_of(&checkpoint)?;
-    let mut agent = PolicyAgent {
-        model: &model,
-        norm: norm.as_ref(),
-        device: device.clone().inner(),
-    };
+    let mut agent = PolicyAgent::new(&model, norm.as_ref(), &device, &recipe.memory);
     let output = match output {
         Some(o) => o.to_path_buf(),
         None => run::paths::eval_output(&checkpoint, recipe.env.task.name(), seed)

@@ -6,10 +6,14 @@
 //! `plane_sum`). Units past the last channel run along with clamped reads and contribute zeros.
 //!
 //! Each unit:
-//! 1. runs the forward recurrence once, storing its state at the start of every chunk of `chunk`
-//!    steps into the global scratch `ckpt` `[batch * channels, nchunks, state]`;
+//! 1. runs the forward recurrence once from its initial state `h0`, storing its state at the start
+//!    of every chunk of `chunk` steps into the global scratch `ckpt` `[batch * channels, nchunks,
+//!    state]`;
 //! 2. walks the chunks backwards: recomputes the `chunk + 1` states of the chunk from its checkpoint
-//!    into a local array, then runs the reverse steps over them.
+//!    into a local array, then runs the reverse steps over them, and writes `dh0`.
+//!
+//! A reset at step `t` zeroes the state before its update: the recomputation stores that zero as
+//! the state before `t`, and the reverse pass stops the state's gradient there.
 //!
 //! Reductions (all deterministic, no atomics):
 //! - `db`, `dc` sum over channels: each plane sums its lanes with `plane_sum` (a fixed shuffle tree)
@@ -39,6 +43,8 @@ pub fn scan_backward_kernel(
     cm: &[f32],
     d: &[f32],
     delta_bias: &[f32],
+    h0: &[f32],
+    reset: &[f32],
     dy: &[f32],
     d_last: &[f32],
     ckpt: &mut [f32],
@@ -49,6 +55,7 @@ pub fn scan_backward_kernel(
     da_part: &mut [f32],
     dd_part: &mut [f32],
     dbias_part: &mut [f32],
+    dh0: &mut [f32],
     batch: usize,
     len: usize,
     channels: usize,
@@ -74,7 +81,7 @@ pub fn scan_backward_kernel(
     #[unroll]
     for n in 0..state {
         av[n] = a[kc * state + n];
-        h[n] = 0.0;
+        h[n] = h0[pos * state + n];
         g[n] = select(valid, d_last[pos * state + n], 0.0);
         da_acc[n] = 0.0;
     }
@@ -93,13 +100,14 @@ pub fn scan_backward_kernel(
         let tn = select(len - t0 < chunk, len - t0, chunk);
         for j in 0..tn {
             let t = t0 + j;
+            let keep = select(reset[bi * len + t] != 0.0, 0.0f32, 1.0f32);
             let i = (bi * len + t) * channels + kc;
             let row = (bi * len + t) * state;
             let dt = softplus(delta[i] + bias);
             let dtu = dt * u[i];
             #[unroll]
             for n in 0..state {
-                h[n] = f32::exp(dt * av[n]) * h[n] + dtu * bm[row + n];
+                h[n] = f32::exp(dt * av[n]) * (keep * h[n]) + dtu * bm[row + n];
             }
         }
     }
@@ -120,13 +128,16 @@ pub fn scan_backward_kernel(
         }
         for j in 0..tn {
             let t = t0 + j;
+            let keep = select(reset[bi * len + t] != 0.0, 0.0f32, 1.0f32);
             let i = (bi * len + t) * channels + kc;
             let row = (bi * len + t) * state;
             let dt = softplus(delta[i] + bias);
             let dtu = dt * u[i];
             #[unroll]
             for n in 0..state {
-                h[n] = f32::exp(dt * av[n]) * h[n] + dtu * bm[row + n];
+                // The state the step starts from: zero at a reset.
+                hs[j * state + n] = keep * hs[j * state + n];
+                h[n] = f32::exp(dt * av[n]) * hs[j * state + n] + dtu * bm[row + n];
                 hs[(j + 1) * state + n] = h[n];
             }
         }
@@ -141,6 +152,7 @@ pub fn scan_backward_kernel(
             let ut = u[i];
             let dtu = dt * ut;
             let dyt = select(valid, dy[i], 0.0);
+            let keep = select(reset[bi * len + t] != 0.0, 0.0f32, 1.0f32);
             let part_row = (plane_idx * batch * len + bi * len + t) * state;
             let mut sum_dt = 0.0f32;
             let mut sum_gb = 0.0f32;
@@ -154,7 +166,7 @@ pub fn scan_backward_kernel(
                 sum_dt += gh * av[n];
                 da_acc[n] += gh * dt;
                 sum_gb += gn * bm[row + n];
-                g[n] = gn * decay;
+                g[n] = keep * gn * decay;
                 let dc_sum = plane_sum(select(valid, dyt * h_cur, 0.0));
                 let db_sum = plane_sum(select(valid, gn * dtu, 0.0));
                 if lane == n && part_row + n < part_len {
@@ -175,6 +187,7 @@ pub fn scan_backward_kernel(
         #[unroll]
         for n in 0..state {
             da_part[pos * state + n] = da_acc[n];
+            dh0[pos * state + n] = g[n];
         }
         dd_part[pos] = dd_acc;
         dbias_part[pos] = dbias_acc;

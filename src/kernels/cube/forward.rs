@@ -20,12 +20,14 @@ pub fn sigmoid(z: f32) -> f32 {
 }
 
 /// Forward scan. Unit `ABSOLUTE_POS = b * channels + k` runs channel `k` of batch element `b` over the
-/// whole sequence, keeping its `state` values in a local array (registers once unrolled), and writes
-/// `y[b, t, k]` for every `t` and `last_state[b, k, :]`. Units past `batch * channels` exit at once.
+/// whole sequence from its initial state `h0[b, k, :]`, zeroing the state before every token whose
+/// `reset[b, t]` is non-zero, keeping its `state` values in a local array (registers once unrolled),
+/// and writes `y[b, t, k]` for every `t` and `last_state[b, k, :]`. Units past `batch * channels`
+/// exit at once.
 ///
 /// Layouts as in `kernels::selective_scan`: `u`, `delta`, `y` `[batch, len, channels]`; `a`
-/// `[channels, state]`; `bm`, `cm` `[batch, len, state]`; `d`, `delta_bias` `[channels]`;
-/// `last_state` `[batch, channels, state]`.
+/// `[channels, state]`; `bm`, `cm` `[batch, len, state]`; `d`, `delta_bias` `[channels]`; `h0`,
+/// `last_state` `[batch, channels, state]`; `reset` `[batch, len]`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_forward_kernel(
@@ -36,6 +38,8 @@ pub fn scan_forward_kernel(
     cm: &[f32],
     d: &[f32],
     delta_bias: &[f32],
+    h0: &[f32],
+    reset: &[f32],
     y: &mut [f32],
     last_state: &mut [f32],
     batch: usize,
@@ -53,12 +57,13 @@ pub fn scan_forward_kernel(
     let mut av = Array::<f32>::new(state);
     #[unroll]
     for n in 0..state {
-        h[n] = 0.0;
+        h[n] = h0[pos * state + n];
         av[n] = a[k * state + n];
     }
     let bias = delta_bias[k];
     let dk = d[k];
     for t in 0..len {
+        let keep = select(reset[bi * len + t] != 0.0, 0.0f32, 1.0f32);
         let i = (bi * len + t) * channels + k;
         let row = (bi * len + t) * state;
         let ut = u[i];
@@ -67,7 +72,7 @@ pub fn scan_forward_kernel(
         let mut acc = 0.0f32;
         #[unroll]
         for n in 0..state {
-            let hn = f32::exp(dt * av[n]) * h[n] + dtu * bm[row + n];
+            let hn = f32::exp(dt * av[n]) * (keep * h[n]) + dtu * bm[row + n];
             h[n] = hn;
             acc += cm[row + n] * hn;
         }

@@ -21,7 +21,7 @@ const PLANE: usize = 32;
 /// Floats of the backward's per-unit recompute buffer, `(chunk + 1) * state`, aimed at.
 const RECOMPUTE_FLOATS: usize = 512;
 /// Buffers bound by the backward kernel.
-const BACKWARD_BINDINGS: u32 = 17;
+const BACKWARD_BINDINGS: u32 = 20;
 
 /// Steps per backward chunk for `state`: 64 for 8, 32 for 16, 16 for 32.
 fn chunk_for(state: usize) -> usize {
@@ -136,10 +136,16 @@ pub(crate) struct DeviceInputs {
     pub(crate) c: Buf,
     pub(crate) d: Buf,
     pub(crate) delta_bias: Buf,
+    pub(crate) h0: Buf,
+    pub(crate) reset: Buf,
 }
 
 impl DeviceInputs {
-    fn upload(client: &Client, x: &ScanInputs) -> Self {
+    fn upload(client: &Client, dims: &ScanDims, x: &ScanInputs) -> Self {
+        let or_zeros = |v: Option<&[f32]>, n: usize| match v {
+            Some(v) => Buf::upload(client, v),
+            None => Buf::zeros(client, n),
+        };
         DeviceInputs {
             u: Buf::upload(client, x.u),
             delta: Buf::upload(client, x.delta),
@@ -148,6 +154,8 @@ impl DeviceInputs {
             c: Buf::upload(client, x.c),
             d: Buf::upload(client, x.d),
             delta_bias: Buf::upload(client, x.delta_bias),
+            h0: or_zeros(x.h0, dims.batch * dims.channels * dims.state),
+            reset: or_zeros(x.reset, dims.batch * dims.len),
         }
     }
 }
@@ -161,6 +169,7 @@ pub(crate) struct DeviceGrads {
     pub(crate) dc: Buf,
     pub(crate) dd: Buf,
     pub(crate) ddelta_bias: Buf,
+    pub(crate) dh0: Buf,
 }
 
 /// One unit per (batch, channel) in 1-D cubes of [`CUBE_UNITS`].
@@ -192,6 +201,8 @@ pub(crate) fn launch_forward(
             x.c.arg(),
             x.d.arg(),
             x.delta_bias.arg(),
+            x.h0.arg(),
+            x.reset.arg(),
             y.arg(),
             last.arg(),
             dims.batch,
@@ -248,6 +259,7 @@ pub(crate) fn launch_backward(
     let da_part = Buf::empty(client, batch * channels * state);
     let dd_part = Buf::empty(client, batch * channels);
     let dbias_part = Buf::empty(client, batch * channels);
+    let dh0 = Buf::empty(client, batch * channels * state);
     let cubes_x = channels.div_ceil(CUBE_UNITS as usize) as u32;
     // SAFETY: indices stay below the buffer lengths: reads use the clamped channel, and writes are
     // guarded by the channel test or, for the partial rows, by the partial buffer length.
@@ -263,6 +275,8 @@ pub(crate) fn launch_backward(
             x.c.arg(),
             x.d.arg(),
             x.delta_bias.arg(),
+            x.h0.arg(),
+            x.reset.arg(),
             dy.arg(),
             d_last.arg(),
             ckpt.arg(),
@@ -273,6 +287,7 @@ pub(crate) fn launch_backward(
             da_part.arg(),
             dd_part.arg(),
             dbias_part.arg(),
+            dh0.arg(),
             batch,
             len,
             channels,
@@ -289,6 +304,7 @@ pub(crate) fn launch_backward(
         dc: launch_sum(client, &dc_part, bls, nplanes),
         dd: launch_sum(client, &dd_part, channels, batch),
         ddelta_bias: launch_sum(client, &dbias_part, channels, batch),
+        dh0,
     }
 }
 
@@ -314,7 +330,7 @@ pub fn scan_forward_cuda(
             vec![0.0; dims.batch * dims.channels * dims.state],
         ));
     }
-    let x = DeviceInputs::upload(&client, inputs);
+    let x = DeviceInputs::upload(&client, dims, inputs);
     let (y, last) = forward_into_new(&client, dims, &x);
     Ok((y.read(&client)?, last.read(&client)?))
 }
@@ -347,9 +363,10 @@ pub fn scan_backward_cuda(
             dc: vec![0.0; batch * len * state],
             dd: vec![0.0; channels],
             ddelta_bias: vec![0.0; channels],
+            dh0: vec![0.0; batch * channels * state],
         });
     }
-    let x = DeviceInputs::upload(&client, inputs);
+    let x = DeviceInputs::upload(&client, dims, inputs);
     let dy = Buf::upload(&client, dy);
     let d_last = match d_last_state {
         Some(s) => Buf::upload(&client, s),
@@ -364,6 +381,7 @@ pub fn scan_backward_cuda(
         dc: g.dc.read(&client)?,
         dd: g.dd.read(&client)?,
         ddelta_bias: g.ddelta_bias.read(&client)?,
+        dh0: g.dh0.read(&client)?,
     })
 }
 
@@ -384,7 +402,7 @@ pub fn bench_cuda(dims: &ScanDims, reps: usize) -> Result<(f64, f64), CubeScanEr
         return Ok((0.0, 0.0));
     }
     let data = ScanData::random(dims, 7);
-    let x = DeviceInputs::upload(&client, &data.inputs());
+    let x = DeviceInputs::upload(&client, dims, &data.inputs());
     let dy = Buf::upload(&client, &ScanData::random(dims, 8).u);
     let d_last_host: Vec<f32> = (0..dims.batch * dims.channels * dims.state)
         .map(|i| ((i % 7) as f32 - 3.0) * 0.1)

@@ -13,8 +13,17 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// The convolution + SiLU in f64, straight from the definition.
-fn conv_silu_f64(dims: &ConvDims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+/// The convolution + SiLU in f64, straight from the definition: inputs before the start come
+/// from `prev` (zeros without), and a token sees no input from before the latest reset at or
+/// before it.
+fn conv_silu_f64(
+    dims: &ConvDims,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    prev: Option<&[f32]>,
+    reset: Option<&[f32]>,
+) -> Vec<f64> {
     let ConvDims {
         batch,
         len,
@@ -24,19 +33,39 @@ fn conv_silu_f64(dims: &ConvDims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
     let mut out = vec![0.0f64; dims.numel()];
     for bi in 0..batch {
         for t in 0..len {
+            let first = (0..=t)
+                .rev()
+                .find(|&r| reset.is_some_and(|re| re[bi * len + r] != 0.0))
+                .map_or(-(k as isize - 1), |r| r as isize);
             for ch in 0..c {
                 let mut p = b[ch] as f64;
                 for j in 0..k {
-                    if t + j + 1 >= k {
-                        let s = t + j + 1 - k;
-                        p += w[ch * k + j] as f64 * x[(bi * len + s) * c + ch] as f64;
+                    let s = (t + j) as isize - (k as isize - 1);
+                    if s < first {
+                        continue;
                     }
+                    let v = if s >= 0 {
+                        x[(bi * len + s as usize) * c + ch]
+                    } else {
+                        let q = (k as isize - 1 + s) as usize;
+                        prev.map_or(0.0, |p| p[(bi * (k - 1) + q) * c + ch])
+                    };
+                    p += w[ch * k + j] as f64 * v as f64;
                 }
                 out[(bi * len + t) * c + ch] = p / (1.0 + (-p).exp());
             }
         }
     }
     out
+}
+
+/// Resets at tokens 2 of sequence 0 and 0 and 4 of sequence 1 (of 3 sequences of 6 tokens).
+fn resets() -> Vec<f32> {
+    let mut r = vec![0.0; 18];
+    r[2] = 1.0;
+    r[6] = 1.0;
+    r[10] = 1.0;
+    r
 }
 
 #[test]
@@ -52,54 +81,87 @@ fn sigmoid_matches_f64() {
 fn conv_silu_forward_matches_definition() {
     let dims = ConvDims {
         batch: 3,
-        len: 7,
+        len: 6,
         channels: 5,
         width: 4,
     };
     let (x, w, b) = (values(dims.numel(), 1), values(20, 2), values(5, 3));
-    let mut out = vec![0.0; dims.numel()];
-    conv_silu_forward(&dims, &x, &w, &b, &mut out);
-    for (got, want) in out.iter().zip(conv_silu_f64(&dims, &x, &w, &b)) {
-        assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+    let prev = values(3 * 3 * 5, 11);
+    let reset = resets();
+    for (p, r) in [
+        (None, None),
+        (Some(&prev[..]), None),
+        (Some(&prev[..]), Some(&reset[..])),
+        (None, Some(&reset[..])),
+    ] {
+        let mut out = vec![0.0; dims.numel()];
+        let start = ConvStart { prev: p, reset: r };
+        conv_silu_forward(&dims, &x, &w, &b, start, &mut out);
+        for (got, want) in out.iter().zip(conv_silu_f64(&dims, &x, &w, &b, p, r)) {
+            assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+        }
     }
 }
 
 #[test]
 fn conv_silu_backward_matches_finite_differences() {
     let dims = ConvDims {
-        batch: 2,
-        len: 5,
+        batch: 3,
+        len: 6,
         channels: 3,
         width: 3,
     };
     let (x, w, b) = (values(dims.numel(), 4), values(9, 5), values(3, 6));
+    let prev = values(3 * 2 * 3, 12);
+    let reset = resets();
     let dout = values(dims.numel(), 7);
-    let g = conv_silu_backward(&dims, &x, &w, &b, &dout);
-    let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
-        conv_silu_f64(&dims, x, w, b)
-            .iter()
-            .zip(&dout)
-            .map(|(o, d)| o * *d as f64)
-            .sum()
-    };
-    let eps = 1e-2f32;
-    let fd = |which: usize, i: usize| {
-        let mut args = [x.clone(), w.clone(), b.clone()];
-        args[which][i] += eps;
-        let up = loss(&args[0], &args[1], &args[2]);
-        args[which][i] -= 2.0 * eps;
-        let down = loss(&args[0], &args[1], &args[2]);
-        (up - down) / (2.0 * eps as f64)
-    };
-    for (which, grad) in [&g.x, &g.weight, &g.bias].into_iter().enumerate() {
-        for (i, &got) in grad.iter().enumerate() {
-            let want = fd(which, i);
-            assert!(
-                (got as f64 - want).abs() < 2e-3 * (1.0 + want.abs()),
-                "input {which}, index {i}: {got} vs {want}"
-            );
+    for r in [None, Some(&reset[..])] {
+        let start = ConvStart {
+            prev: Some(&prev),
+            reset: r,
+        };
+        let g = conv_silu_backward(&dims, &x, &w, &b, start, &dout);
+        let loss = |args: &[Vec<f32>; 4]| -> f64 {
+            conv_silu_f64(&dims, &args[0], &args[1], &args[2], Some(&args[3]), r)
+                .iter()
+                .zip(&dout)
+                .map(|(o, d)| o * *d as f64)
+                .sum()
+        };
+        let eps = 1e-2f32;
+        let fd = |which: usize, i: usize| {
+            let mut args = [x.clone(), w.clone(), b.clone(), prev.clone()];
+            args[which][i] += eps;
+            let up = loss(&args);
+            args[which][i] -= 2.0 * eps;
+            let down = loss(&args);
+            (up - down) / (2.0 * eps as f64)
+        };
+        for (which, grad) in [&g.x, &g.weight, &g.bias, &g.prev].into_iter().enumerate() {
+            for (i, &got) in grad.iter().enumerate() {
+                let want = fd(which, i);
+                assert!(
+                    (got as f64 - want).abs() < 2e-3 * (1.0 + want.abs()),
+                    "input {which}, index {i}, resets {}: {got} vs {want}",
+                    r.is_some()
+                );
+            }
         }
     }
+}
+
+#[test]
+fn a_width_one_filter_has_no_previous_inputs() {
+    let dims = ConvDims {
+        batch: 2,
+        len: 3,
+        channels: 2,
+        width: 1,
+    };
+    let (x, w, b) = (values(12, 1), values(2, 2), values(2, 3));
+    let g = conv_silu_backward(&dims, &x, &w, &b, ConvStart::default(), &values(12, 4));
+    assert!(g.prev.is_empty());
+    assert_eq!(g.x.len(), 12);
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub(super) struct BackwardJob<'a> {
     pub(super) da_out: SharedOut,
     pub(super) dd_out: SharedOut,
     pub(super) dbias_out: SharedOut,
+    pub(super) dh0_out: SharedOut,
 }
 
 /// A backward task's buffers for one channel group of one sequence, `[len, state]` lanes each.
@@ -59,6 +60,7 @@ impl BackwardJob<'_> {
             da_out,
             dd_out,
             dbias_out,
+            dh0_out,
         } = self;
         let ScanDims {
             batch,
@@ -77,6 +79,7 @@ impl BackwardJob<'_> {
         };
         let mut toks = Vec::with_capacity(len);
         let mut g = vec![[0.0f32; W]; state];
+        let mut h_init = vec![[0.0f32; W]; state];
         let zero_row = vec![[0.0f32; W]; state];
         // Per-lane sums over this task's channel groups of the b and c gradients, `[len, state]`.
         let mut db_lanes = vec![[0.0f32; W]; len * state];
@@ -91,14 +94,20 @@ impl BackwardJob<'_> {
             dc_lanes.iter_mut().for_each(|v| *v = zero);
             for (gi, grp) in groups.iter().enumerate() {
                 // Recompute the forward states.
+                initial_state(&mut h_init, x, (bi, grp), (channels, state));
                 toks.clear();
                 for t in 0..len {
                     let i = (bi * len + t) * channels + grp.k0;
                     let row = (bi * len + t) * state;
                     let tok = Token::read(x, grp, i);
+                    let reset = resets_at(x, bi * len + t);
+                    // n indexes four arrays at once (the previous state, a, b and the history).
+                    #[allow(clippy::needless_range_loop)]
                     for n in 0..state {
-                        let mut h = if t == 0 {
+                        let mut h = if reset {
                             zero
+                        } else if t == 0 {
+                            h_init[n]
                         } else {
                             hist.h[(t - 1) * state + n]
                         };
@@ -123,8 +132,11 @@ impl BackwardJob<'_> {
                     }
                     let mut sum_dt = zero;
                     let mut sum_gb = zero;
-                    let h_prev_row = if t == 0 {
+                    let reset = resets_at(x, bi * len + t);
+                    let h_prev_row = if reset {
                         &zero_row[..]
+                    } else if t == 0 {
+                        &h_init[..]
                     } else {
                         &hist.h[(t - 1) * state..][..state]
                     };
@@ -168,7 +180,15 @@ impl BackwardJob<'_> {
                         store(du_out.slice(i, grp.w), &du);
                         store(ddelta_out.slice(i, grp.w), &ddelta);
                     }
+                    if reset {
+                        // The state before a reset reaches nothing after it.
+                        g.iter_mut().for_each(|v| *v = zero);
+                    }
                 }
+                // g is now dL/dh0 of this sequence's channel group.
+                // SAFETY: rows (bi, channels of grp) of dh0 belong to this task only.
+                let dst = unsafe { dh0_out.slice((bi * channels + grp.k0) * state, grp.w * state) };
+                transpose_from(dst, &g, state);
             }
             let off = if split { blk * bls } else { 0 } + bi * len * state;
             // SAFETY: block blk's partial rows of batch element bi belong to this task only.

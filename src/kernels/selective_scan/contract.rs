@@ -24,7 +24,9 @@ impl ScanDims {
 }
 
 /// Borrowed inputs, row-major: u, delta: [batch, len, channels]; a: [channels, state];
-/// b, c: [batch, len, state]; d, delta_bias: [channels].
+/// b, c: [batch, len, state]; d, delta_bias: [channels]; and where a sequence continues from an
+/// earlier one (memory across control steps), its initial state h0: [batch, channels, state] and
+/// per-token resets: [batch, len].
 #[derive(Debug, Clone, Copy)]
 pub struct ScanInputs<'a> {
     /// Input sequence `[batch, len, channels]`.
@@ -41,6 +43,11 @@ pub struct ScanInputs<'a> {
     pub d: &'a [f32],
     /// Bias added to `delta` before softplus `[channels]`.
     pub delta_bias: &'a [f32],
+    /// The state before the first token `[batch, channels, state]`; `None`: zero.
+    pub h0: Option<&'a [f32]>,
+    /// `[batch, len]`: a non-zero value at token `t` zeroes the state before the token's update
+    /// (an episode starts there, so nothing before it is remembered); `None`: no resets.
+    pub reset: Option<&'a [f32]>,
 }
 
 /// Gradients, same layouts as the inputs.
@@ -60,6 +67,9 @@ pub struct ScanGrads {
     pub dd: Vec<f32>,
     /// Gradient of `delta_bias`, `[channels]`.
     pub ddelta_bias: Vec<f32>,
+    /// Gradient of the initial state `h0` (of a zero one when none was given),
+    /// `[batch, channels, state]`.
+    pub dh0: Vec<f32>,
 }
 
 /// A slice passed to a scan kernel does not match [`ScanDims`].
@@ -117,7 +127,19 @@ pub fn validate(dims: &ScanDims, x: &ScanInputs) -> Result<(), ScanError> {
         x.delta_bias.len(),
         dims.channels,
         "[channels]",
-    )
+    )?;
+    if let Some(h0) = x.h0 {
+        check_len(
+            "h0",
+            h0.len(),
+            dims.batch * dims.channels * dims.state,
+            "[batch, channels, state]",
+        )?;
+    }
+    if let Some(reset) = x.reset {
+        check_len("reset", reset.len(), dims.batch * dims.len, "[batch, len]")?;
+    }
+    Ok(())
 }
 
 /// Checks the output buffers of [`scan_forward`] (and the inputs) against `dims`.

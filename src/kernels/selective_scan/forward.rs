@@ -42,8 +42,11 @@ impl ForwardJob<'_> {
         let mut h = vec![[0.0f32; W]; state];
         for bi in brange {
             for g in &groups {
-                h.iter_mut().for_each(|v| *v = [0.0; W]);
+                initial_state(&mut h, x, (bi, g), (channels, state));
                 for t in 0..len {
+                    if resets_at(x, bi * len + t) {
+                        h.iter_mut().for_each(|v| *v = [0.0; W]);
+                    }
                     let i = (bi * len + t) * channels + g.k0;
                     let row = (bi * len + t) * state;
                     let tok = Token::read(x, g, i);

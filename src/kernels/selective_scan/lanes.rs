@@ -255,6 +255,31 @@ impl Token {
     }
 }
 
+/// `h` (lanes `[state]`) set to sequence `bi`'s initial state of group `g`: `x.h0`'s rows, or
+/// zero. Padding lanes stay zero.
+#[inline(always)]
+pub(super) fn initial_state(
+    h: &mut [Lanes],
+    x: &ScanInputs,
+    (bi, g): (usize, &Group),
+    (channels, state): (usize, usize),
+) {
+    h.iter_mut().for_each(|v| *v = [0.0; W]);
+    if let Some(h0) = x.h0 {
+        transpose_into(
+            h,
+            &h0[(bi * channels + g.k0) * state..][..g.w * state],
+            state,
+        );
+    }
+}
+
+/// Whether the state is zeroed before token `bt` (flat index `bi * len + t`).
+#[inline(always)]
+pub(super) fn resets_at(x: &ScanInputs, bt: usize) -> bool {
+    x.reset.is_some_and(|r| r[bt] != 0.0)
+}
+
 /// One state row of one forward step: `h = exp(dt a) h + dt u b`; returns `exp(dt a)`.
 #[inline(always)]
 pub(super) fn advance(h: &mut Lanes, a: &Lanes, tok: &Token, b: f32) -> Lanes {

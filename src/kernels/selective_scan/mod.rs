@@ -1,9 +1,11 @@
 //! Fused, parallel, deterministic CPU selective scan (the Mamba-1 SSM recurrence), forward and backward,
 //! on row-major `f32` slices.
 //!
-//! Math, per batch `b`, channel `k`, state `n`, step `t` (with `h_{-1} = 0`):
+//! Math, per batch `b`, channel `k`, state `n`, step `t` (with `h_{-1} = h0[b,k,n]`, zero when no
+//! initial state is given):
 //!
 //! ```text
+//! h[n]      = 0 if reset[b,t] (an episode starts at token t)
 //! dt        = softplus(delta[b,t,k] + delta_bias[k])
 //! h[n]      = exp(dt * a[k,n]) * h[n] + dt * b[b,t,n] * u[b,t,k]
 //! y[b,t,k]  = sum_n c[b,t,n] * h[n] + d[k] * u[b,t,k]
@@ -128,6 +130,7 @@ pub fn scan_backward(
             dc: vec![0.0; bls],
             dd: vec![0.0; channels],
             ddelta_bias: vec![0.0; channels],
+            dh0: vec![0.0; batch * channels * state],
         };
     }
     let plan = Plan::new(dims);
@@ -146,6 +149,9 @@ pub fn scan_backward(
     let mut ddelta = Vec::with_capacity(blc);
     let mut db_rows: Vec<f32> = Vec::with_capacity(db_len);
     let mut dc_rows: Vec<f32> = Vec::with_capacity(db_len);
+    // Each (sequence, channel) row of dh0 belongs to one task.
+    let bcs = batch * channels * state;
+    let mut dh0: Vec<f32> = Vec::with_capacity(bcs);
     {
         let du_out = SharedOut::new(&mut du.spare_capacity_mut()[..blc]);
         let ddelta_out = SharedOut::new(&mut ddelta.spare_capacity_mut()[..blc]);
@@ -154,6 +160,7 @@ pub fn scan_backward(
         let da_out = SharedOut::new(as_uninit(&mut da_part));
         let dd_out = SharedOut::new(as_uninit(&mut dd_part));
         let dbias_out = SharedOut::new(as_uninit(&mut dbias_part));
+        let dh0_out = SharedOut::new(&mut dh0.spare_capacity_mut()[..bcs]);
         let job = BackwardJob {
             dims,
             x,
@@ -168,6 +175,7 @@ pub fn scan_backward(
             da_out,
             dd_out,
             dbias_out,
+            dh0_out,
         };
         let simd = simd_level();
         plan.for_each_task(dims, |task| run_simd(simd, (job, task)));
@@ -178,6 +186,7 @@ pub fn scan_backward(
         ddelta.set_len(blc);
         db_rows.set_len(db_len);
         dc_rows.set_len(db_len);
+        dh0.set_len(bcs);
     }
     // Fixed-order reductions of the partial sums.
     let summed = |parts: &[f32], n: usize| {
@@ -198,5 +207,6 @@ pub fn scan_backward(
         dc,
         dd: summed(&dd_part, channels),
         ddelta_bias: summed(&dbias_part, channels),
+        dh0,
     }
 }

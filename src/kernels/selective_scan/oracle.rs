@@ -25,8 +25,14 @@ pub fn scan_forward_naive(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_s
     let mut h = vec![0.0f32; state];
     for bi in 0..batch {
         for k in 0..channels {
-            h.iter_mut().for_each(|v| *v = 0.0);
+            match x.h0 {
+                Some(h0) => h.copy_from_slice(&h0[(bi * channels + k) * state..][..state]),
+                None => h.iter_mut().for_each(|v| *v = 0.0),
+            }
             for t in 0..len {
+                if x.reset.is_some_and(|r| r[bi * len + t] != 0.0) {
+                    h.iter_mut().for_each(|v| *v = 0.0);
+                }
                 let i = (bi * len + t) * channels + k;
                 let row = (bi * len + t) * state;
                 let dt = softplus(x.delta[i] + x.delta_bias[k]);

@@ -61,6 +61,8 @@ impl ScanData {
             c: &self.c,
             d: &self.d,
             delta_bias: &self.delta_bias,
+            h0: None,
+            reset: None,
         }
     }
 }

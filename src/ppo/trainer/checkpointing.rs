@@ -2,7 +2,7 @@
 //! optimiser states and the [`TrainerState`].
 
 use super::{RECENT_EPISODES, RestoreError, Trainer};
-use crate::nn::ActorCritic;
+use crate::nn::{ActorCritic, BranchMemories};
 use crate::ppo::state::TrainerState;
 use crate::sim::{EpisodeStats, VecEnv};
 
@@ -65,6 +65,36 @@ impl Trainer {
             )
         });
         self.restore_recent_episodes(state.recent_episodes);
+        Ok(())
+    }
+
+    /// With `[memory]` on: every env's recurrent state of both fusion stacks, for a checkpoint.
+    pub fn memory(&self) -> Option<&BranchMemories> {
+        self.memory.as_ref()
+    }
+
+    /// Restores what [`memory`](Self::memory) saved; its envs and buffers must match this
+    /// run's.
+    pub fn restore_memory(&mut self, saved: BranchMemories) -> Result<(), RestoreError> {
+        let Some(current) = &self.memory else {
+            return Err(RestoreError::Memory(
+                "the checkpoint has one, but the recipe's memory.enabled is false".into(),
+            ));
+        };
+        let shapes = |m: &BranchMemories| {
+            [&m.policy, &m.value].map(|x| {
+                let shapes: Vec<Vec<usize>> = x.buffers.iter().map(|b| b.shape.clone()).collect();
+                (x.batch, shapes)
+            })
+        };
+        if shapes(current) != shapes(&saved) {
+            return Err(RestoreError::Memory(format!(
+                "saved states {:?} do not fit this run's {:?}",
+                shapes(&saved),
+                shapes(current)
+            )));
+        }
+        self.memory = Some(saved);
         Ok(())
     }
 

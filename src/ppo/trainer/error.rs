@@ -48,6 +48,9 @@ pub enum RestoreError {
     /// An optimiser state could not be read or written.
     #[error("optimiser state: {0}")]
     Optimizer(String),
+    /// The saved acting memory does not fit this run's `[memory]` and networks.
+    #[error("acting memory: {0}")]
+    Memory(String),
 }
 
 /// Finds a NaN or infinite parameter value, if any.

@@ -23,7 +23,7 @@ pub use checkpointing::OptimizerRole;
 pub use error::{RestoreError, TrainError, first_non_finite_param};
 pub use phases::PhaseTimes;
 
-use crate::nn::{self, ActorCritic, ObsShape};
+use crate::nn::{self, ActorCritic, BranchMemories, ObsShape};
 use crate::ppo::curriculum;
 use crate::ppo::gae::{GaeInput, gae};
 use crate::ppo::grad_clip;
@@ -33,7 +33,7 @@ use crate::ppo::reward_norm::RewardNorm;
 use crate::ppo::seeding::{build_seeded, mix_seed};
 pub use crate::ppo::state::Counters;
 use crate::ppo::stats::{MinibatchStats, episode_scalars, explained_variance};
-use crate::ppo::storage::Rollout;
+use crate::ppo::storage::{Minibatch, Rollout};
 use crate::recipe::{LrSchedule, Recipe};
 use crate::sim::{EnvSpec, EpisodeStats, VecEnv};
 use rollout::Observations;
@@ -79,6 +79,9 @@ pub struct Trainer {
     rollout: Rollout,
     /// Phase times since the last [`take_phase_times`](Self::take_phase_times).
     phases: PhaseTimes,
+    /// With `[memory]` on: each env's recurrent state of both fusion stacks, zeroed when its
+    /// episode ends (the one place acting memory lives during training).
+    memory: Option<BranchMemories>,
 }
 
 pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -117,7 +120,12 @@ impl Trainer {
         }
         let spec = env.spec();
         let device = device.clone().autodiff();
-        let model = build_seeded(recipe, &ObsShape::from(&spec), &device, seed)?;
+        let shape = ObsShape::from(&spec);
+        let model = build_seeded(recipe, &shape, &device, seed)?;
+        let memory = recipe.memory.enabled.then(|| {
+            let tokens = model.tokens_per_step(&shape);
+            model.zero_memory(spec.num_envs, tokens, recipe.memory.context_steps)
+        });
         let adam = AdamConfig::new().with_epsilon(recipe.ppo.adam_eps as f32);
         Ok(Self {
             recipe: recipe.clone(),
@@ -146,6 +154,7 @@ impl Trainer {
             recent: VecDeque::new(),
             rollout: Rollout::default(),
             phases: PhaseTimes::default(),
+            memory: memory.flatten(),
         })
     }
 
@@ -268,18 +277,25 @@ impl Trainer {
             ppo.policy_lr * self.lr_factor(),
             ppo.value_lr * self.lr_factor(),
         );
+        // Without memory minibatches are shuffled transitions; with it, shuffled whole segments
+        // of `segment` steps of one env, replayed from their stored memory.
+        let segment = self.segment_len();
+        let units = n / segment;
+        let per_batch = (ppo.minibatch_size / segment).max(1);
         for _ in 0..ppo.epochs {
-            let mut order: Vec<usize> = (0..n).collect();
+            let mut order: Vec<usize> = (0..units).collect();
             if ppo.shuffle {
-                for i in (1..n).rev() {
+                for i in (1..units).rev() {
                     order.swap(i, rng.random_range(0..=i));
                 }
             }
-            for batch in order.chunks(ppo.minibatch_size) {
+            for batch in order.chunks(per_batch) {
                 let factor = self.lr_factor();
                 let (lr_p, lr_v) = (ppo.policy_lr * factor, ppo.value_lr * factor);
                 last_lr = (lr_p, lr_v);
-                let step = self.minibatch_step(&roll, &advantages, &returns, batch, lr_p, lr_v)?;
+                let rows = Minibatch::new(&roll, batch, segment);
+                let step =
+                    self.minibatch_step(&roll, (&advantages, &returns), &rows, lr_p, lr_v)?;
                 self.adapt_lr(step.approx_kl);
                 steps.push(step);
             }
@@ -351,20 +367,30 @@ impl Trainer {
         Ok(UpdateStats { scalars, episodes })
     }
 
+    /// Steps per training segment: 1 without memory (a minibatch of single transitions), else
+    /// `[memory]`'s segment length.
+    fn segment_len(&self) -> usize {
+        if self.memory.is_none() {
+            return 1;
+        }
+        let steps = self.recipe.ppo.rollout_steps / self.spec.num_envs;
+        self.recipe.memory.segment_len(steps)
+    }
+
     /// One minibatch: forward, losses, backward, global clipping, Adam steps. Returns what it
     /// measured.
     fn minibatch_step(
         &mut self,
         roll: &Rollout,
-        advantages: &[f32],
-        returns: &[f32],
-        idx: &[usize],
+        (advantages, returns): (&[f32], &[f32]),
+        batch: &Minibatch,
         lr_p: f64,
         lr_v: f64,
     ) -> Result<MinibatchStats, TrainError> {
         let forward_started = Instant::now();
         let ppo = &self.recipe.ppo;
         let dev = self.device.clone();
+        let idx = &batch.rows;
         let m = idx.len();
         let take = |v: &[f32]| Rollout::gather(v, 1, idx);
         let (p, d, privileged) = self.input(
@@ -392,7 +418,15 @@ impl Trainer {
         }
         let ret = t1(take(returns));
 
-        let (mean, value) = self.model.forward(p, d, privileged);
+        let (mean, value) = match &batch.memory {
+            Some((memory, starts)) => {
+                let (mean, value, _) =
+                    self.model
+                        .forward_memory((p, d, privileged), memory, starts, batch.segment);
+                (mean, value)
+            }
+            None => self.model.forward(p, d, privileged),
+        };
         let log_std = self.model.log_std();
         let logp = nn::gaussian_log_prob(mean, log_std.clone(), actions);
         let policy_loss = loss::surrogate_loss(logp.clone(), old_logp.clone(), adv, ppo.clip);

@@ -103,7 +103,17 @@ impl Trainer {
         let acting = self.model.valid();
         let plain = self.device.clone().inner();
         let log_std = to_vec(acting.log_std());
-        for _ in 0..steps {
+        let segment = self.segment_len();
+        let mut memory = self.memory.take();
+        let no_starts = vec![false; envs];
+        for t in 0..steps {
+            if let Some(m) = &memory
+                && t % segment == 0
+            {
+                roll.segment_memory.push(m.clone());
+            }
+            roll.starts
+                .extend((0..envs).map(|e| self.env.env(e).steps() == 0));
             if let Some(norm) = &mut self.norm {
                 norm.update(self.env.proprio());
             }
@@ -116,7 +126,15 @@ impl Trainer {
             roll.privileged.extend_from_slice(&obs.privileged);
             let inference_started = Instant::now();
             let (p, d, privileged) = self.input(obs, envs, &plain);
-            let (mean, value) = acting.forward(p, d, privileged);
+            let (mean, value) = match &memory {
+                Some(m) => {
+                    let (mean, value, next) =
+                        acting.forward_memory((p, d, privileged), m, &no_starts, 1);
+                    memory = Some(next);
+                    (mean, value)
+                }
+                None => acting.forward(p, d, privileged),
+            };
             let mean_v = to_vec(mean.clone());
             let mut actions = Vec::with_capacity(mean_v.len());
             for (i, m) in mean_v.iter().enumerate() {
@@ -143,8 +161,18 @@ impl Trainer {
                     privileged: self
                         .normalized_privileged(&gather(&out.terminal_privileged, s.privileged_dim)),
                 };
-                let (p, d, privileged) = self.input(terminal, truncated_rows.len(), &plain);
-                let v = to_vec(acting.forward(p, d, privileged).1);
+                let rows = truncated_rows.len();
+                let (p, d, privileged) = self.input(terminal, rows, &plain);
+                // With memory, the terminal observation continues the episode's memory.
+                let v = to_vec(match &memory {
+                    Some(m) => {
+                        let m = m.gather(&truncated_rows);
+                        acting
+                            .forward_memory((p, d, privileged), &m, &vec![false; rows], 1)
+                            .1
+                    }
+                    None => acting.forward(p, d, privileged).1,
+                });
                 for (k, &e) in truncated_rows.iter().enumerate() {
                     terminal_values[e] = v[k];
                 }
@@ -165,15 +193,32 @@ impl Trainer {
             roll.truncated.extend_from_slice(&out.truncated);
             roll.terminal_values.extend_from_slice(&terminal_values);
             episodes.extend(out.finished.iter().cloned());
+            if let Some(m) = &mut memory {
+                // The envs that ended have reset: their next step starts from nothing.
+                let ended: Vec<bool> = (0..envs)
+                    .map(|e| out.terminated[e] || out.truncated[e])
+                    .collect();
+                m.reset_rows(&ended);
+            }
         }
+        self.memory = memory;
         roll
     }
 
     pub(super) fn last_values(&self) -> Vec<f32> {
         let acting = self.model.valid();
         let plain = self.device.clone().inner();
-        let (p, d, privileged) =
-            self.input(self.current_observations(), self.spec.num_envs, &plain);
-        to_vec(acting.forward(p, d, privileged).1)
+        let envs = self.spec.num_envs;
+        let (p, d, privileged) = self.input(self.current_observations(), envs, &plain);
+        // With memory the values continue each env's memory, which the next rollout's first
+        // step then advances (not this bootstrap).
+        to_vec(match &self.memory {
+            Some(m) => {
+                acting
+                    .forward_memory((p, d, privileged), m, &vec![false; envs], 1)
+                    .1
+            }
+            None => acting.forward(p, d, privileged).1,
+        })
     }
 }

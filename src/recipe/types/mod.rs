@@ -9,10 +9,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod memory;
 mod model;
 mod training;
 
 pub use env::*;
+pub use memory::*;
 pub use model::*;
 pub use training::*;
 
@@ -34,6 +36,8 @@ pub struct Recipe {
     pub encoder: EncoderConfig,
     /// The cross-modal fusion network over the tokens (Transformer or Mamba).
     pub sequence: SequenceConfig,
+    /// Memory across control steps (off: each step's tokens alone, as the original).
+    pub memory: MemoryConfig,
     /// The MLP after fusion (legacy `append_hidden_shapes`).
     pub head: HeadConfig,
     /// PPO hyperparameters.
@@ -58,6 +62,7 @@ impl Default for Recipe {
             env: EnvConfig::default(),
             encoder: EncoderConfig::default(),
             sequence: SequenceConfig::default(),
+            memory: MemoryConfig::default(),
             head: HeadConfig::default(),
             ppo: PpoConfig::default(),
             backend: BackendConfig::default(),
