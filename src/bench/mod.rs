@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod env;
 pub mod flops;
+pub mod memory;
 pub mod nets;
 pub mod scan;
 pub mod table;
@@ -33,6 +34,9 @@ pub enum BenchKind {
     Train,
     /// The fused selective scan vs the tensor-op reference (time and bandwidth).
     Scan,
+    /// Memory across control steps: acting latency against the steps of context, and the
+    /// training step against segment length and context, Transformer vs Mamba.
+    Memory,
 }
 
 impl BenchKind {
@@ -135,6 +139,19 @@ pub fn run(
                 eprintln!("measured {}", recipe.experiment.name);
             }
             train::tables(&rows)
+        }
+        BenchKind::Memory => {
+            let spec = VecEnv::new(&first.env, 0)?.spec();
+            let options = memory::MemoryBenchOptions {
+                minibatch: first.ppo.minibatch_size,
+                ..Default::default()
+            };
+            vec![memory::table(&memory::run(
+                first,
+                &ObsShape::from(&spec),
+                &device,
+                &options,
+            ))]
         }
         BenchKind::Scan => {
             let cuda = first.backend.kind == BackendKind::Cuda;

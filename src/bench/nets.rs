@@ -111,7 +111,7 @@ pub(crate) fn mean_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
 
 /// The recipe with each fusion model: its own `[sequence]` for the model it names, the other
 /// model's default layers at the same depth.
-fn recipes(base: &Recipe) -> Vec<Recipe> {
+pub(crate) fn both_models(base: &Recipe) -> Vec<Recipe> {
     let depth = base.sequence.depth();
     let mut tf = base.clone();
     if !matches!(base.sequence, SequenceConfig::Transformer { .. }) {
@@ -186,7 +186,7 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
         peak_mb_per_sample: peak,
         gflop_per_s: None,
     };
-    for recipe in recipes(base) {
+    for recipe in both_models(base) {
         let name = recipe.sequence.model().name();
         let tokens = crate::nn::encoder::token_count(recipe.encoder.kind, shape).unwrap_or(0);
         let obs = |b: usize, dev: &Device| {
