@@ -31,22 +31,55 @@ pub struct EvalResult {
     pub fall_rate: f64,
     /// Fraction that reached the end of the obstacle field.
     pub success_rate: f64,
+    /// Standard deviation of the return over the episodes (absent in older results).
+    #[serde(default)]
+    pub std_return: f64,
+    /// Standard deviation of the distance over the episodes.
+    #[serde(default)]
+    pub std_distance: f64,
+    /// Standard deviation of the collisions over the episodes.
+    #[serde(default)]
+    pub std_collisions: f64,
+    /// Mean speed along the task's direction (m/s): each episode's distance over its duration.
+    #[serde(default)]
+    pub mean_speed: f64,
+    /// Standard deviation of that speed over the episodes.
+    #[serde(default)]
+    pub std_speed: f64,
 }
 
 impl std::fmt::Display for EvalResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} episodes on {}: return {:.2}, distance {:.2} m, collisions {:.1}, fall rate {:.2}, success {:.2}",
+            "{} episodes on {}: return {:.2} +- {:.2}, distance {:.2} +- {:.2} m, speed {:.3} +- {:.3} m/s, \
+             collisions {:.1} +- {:.1}, fall rate {:.2}, success {:.2} (+- one standard deviation over \
+             the episodes)",
             self.episodes,
             self.task,
             self.mean_return,
+            self.std_return,
             self.mean_distance,
+            self.std_distance,
+            self.mean_speed,
+            self.std_speed,
             self.mean_collisions,
+            self.std_collisions,
             self.fall_rate,
             self.success_rate
         )
     }
+}
+
+/// Mean and standard deviation (population) of `values`; zeros when empty.
+fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = values.clone().count();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = values.clone().sum::<f64>() / n as f64;
+    let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+    (mean, var.sqrt())
 }
 
 /// Watches an evaluation step by step: rollout videos, depth frames for TensorBoard. An observer
@@ -296,15 +329,24 @@ pub fn evaluate_agent(
     for list in per_env {
         finished.extend(list);
     }
-    let n = finished.len().max(1) as f64;
-    let avg = |f: &dyn Fn(&EpisodeStats) -> f64| finished.iter().map(f).sum::<f64>() / n;
+    let stats = |f: &dyn Fn(&EpisodeStats) -> f64| mean_std(finished.iter().map(f));
+    let step_s = cfg.time_step_s as f64 * cfg.action_repeat as f64;
+    let (mean_return, std_return) = stats(&|e| e.episode_return as f64);
+    let (mean_distance, std_distance) = stats(&|e| e.distance as f64);
+    let (mean_collisions, std_collisions) = stats(&|e| e.collisions as f64);
+    let (mean_speed, std_speed) = stats(&|e| e.distance as f64 / (e.length.max(1) as f64 * step_s));
     Ok(EvalResult {
         task: cfg.task.name().to_string(),
         episodes: finished.len(),
-        mean_return: avg(&|e| e.episode_return as f64),
-        mean_distance: avg(&|e| e.distance as f64),
-        mean_collisions: avg(&|e| e.collisions as f64),
-        fall_rate: avg(&|e| e.fell as u8 as f64),
-        success_rate: avg(&|e| e.reached_end as u8 as f64),
+        mean_return,
+        mean_distance,
+        mean_collisions,
+        fall_rate: stats(&|e| e.fell as u8 as f64).0,
+        success_rate: stats(&|e| e.reached_end as u8 as f64).0,
+        std_return,
+        std_distance,
+        std_collisions,
+        mean_speed,
+        std_speed,
     })
 }

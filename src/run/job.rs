@@ -287,6 +287,8 @@ fn eval_scalars(r: &eval::EvalResult) -> Vec<(String, f64)> {
     vec![
         ("eval/episode_return".into(), r.mean_return),
         ("eval/distance".into(), r.mean_distance),
+        ("eval/distance_std".into(), r.std_distance),
+        ("eval/speed".into(), r.mean_speed),
         ("eval/collisions".into(), r.mean_collisions),
         ("eval/fall_rate".into(), r.fall_rate),
         ("eval/success_rate".into(), r.success_rate),

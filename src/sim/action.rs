@@ -1,33 +1,63 @@
-//! The action space: raw policy outputs to the twelve joint targets of the PD motors.
+//! The action space: raw policy outputs to the twelve joint targets of the PD motors, and, with
+//! a modulated trot, to the trajectory generator's frequency and amplitude.
+
+use std::f32::consts::TAU;
 
 use crate::recipe::{ActionMode, EnvConfig};
 use crate::sim::gait::Trot;
+pub use crate::sim::joints::{action_dim, joint_clip};
+use crate::sim::joints::{joint_outputs, modulation_outputs};
 use crate::sim::robot::a1;
 
-/// Number of policy outputs for a config: 6 with `diagonal_act` (one leg of each diagonal pair,
-/// mirrored onto the other), else 12.
-pub fn action_dim(cfg: &EnvConfig) -> usize {
-    if cfg.diagonal_act { 6 } else { 12 }
+/// The trot's state within an episode (the trajectory generator of `trot_residual`): where in
+/// its cycle it is, and the amplitude scale of the current step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaitPhase {
+    /// Phase in radians, 0 at the episode's start.
+    pub phase: f32,
+    /// Scale of the hip and knee amplitudes this step (1 unmodulated).
+    pub amplitude: f32,
 }
 
-/// The action clip of joint `k` (0..12): `env.action_clip` per joint kind (3 values) or per joint
-/// (12).
-pub fn joint_clip(cfg: &EnvConfig, k: usize) -> f32 {
-    if cfg.action_clip.len() == 12 {
-        cfg.action_clip[k]
-    } else {
-        cfg.action_clip[k % 3]
+impl GaitPhase {
+    /// The phase at policy step `step` of the fixed-frequency trot of `cfg`.
+    pub fn fixed(cfg: &EnvConfig, step: usize) -> Self {
+        Self {
+            phase: TAU * step as f32 / cfg.trot.period_steps.max(1e-3),
+            amplitude: 1.0,
+        }
+    }
+
+    /// The frequency and amplitude scales a modulated trot takes from the raw `action` (its
+    /// outputs after the joints'): `1 + range x tanh(a)` each, 1 where not modulated.
+    pub fn scales(cfg: &EnvConfig, action: &[f32]) -> (f32, f32) {
+        let mut extra = action[joint_outputs(cfg)..].iter();
+        let mut scale = |range: f32| {
+            if range > 0.0 {
+                1.0 + range * extra.next().map_or(0.0, |a| a.tanh())
+            } else {
+                1.0
+            }
+        };
+        let frequency = scale(cfg.trot.frequency_range);
+        let amplitude = scale(cfg.trot.amplitude_range);
+        debug_assert_eq!(modulation_outputs(cfg), action.len() - joint_outputs(cfg));
+        (frequency, amplitude)
+    }
+
+    /// The phase after one policy step at frequency scale `frequency`.
+    pub fn advance(&mut self, cfg: &EnvConfig, frequency: f32) {
+        self.phase = (self.phase + TAU * frequency / cfg.trot.period_steps.max(1e-3)) % TAU;
     }
 }
 
-/// Joint targets for raw policy outputs at policy step `step` of an episode: tanh, then the
-/// standing pose +- the clip (`env.action_clip`, per joint kind or per joint); with
-/// `env.action_mode = "trot_residual"` the trot's offsets are added and the sum clamped to that
-/// range.
-pub fn joint_targets(cfg: &EnvConfig, action: &[f32], step: usize) -> [f32; 12] {
+/// Joint targets for raw policy outputs with the trot at `gait`: tanh, then the standing pose +-
+/// the clip (`env.action_clip`, per joint kind or per joint); with `env.action_mode =
+/// "trot_residual"` the trot's offsets at `gait` are added and the sum clamped to that range.
+pub fn joint_targets(cfg: &EnvConfig, action: &[f32], gait: GaitPhase) -> [f32; 12] {
     let prior = match cfg.action_mode {
         ActionMode::JointTargets => [0.0; 12],
-        ActionMode::TrotResidual => Trot::from(&cfg.trot).offsets(step),
+        ActionMode::TrotResidual => Trot::from(&cfg.trot).offsets_at(gait.phase, gait.amplitude),
     };
     let mut t = [0.0; 12];
     for (k, tk) in t.iter_mut().enumerate() {

@@ -10,7 +10,7 @@
 use std::f32::consts::TAU;
 
 use crate::recipe::{EnvConfig, TrotConfig};
-use crate::sim::action::{action_dim, joint_clip};
+use crate::sim::joints::{joint_clip, joint_outputs};
 
 /// Parameters of the trot; [`Default`] is a gait that walks forward on flat ground with domain
 /// randomisation on (tested).
@@ -44,19 +44,25 @@ impl From<&TrotConfig> for Trot {
 }
 
 impl Trot {
-    /// Offsets from the standing pose `[abduction, hip, knee]` of a leg at phase `phase` (rad).
-    fn leg_offsets(&self, phase: f32) -> [f32; 3] {
-        let hip = self.hip * phase.sin();
-        let knee = -self.knee * (phase - TAU * self.knee_lag).sin().max(0.0);
+    /// Offsets from the standing pose `[abduction, hip, knee]` of a leg at phase `phase` (rad),
+    /// the amplitudes scaled by `scale`.
+    fn leg_offsets(&self, phase: f32, scale: f32) -> [f32; 3] {
+        let hip = self.hip * scale * phase.sin();
+        let knee = -self.knee * scale * (phase - TAU * self.knee_lag).sin().max(0.0);
         [0.0, hip, knee]
     }
 
     /// Joint-target offsets of the four legs (FR, FL, RR, RL x abduction, hip, knee) at policy
-    /// step `step` of an episode.
+    /// step `step` of an episode of the fixed-frequency trot.
     pub fn offsets(&self, step: usize) -> [f32; 12] {
-        let phase = TAU * step as f32 / self.period_steps.max(1e-3);
-        let a = self.leg_offsets(phase);
-        let b = self.leg_offsets(phase + std::f32::consts::PI);
+        self.offsets_at(TAU * step as f32 / self.period_steps.max(1e-3), 1.0)
+    }
+
+    /// Joint-target offsets of the four legs at phase `phase` (rad) with the amplitudes scaled by
+    /// `scale` (the modulated trot's).
+    pub fn offsets_at(&self, phase: f32, scale: f32) -> [f32; 12] {
+        let a = self.leg_offsets(phase, scale);
+        let b = self.leg_offsets(phase + std::f32::consts::PI, scale);
         let mut out = [0.0; 12];
         for (leg, pair) in [a, b, b, a].iter().enumerate() {
             out[3 * leg..3 * leg + 3].copy_from_slice(pair);
@@ -64,8 +70,9 @@ impl Trot {
         out
     }
 
-    /// The raw action (`action_dim(cfg)` values) whose targets are the trot's at `step`: the
-    /// inverse of `stand + clip x tanh(a)`, with offsets beyond the clip held just inside it.
+    /// The raw action (one value per joint output of `cfg`) whose targets are the trot's at
+    /// `step`: the inverse of `stand + clip x tanh(a)`, with offsets beyond the clip held just
+    /// inside it.
     pub fn action(&self, cfg: &EnvConfig, step: usize) -> Vec<f32> {
         let offsets = self.offsets(step);
         let raw = |k: usize| {
@@ -73,7 +80,7 @@ impl Trot {
                 .clamp(-0.999, 0.999)
                 .atanh()
         };
-        if action_dim(cfg) == 6 {
+        if joint_outputs(cfg) == 6 {
             // Outputs 0..3 drive FR (= RL), 3..6 drive FL (= RR).
             (0..6).map(raw).collect()
         } else {

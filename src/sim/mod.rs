@@ -6,6 +6,7 @@ pub mod depth;
 pub mod env;
 pub mod error;
 pub mod gait;
+pub mod joints;
 pub mod observation;
 pub mod png_out;
 pub mod privileged;

@@ -9,7 +9,9 @@
 //! 3. `[imu_t, imu_t-1, imu_t-2]`: roll, pitch, roll rate, pitch rate (12 floats);
 //! 4. with `env.last_action_in_obs`: `[targets_t, targets_t-1, targets_t-2]`, the 12 joint
 //!    targets (36 floats);
-//! 5. `[q_t, q_t-1, q_t-2]`: the 12 joint angles (36 floats).
+//! 5. `[q_t, q_t-1, q_t-2]`: the 12 joint angles (36 floats);
+//! 6. when the policy modulates the trot (`env.trot.frequency_range` or `amplitude_range`): the
+//!    sine and cosine of the trot's phase at the coming step (2 floats).
 //!
 //! With the defaults that is 84 floats, 93 with the displacement sensor. Joint order: legs FR,
 //! FL, RR, RL; per leg abduction, hip, knee.
@@ -38,7 +40,11 @@ pub fn proprio_dim(cfg: &EnvConfig) -> usize {
     } else {
         0
     };
-    goal + displacement + 4 * HISTORY + 12 * HISTORY * if cfg.last_action_in_obs { 2 } else { 1 }
+    let phase = if cfg.modulates_trot() { 2 } else { 0 };
+    goal + displacement
+        + 4 * HISTORY
+        + 12 * HISTORY * if cfg.last_action_in_obs { 2 } else { 1 }
+        + phase
 }
 
 /// Depth frames in the stack: `env.depth.frames`, or none when depth is off.
@@ -83,6 +89,9 @@ pub struct Reading {
     pub targets: [f32; 12],
     /// The joint angles.
     pub q: [f32; 12],
+    /// Sine and cosine of the modulated trot's phase at the coming step (read only when the
+    /// policy modulates the trot).
+    pub phase: [f32; 2],
 }
 
 /// Histories and the observation vectors built from them.
@@ -91,6 +100,7 @@ pub struct ObservationHistory {
     goal_in_obs: bool,
     displacement_in_obs: bool,
     last_action_in_obs: bool,
+    phase_in_obs: bool,
     frames: usize,
     spacing: usize,
     offsets: FrameOffsets,
@@ -100,6 +110,7 @@ pub struct ObservationHistory {
     imu: [[f32; 4]; HISTORY],
     targets: [[f32; 12]; HISTORY],
     q: [[f32; 12]; HISTORY],
+    phase: [f32; 2],
     /// The newest depth frame, normalised (rendered into by the env).
     frame: Vec<f32>,
     /// The last `frames x spacing` frames, newest first.
@@ -126,6 +137,7 @@ impl ObservationHistory {
             goal_in_obs: cfg.goal,
             displacement_in_obs: cfg.displacement_in_obs,
             last_action_in_obs: cfg.last_action_in_obs,
+            phase_in_obs: cfg.modulates_trot(),
             frames,
             spacing,
             offsets: cfg.depth.frame_offsets,
@@ -135,6 +147,7 @@ impl ObservationHistory {
             imu: [[0.0; 4]; HISTORY],
             targets: [[0.0; 12]; HISTORY],
             q: [[0.0; 12]; HISTORY],
+            phase: [0.0, 1.0],
             frame: vec![0.0; n],
             depth_history: vec![0.0; n * frames * spacing],
             indices: (0..frames).map(|i| i * spacing).collect(),
@@ -168,6 +181,7 @@ impl ObservationHistory {
         self.imu = [reading.imu; HISTORY];
         self.targets = [reading.targets; HISTORY];
         self.q = [reading.q; HISTORY];
+        self.phase = reading.phase;
         if self.frames > 0 {
             self.indices = frame_indices(self.frames, self.spacing, self.offsets, rng);
             self.averaged = if self.averaging {
@@ -195,6 +209,7 @@ impl ObservationHistory {
         self.targets[0] = reading.targets;
         self.q.rotate_right(1);
         self.q[0] = reading.q;
+        self.phase = reading.phase;
         self.write_proprio();
     }
 
@@ -271,6 +286,9 @@ impl ObservationHistory {
         for h in &self.q {
             p[k..k + 12].copy_from_slice(h);
             k += 12;
+        }
+        if self.phase_in_obs {
+            p[k..k + 2].copy_from_slice(&self.phase);
         }
     }
 }

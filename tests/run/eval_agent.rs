@@ -29,7 +29,7 @@ fn trot_distance(recipe: &str) -> f64 {
     let distance = stdout
         .split("distance ")
         .nth(1)
-        .and_then(|s| s.split(" m").next())
+        .and_then(|s| s.split_whitespace().next())
         .and_then(|d| d.parse().ok());
     distance.unwrap_or_else(|| panic!("no distance in {stdout:?}"))
 }

@@ -391,6 +391,14 @@ pub struct TrotConfig {
     pub knee: f32,
     /// Lag of the knee behind the hip, as a fraction of a period.
     pub knee_lag: f32,
+    /// With `env.action_mode = "trot_residual"`: how far the policy may change the trot's
+    /// frequency at every step, as a fraction of it (`1 +- frequency_range`, through one extra
+    /// output and its tanh). The phase is then integrated per env and observed as its sine and
+    /// cosine (Policies Modulating Trajectory Generators). 0: the fixed-frequency trot.
+    pub frequency_range: f32,
+    /// Likewise for the hip and knee amplitudes (`1 +- amplitude_range`, one more output).
+    /// 0: fixed amplitudes.
+    pub amplitude_range: f32,
 }
 
 impl Default for TrotConfig {
@@ -400,7 +408,17 @@ impl Default for TrotConfig {
             hip: 0.2,
             knee: 0.45,
             knee_lag: 0.25,
+            frequency_range: 0.0,
+            amplitude_range: 0.0,
         }
+    }
+}
+
+impl EnvConfig {
+    /// Whether the policy modulates the trot's frequency or amplitude (and observes its phase).
+    pub fn modulates_trot(&self) -> bool {
+        self.action_mode == ActionMode::TrotResidual
+            && (self.trot.frequency_range > 0.0 || self.trot.amplitude_range > 0.0)
     }
 }
 

@@ -110,6 +110,43 @@ fn iqm_table(
     }
 }
 
+/// Each run's last evaluation: distance with its standard deviation over the evaluation's
+/// episodes, and speed (where the run logged them).
+fn last_evaluations(out: &mut String, runs: &[runs::Run]) {
+    let rows: Vec<String> = runs
+        .iter()
+        .filter_map(|run| {
+            let last = run.rows.iter().rev().find(|r| r.eval[0].is_finite())?;
+            let [std, speed] = last.eval_spread;
+            let spread = if std.is_finite() {
+                format!(" +- {std:.2}")
+            } else {
+                String::new()
+            };
+            let speed = if speed.is_finite() {
+                format!("{speed:.3}")
+            } else {
+                "-".into()
+            };
+            Some(format!(
+                "| {}/seed-{} | {} | {:.2}{spread} | {speed} |",
+                run.variant, run.seed, last.env_steps, last.eval[0]
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nEach run's last evaluation (mean +- standard deviation over its episodes):\n\n\
+         | run | env steps | distance (m) | speed (m/s) |\n| --- | ---: | ---: | ---: |"
+    );
+    for row in rows {
+        let _ = writeln!(out, "{row}");
+    }
+}
+
 /// Writes the report of the runs below `experiment` (`runs/<exp>`) into `dir` (created if
 /// needed): the learning-curve figures (`learning_curves_*.png|svg`) and `report.md`, which shows
 /// them, each file atomically. Returns the Markdown and the path of `report.md`.
@@ -154,6 +191,17 @@ fn markdown(
     if !missing.is_empty() {
         let _ = writeln!(out, "No data yet: {}.", missing.join(", "));
     }
+    for run in runs.iter().filter(|r| !r.skipped.is_empty()) {
+        let lines: Vec<String> = run.skipped.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "Skipped in {}/seed-{}/metrics.csv, lines {}: not a complete row (a run killed \
+             mid-write, or a damaged file).",
+            run.variant,
+            run.seed,
+            lines.join(", ")
+        );
+    }
     let from_training: Vec<String> = curves
         .iter()
         .filter(|c| c.source == "train")
@@ -191,6 +239,7 @@ fn markdown(
     }
     let _ = writeln!(out, "## At the end of each run\n");
     iqm_table(&mut out, &variants, &curves, |c| Some(c.last()));
+    last_evaluations(&mut out, runs);
     let common = curves.iter().map(|c| c.last().env_steps).min().unwrap_or(0);
     let _ = writeln!(
         out,

@@ -427,12 +427,14 @@ mod tests {
                 } else {
                     [f64::NAN; 4]
                 },
+                eval_spread: [f64::NAN; 2],
             })
             .collect();
         Run {
             variant: "v".into(),
             seed: seed.into(),
             rows,
+            skipped: Vec::new(),
         }
     }
 

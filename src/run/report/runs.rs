@@ -29,6 +29,8 @@ pub(super) struct Row {
     pub train: MetricValues,
     /// `eval/<metric>`: the deterministic evaluation logged at this update, if any.
     pub eval: MetricValues,
+    /// `eval/distance_std` and `eval/speed` of that evaluation (NaN where absent).
+    pub eval_spread: [f64; 2],
 }
 
 /// One run folder (`<variant>/seed-<n>`) and its rows.
@@ -40,6 +42,9 @@ pub(super) struct Run {
     pub seed: String,
     /// The rows, in the file's order.
     pub rows: Vec<Row>,
+    /// Lines of its `metrics.csv` (1-based) that could not be read and were skipped: a row cut
+    /// short (a run killed mid-write) or not a row at all.
+    pub skipped: Vec<usize>,
 }
 
 /// One point of a run's final-performance curve: env steps and the metric values.
@@ -106,24 +111,34 @@ impl Run {
     }
 }
 
-/// Parses a `metrics.csv` into rows; rows without a readable `env_steps` are skipped.
-pub(super) fn parse_rows(csv: &str) -> Vec<Row> {
+/// Parses a `metrics.csv` into rows, and the 1-based numbers of the lines it skipped: those
+/// with another number of fields than the header, or without a readable `env_steps`.
+pub(super) fn parse_rows(csv: &str) -> (Vec<Row>, Vec<usize>) {
     let mut lines = csv.lines();
     let Some(header) = lines.next() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let header: Vec<&str> = header.split(',').collect();
     let column = |name: &str| header.iter().position(|h| *h == name);
     let Some(steps) = column("env_steps") else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let columns = |source: &str| METRICS.map(|(m, _)| column(&format!("{source}/{m}")));
     let (train, eval) = (columns("train"), columns("eval"));
+    let spread = [column("eval/distance_std"), column("eval/speed")];
     let (wall, update_time) = (column("perf/wall_time_s"), column("perf/update_time_s"));
     let mut summed_update_time = 0.0;
-    lines
-        .filter_map(|line| {
+    let mut skipped = Vec::new();
+    let rows = lines
+        .enumerate()
+        .filter_map(|(i, line)| {
             let row: Vec<&str> = line.split(',').collect();
+            let readable = row.len() == header.len()
+                && row.get(steps).is_some_and(|v| v.parse::<u64>().is_ok());
+            if !readable {
+                skipped.push(i + 2);
+                return None;
+            }
             let value = |c: Option<usize>| {
                 c.and_then(|c| row.get(c))
                     .and_then(|v| v.parse::<f64>().ok())
@@ -140,9 +155,11 @@ pub(super) fn parse_rows(csv: &str) -> Vec<Row> {
                 wall_time_s,
                 train: train.map(value),
                 eval: eval.map(value),
+                eval_spread: spread.map(value),
             })
         })
-        .collect()
+        .collect();
+    (rows, skipped)
 }
 
 fn read_dir(path: &Path) -> Result<Vec<PathBuf>, ReportError> {
@@ -181,10 +198,12 @@ pub(super) fn collect(experiment: &Path) -> Result<(Vec<Run>, Vec<String>), Repo
                 continue;
             };
             let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap_or_default();
+            let (rows, skipped) = parse_rows(&csv);
             let run = Run {
                 variant: variant.clone(),
                 seed: seed.to_string(),
-                rows: parse_rows(&csv),
+                rows,
+                skipped,
             };
             if run.curve().is_some() {
                 runs.push(run);
@@ -209,10 +228,12 @@ mod tests {
                        3,300,0.9,3.0,,\n";
 
     fn run(csv: &str) -> Run {
+        let (rows, skipped) = parse_rows(csv);
         Run {
             variant: "v".into(),
             seed: "0".into(),
-            rows: parse_rows(csv),
+            rows,
+            skipped,
         }
     }
 
@@ -245,10 +266,22 @@ mod tests {
     #[test]
     fn wall_time_is_the_logged_column_or_the_summed_update_times() {
         let logged = "env_steps,perf/wall_time_s,perf/update_time_s\n1,5,2\n2,9,3\n";
-        let times: Vec<f64> = parse_rows(logged).iter().map(|r| r.wall_time_s).collect();
+        let times: Vec<f64> = parse_rows(logged).0.iter().map(|r| r.wall_time_s).collect();
         assert_eq!(times, [5.0, 9.0]);
         let older = "env_steps,perf/update_time_s\n1,2\n2,3\n";
-        let times: Vec<f64> = parse_rows(older).iter().map(|r| r.wall_time_s).collect();
+        let times: Vec<f64> = parse_rows(older).0.iter().map(|r| r.wall_time_s).collect();
         assert_eq!(times, [2.0, 5.0]);
+    }
+
+    #[test]
+    fn truncated_and_garbage_lines_are_skipped_and_named() {
+        // Line 3 is garbage, line 5 was cut short by a kill mid-write.
+        let csv = "update,env_steps,train/distance\n1,100,0.5\nnot a row\n2,200,0.7\n3,30";
+        let (rows, skipped) = parse_rows(csv);
+        assert_eq!(
+            rows.iter().map(|r| r.env_steps).collect::<Vec<_>>(),
+            [100, 200]
+        );
+        assert_eq!(skipped, [3, 5]);
     }
 }

@@ -4,10 +4,13 @@
 
 use crate::recipe::{Difficulty, EnvConfig, Task};
 mod accessors;
+mod episode;
+
+pub use episode::{EpisodeStats, StepResult, validate};
 
 use crate::sim::SimError;
 pub use crate::sim::action::action_dim;
-use crate::sim::action::joint_targets;
+use crate::sim::action::{GaitPhase, joint_targets};
 use crate::sim::contacts;
 use crate::sim::depth::Camera;
 use crate::sim::observation::{DISPLACEMENT_CLIP, ObservationHistory, Reading};
@@ -19,7 +22,6 @@ use crate::sim::timing::SimTiming;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Termination: trunk up-axis world-z below this.
@@ -38,63 +40,6 @@ pub const MAX_HEIGHT: f32 = 0.8;
 pub const STUCK_SPEED: f32 = 0.05;
 /// Largest control latency domain randomisation draws (s); `env.fixed_latency` uses it always.
 pub const MAX_LATENCY_S: f32 = 0.04;
-
-/// Statistics of one finished episode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpisodeStats {
-    /// Env index in its `VecEnv`.
-    pub env: usize,
-    /// Sum of the (scaled) rewards.
-    pub episode_return: f32,
-    /// Policy steps.
-    pub length: usize,
-    /// Distance moved along +x (3-D distance for `mountain`).
-    pub distance: f32,
-    /// Policy steps in which a non-foot robot body touched an obstacle.
-    pub collisions: usize,
-    /// Spheres collected.
-    pub spheres: usize,
-    /// Ended by a fall.
-    pub fell: bool,
-    /// Reached the end of the obstacle field (the summit for `mountain`).
-    pub reached_end: bool,
-    /// Sums of the reward terms over the episode (unscaled).
-    pub reward_terms: RewardTerms,
-}
-
-/// Result of one policy step of one env.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StepResult {
-    /// Total scaled reward.
-    pub reward: f32,
-    /// Terms (unscaled).
-    pub terms: RewardTerms,
-    /// Fell.
-    pub terminated: bool,
-    /// Hit the horizon.
-    pub truncated: bool,
-}
-
-/// Checks that a config can be simulated.
-pub fn validate(cfg: &EnvConfig) -> Result<(), SimError> {
-    let bad = |m: &str| Err(SimError::InvalidConfig(m.to_string()));
-    if cfg.action_clip.len() != 3 && cfg.action_clip.len() != 12 {
-        return bad("action_clip must have 3 or 12 values");
-    }
-    if cfg.time_step_s <= 0.0 || cfg.action_repeat == 0 || cfg.horizon == 0 {
-        return bad("time_step_s, action_repeat and horizon must be positive");
-    }
-    if cfg.solver_substeps == 0 || cfg.solver_pgs_iterations == 0 {
-        return bad("solver_substeps and solver_pgs_iterations must be positive");
-    }
-    if cfg.depth.width == 0 || cfg.depth.height == 0 || cfg.depth.frames == 0 {
-        return bad("depth width, height and frames must be positive");
-    }
-    if !(cfg.depth.near > 0.0 && cfg.depth.far > cfg.depth.near) {
-        return bad("depth clip planes need 0 < near < far");
-    }
-    Ok(())
-}
 
 /// One simulated A1 episode stream.
 pub struct Env {
@@ -121,6 +66,8 @@ pub struct Env {
     actions: Vec<f32>,
     /// Time spent in physics and depth since the last [`Env::take_timing`].
     timing: SimTiming,
+    /// The modulated trot's phase (with `env.trot` frequency or amplitude modulation).
+    gait: GaitPhase,
 }
 
 /// What the physics sub-steps of one policy step measured.
@@ -179,6 +126,7 @@ impl Env {
             term_sums: RewardTerms::default(),
             actions: Vec::new(),
             timing: SimTiming::default(),
+            gait: GaitPhase::fixed(cfg, 0),
         };
         env.reset_with(episode_seed, difficulty)?;
         Ok(env)
@@ -264,6 +212,7 @@ impl Env {
         self.fell = false;
         self.term_sums = RewardTerms::default();
         self.actions.clear();
+        self.gait = GaitPhase::fixed(cfg, 0);
         let mut stand = [0.0; 12];
         for (k, s) in stand.iter_mut().enumerate() {
             *s = a1().leg.stand_pose[k % 3];
@@ -287,6 +236,7 @@ impl Env {
                 imu,
                 targets: stand,
                 q,
+                phase: [0.0, 1.0],
             },
             &mut self.rng,
         );
@@ -332,9 +282,23 @@ impl Env {
         self.timing.depth_s += started.elapsed().as_secs_f64();
     }
 
-    /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip.
+    /// Joint targets for raw policy outputs: tanh, then the standing pose +- the clip (with the
+    /// gait prior, added to the trot at this step's phase).
     pub fn targets_from_action(&self, action: &[f32]) -> [f32; 12] {
-        joint_targets(&self.cfg, action, self.steps)
+        joint_targets(&self.cfg, action, self.gait_at(action))
+    }
+
+    /// The trot's phase and amplitude for this step's `action`: the integrated phase and the
+    /// action's amplitude scale when the policy modulates the trot, else the fixed trot's.
+    fn gait_at(&self, action: &[f32]) -> GaitPhase {
+        if self.cfg.modulates_trot() {
+            GaitPhase {
+                phase: self.gait.phase,
+                amplitude: GaitPhase::scales(&self.cfg, action).1,
+            }
+        } else {
+            GaitPhase::fixed(&self.cfg, self.steps)
+        }
     }
 
     /// Turns the joint motors on or off (off: the robot is limp).
@@ -351,6 +315,10 @@ impl Env {
         let physics = self.advance_physics(&targets);
         self.timing.physics_s += started.elapsed().as_secs_f64();
         self.steps += 1;
+        if self.cfg.modulates_trot() {
+            let (frequency, _) = GaitPhase::scales(&self.cfg, action);
+            self.gait.advance(&self.cfg, frequency);
+        }
         let body = &self.world.bodies[self.robot.trunk];
         let (pos, v, rot) = (body.translation(), body.linvel(), *body.rotation());
         let height = pos.z - self.scene.ground_height(pos.x, pos.y);
@@ -492,6 +460,7 @@ impl Env {
             imu,
             targets,
             q,
+            phase: [self.gait.phase.sin(), self.gait.phase.cos()],
         });
         self.render_frame();
         self.obs.push_frame();
