@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod env;
+pub mod estimate;
 pub mod flops;
 pub mod memory;
 pub mod nets;
@@ -76,6 +77,9 @@ pub enum BenchError {
     /// Training could not start or stopped.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The networks could not be built.
+    #[error(transparent)]
+    Network(#[from] crate::nn::NnError),
 }
 
 /// Default scan batch sizes on CPU and on CUDA.

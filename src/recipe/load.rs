@@ -179,22 +179,44 @@ impl RecipeSource {
         let recipe: Recipe = serde_path_to_error::deserialize(merged).map_err(|e| {
             let (path, message) =
                 join_relative_path(e.path().to_string(), e.into_inner().to_string());
+            let origin = origin_of(&figment, &path, &self.file);
+            let (path, message) = self.as_written(&origin, path, message);
             RecipeError::Invalid {
-                origin: origin_of(&figment, &path, &self.file),
+                origin,
                 path,
                 message,
             }
         })?;
         let recipe = recipe.resolved();
         if let Some(v) = validate::violations(&recipe).into_iter().next() {
+            let origin = origin_of(&figment, &v.path, &self.file);
+            let (path, found) = self.as_written(&origin, v.path, v.found);
             return Err(RecipeError::Semantic {
-                origin: origin_of(&figment, &v.path, &self.file),
-                path: v.path,
-                found: v.found,
+                origin,
+                path,
+                found,
                 expected: v.expected,
             });
         }
         Ok(recipe)
+    }
+
+    /// For a value of a converted legacy config (`origin` is its file): the legacy key the user
+    /// wrote in place of the recipe key `path`, and `detail` saying which recipe key that became.
+    /// Anything else is returned as it is.
+    fn as_written(&self, origin: &str, path: String, detail: String) -> (String, String) {
+        let legacy = self
+            .migration
+            .as_ref()
+            .filter(|_| origin == self.file.display().to_string())
+            .and_then(|report| report.legacy_key_of(&path));
+        match legacy {
+            Some(key) => (
+                key.to_string(),
+                format!("(converted to recipe key `{path}`) {detail}"),
+            ),
+            None => (path, detail),
+        }
     }
 
     fn layers(

@@ -15,6 +15,7 @@ pub mod paths;
 pub mod progress;
 pub mod recurrent;
 pub mod report;
+pub mod resume;
 pub mod shard;
 pub mod slurm;
 pub mod stats;

@@ -299,9 +299,13 @@ fn experiment_of(job: &Job) -> std::path::PathBuf {
 }
 
 /// The job of an existing run folder (`runner train --resume RUN`): its own resolved recipe, seed
-/// and variant, so it continues from its last checkpoint wherever the recipe file has gone.
-pub fn job_of_run(run_dir: &std::path::Path) -> Result<Job, RecipeError> {
-    let recipe = crate::recipe::load(&run_dir.join("recipe.toml"), &Overrides::default())?;
+/// and variant, so it continues from its last checkpoint wherever the recipe file has gone;
+/// `sets` change the keys a resume may change (see [`super::resume`]).
+pub fn job_of_run(
+    run_dir: &std::path::Path,
+    sets: &[String],
+) -> Result<Job, super::resume::ResumeError> {
+    let recipe = super::resume::apply_changes(run_dir, sets)?;
     let seed = recipe.experiment.seeds[0];
     let variant = run_dir
         .parent()
@@ -318,19 +322,14 @@ pub fn job_of_run(run_dir: &std::path::Path) -> Result<Job, RecipeError> {
     })
 }
 
-/// Resumes (or finishes) one run folder and returns its outcome.
-pub fn resume_run(
-    run_dir: &std::path::Path,
-    device: &Device,
-    stop: &AtomicBool,
-) -> Result<JobOutcome, SweepError> {
-    let job = job_of_run(run_dir)?;
+/// Resumes (or finishes) the job of one run folder ([`job_of_run`]) and returns its outcome.
+pub fn resume_run(job: &Job, device: &Device, stop: &AtomicBool) -> Result<JobOutcome, SweepError> {
     let display = SweepProgress::new(
         std::io::stdout().is_terminal(),
         job.recipe.experiment.total_env_steps,
     );
     let progress = display.job(&format!("{}/seed-{}", job.variant, job.seed));
-    let outcome = run_job(&job, device, progress.as_ref(), stop);
+    let outcome = run_job(job, device, progress.as_ref(), stop);
     display.finish();
     outcome.map_err(|first| SweepError::Jobs { failed: 1, first })
 }

@@ -1,3 +1,4 @@
 //! Legacy Python configs converted into recipes.
 
 mod golden;
+mod refused;

@@ -6,6 +6,7 @@ mod eval_agent;
 mod memory;
 mod readme;
 mod report;
+mod resume;
 mod shard;
 mod sweep;
 mod tiny;

@@ -94,7 +94,8 @@ pub enum Command {
         #[arg(required_unless_present = "resume", conflicts_with = "resume")]
         recipe: Option<PathBuf>,
         /// Continue one run folder (`runs/<experiment>/<variant>/seed-<n>`) from its last checkpoint,
-        /// with the recipe stored in it.
+        /// with the recipe stored in it; `--set` may change experiment.total_env_steps and
+        /// logging.* (recorded in the run's recipe_changes.log), nothing else.
         #[arg(long, value_name = "RUN")]
         resume: Option<PathBuf>,
         /// Seed (default: the recipe's first).

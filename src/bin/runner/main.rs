@@ -1,33 +1,30 @@
 //! `runner`: the locomamba command line. Parses arguments and hands each command to the library;
 //! errors are reported with `anyhow` here, at the edge.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use burn::module::Module;
 use clap::Parser;
 
 mod cli;
+mod inspect;
 mod signals;
 mod slurm;
 mod video;
 
 use cli::{AgentArg, Cli, Command, with_backend};
 
-use locomamba::bench::{self, BenchKind, BenchSizes};
+use locomamba::bench::{self, BenchSizes};
 use locomamba::check;
 use locomamba::device;
-use locomamba::nn;
-use locomamba::recipe::legacy::{LegacyModel, MigrateOptions, render};
+use locomamba::recipe::Task;
+use locomamba::recipe::legacy::LegacyModel;
 use locomamba::recipe::{self, Overrides};
-use locomamba::recipe::{Recipe, Task};
 use locomamba::run;
 use locomamba::run::atomic::write_atomic;
 use locomamba::run::eval::EvalObserver;
 use locomamba::run::sweep::{SweepOptions, run_sweep};
 use locomamba::sim::gait::Trot;
-use locomamba::sim::{Env, VecEnv, write_depth_png};
 use rand::SeedableRng;
 
 /// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
@@ -49,7 +46,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
             model,
             keep_transformer,
-        } => migrate(
+        } => inspect::migrate(
             &old,
             output.as_deref(),
             if keep_transformer {
@@ -77,8 +74,8 @@ fn run(cli: Cli) -> Result<()> {
             recipe,
             sets,
             max_memory,
-        } => describe(&recipe, &sets, max_memory),
-        Command::Report { experiment, output } => report(&experiment, output.as_deref()),
+        } => inspect::describe(&recipe, &sets, max_memory),
+        Command::Report { experiment, output } => inspect::report(&experiment, output.as_deref()),
         Command::Sweep {
             recipe,
             sets,
@@ -124,7 +121,7 @@ fn run(cli: Cli) -> Result<()> {
             force,
             max_memory,
         } => match (recipe, resume) {
-            (_, Some(run_dir)) => resume_run(&run_dir),
+            (_, Some(run_dir)) => resume_run(&run_dir, &with_backend(sets, backend)),
             (Some(recipe), None) => {
                 let sets = with_backend(sets, backend);
                 let options = SweepOptions {
@@ -212,7 +209,7 @@ fn run(cli: Cli) -> Result<()> {
             steps,
             seed,
             sets,
-        } => render(&recipe, &output, steps, seed, &sets),
+        } => inspect::render(&recipe, &output, steps, seed, &sets),
         Command::Bench {
             what,
             recipe,
@@ -224,7 +221,7 @@ fn run(cli: Cli) -> Result<()> {
             lens,
             backend,
             markdown,
-        } => bench(
+        } => inspect::bench(
             what,
             &recipe,
             &with_backend(sets, backend),
@@ -265,79 +262,6 @@ pub(crate) fn open_recipe(
     Ok((source, Overrides::from_process(sets)))
 }
 
-fn describe(path: &Path, sets: &[String], max_memory: Option<f64>) -> Result<()> {
-    let (source, overrides) = open_recipe(path, sets)?;
-    let variants = recipe::variants(&source, &overrides)?;
-    let base = source.resolve(&overrides, &[])?;
-    // Before the env and the networks are built for the module tree below.
-    let origin = path.display().to_string();
-    let mut memory = Vec::new();
-    for v in &variants {
-        memory.push(run::memory::check(&v.recipe, &origin, max_memory)?);
-    }
-    let memory_base = run::memory::check(&base, &origin, max_memory)?;
-    println!("# resolved recipe {}", path.display());
-    print!("{}", base.to_toml());
-    println!(
-        "\n# {} variant(s) x {} seed(s)",
-        variants.len(),
-        base.experiment.seeds.len()
-    );
-    for (v, m) in variants.iter().zip(&memory) {
-        let what: Vec<String> = v
-            .overrides
-            .iter()
-            .map(|(k, val)| format!("{k}={val}"))
-            .collect();
-        println!(
-            "#   {}: {} (memory about {})",
-            v.name,
-            what.join(", "),
-            run::memory::human_bytes(m.total())
-        );
-    }
-    let bytes = run::memory::human_bytes;
-    println!(
-        "\n# memory estimate: {} (depth buffers {}, rollout storage {}, networks and update {})",
-        bytes(memory_base.total()),
-        bytes(memory_base.depth_buffers),
-        bytes(memory_base.rollout_storage),
-        bytes(memory_base.networks)
-    );
-    println!(
-        "\n# memory across control steps: {}",
-        run::describe::memory_line(&base)
-    );
-    let model = build_model(&base)?;
-    println!("\n# networks ({} parameters)", model.num_params());
-    for line in run::describe::describe(&model).lines() {
-        println!("#   {line}");
-    }
-    Ok(())
-}
-
-fn migrate(old: &Path, output: Option<&Path>, model: LegacyModel) -> Result<()> {
-    let text =
-        std::fs::read_to_string(old).with_context(|| format!("cannot read {}", old.display()))?;
-    let legacy = recipe::load::parse_text(old, &text)?;
-    let options = MigrateOptions { model };
-    let (_, converted, toml) = render::migrate_to_toml(&legacy, old, &options)?;
-    for note in &converted.report.notes {
-        eprintln!("note: {note}");
-    }
-    for warning in converted.report.warnings() {
-        eprintln!("{warning}");
-    }
-    match output {
-        Some(path) => {
-            write_atomic(path, toml.as_bytes())?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => std::io::stdout().write_all(toml.as_bytes())?,
-    }
-    Ok(())
-}
-
 fn sweep(path: &Path, sets: &[String], options: &SweepOptions, max_requeues: u32) -> Result<()> {
     let (source, overrides) = open_recipe(path, sets)?;
     let base = source.resolve(&overrides, &[])?;
@@ -355,11 +279,11 @@ fn sweep(path: &Path, sets: &[String], options: &SweepOptions, max_requeues: u32
     Ok(())
 }
 
-fn resume_run(run_dir: &Path) -> Result<()> {
-    let job = run::sweep::job_of_run(run_dir)?;
+fn resume_run(run_dir: &Path, sets: &[String]) -> Result<()> {
+    let job = run::sweep::job_of_run(run_dir, sets)?;
     let device = device::select(&job.recipe.backend)?;
     signals::install();
-    match run::sweep::resume_run(run_dir, &device, &signals::STOP)? {
+    match run::sweep::resume_run(&job, &device, &signals::STOP)? {
         run::job::JobOutcome::Interrupted => {
             println!("interrupted: run the same command again to resume")
         }
@@ -492,70 +416,5 @@ fn eval(
     }
     write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
     println!("wrote {}", out.display());
-    Ok(())
-}
-
-/// Builds the recipe's networks (CPU, seed 0) for the observation shapes of its env.
-fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
-    let spec = VecEnv::new(&recipe.env, 0)?.spec();
-    Ok(nn::build_actor_critic(
-        recipe,
-        &nn::ObsShape::from(&spec),
-        &locomamba::device::cpu_device(),
-    )?)
-}
-
-fn report(experiment: &Path, output: Option<&Path>) -> Result<()> {
-    let (markdown, path) = run::report::write_report(experiment, output.unwrap_or(experiment))?;
-    print!("{markdown}");
-    eprintln!("report written to {}", path.display());
-    Ok(())
-}
-
-fn bench(
-    what: BenchKind,
-    paths: &[PathBuf],
-    sets: &[String],
-    sizes: BenchSizes,
-    format: bench::Format,
-) -> Result<()> {
-    let defaults: Vec<PathBuf> = bench::DEFAULT_RECIPES.iter().map(PathBuf::from).collect();
-    let paths = if paths.is_empty() {
-        &defaults[..]
-    } else {
-        paths
-    };
-    let mut recipes = Vec::new();
-    for path in paths {
-        let (source, overrides) = open_recipe(path, sets)?;
-        recipes.push(source.resolve(&overrides, &[])?);
-    }
-    // The command as typed, without the output switch, for the report's header.
-    let command: Vec<String> = std::iter::once("runner".to_string())
-        .chain(std::env::args().skip(1).filter(|a| a != "--markdown"))
-        .collect();
-    let report = bench::run(what, &recipes, sizes, &command.join(" "))?;
-    print!("{}", report.render(format));
-    Ok(())
-}
-
-fn render(path: &Path, output: &Path, steps: usize, seed: u64, sets: &[String]) -> Result<()> {
-    let (source, overrides) = open_recipe(path, sets)?;
-    let recipe = source.resolve(&overrides, &[])?;
-    let cfg = &recipe.env;
-    let mut env = Env::new(cfg, seed, cfg.obstacle_density)?;
-    let zero = vec![0.0; locomamba::sim::env::action_dim(cfg)];
-    for _ in 0..steps {
-        env.step(&zero);
-    }
-    let mut metric = vec![0.0; cfg.depth.width * cfg.depth.height];
-    env.render_metric(&mut metric);
-    let (w, h) = (cfg.depth.width, cfg.depth.height);
-    write_depth_png(output, &metric, w, h, cfg.depth.near, cfg.depth.far)?;
-    println!(
-        "wrote {} ({w}x{h}, task {}, seed {seed}, after {steps} steps)",
-        output.display(),
-        cfg.task.name()
-    );
     Ok(())
 }

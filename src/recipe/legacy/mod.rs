@@ -124,6 +124,25 @@ pub struct MigrationReport {
     pub notes: Vec<String>,
     /// Legacy keys with no counterpart and their values, in file order.
     pub unmapped: Vec<(String, Value)>,
+    /// `(recipe key, legacy key)` for every value copied from one to the other, so an error in
+    /// the recipe key names the key the user wrote.
+    pub origins: Vec<(String, String)>,
+}
+
+impl MigrationReport {
+    /// The legacy key a recipe key path (or the key it is part of, e.g. a list element's list)
+    /// was copied from.
+    pub fn legacy_key_of(&self, recipe_path: &str) -> Option<&str> {
+        self.origins
+            .iter()
+            .find(|(recipe, _)| {
+                recipe_path == recipe
+                    || recipe_path
+                        .strip_prefix(recipe.as_str())
+                        .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+            })
+            .map(|(_, legacy)| legacy.as_str())
+    }
 }
 
 impl MigrationReport {
@@ -227,6 +246,10 @@ impl Ctx<'_> {
     }
 
     fn wrong(&self, path: &str, found: &Value, expected: &str) -> MigrateError {
+        self.wrong_text(path, &found.to_string(), expected)
+    }
+
+    fn wrong_text(&self, path: &str, found: &str, expected: &str) -> MigrateError {
         MigrateError::WrongType {
             file: self.file.to_path_buf(),
             path: path.to_string(),
@@ -287,7 +310,7 @@ pub fn convert(
     let mut flat = Vec::new();
     leaves("", legacy, &mut flat);
     let ctx = Ctx { file, flat };
-    steps::check_environment(&ctx)?;
+    steps::check_environment(&ctx, legacy)?;
     let mut out = steps::Output::new(file);
     steps::apply_table(&ctx, &mut out)?;
     steps::observation(&ctx, &mut out)?;

@@ -62,8 +62,21 @@ fn renders_images(ctx: &Ctx) -> Result<bool, MigrateError> {
     ctx.flag("env.env_build.get_image", true)
 }
 
-/// Refuses the original's MPC system and anything that is not an A1 ground config.
-pub(super) fn check_environment(ctx: &Ctx) -> Result<(), MigrateError> {
+/// Refuses the original's MPC system, anything that is not an A1 ground config, and a config
+/// without its `env` object (the environment's settings, `env.env_build...`).
+pub(super) fn check_environment(ctx: &Ctx, legacy: &Value) -> Result<(), MigrateError> {
+    match legacy.get("env") {
+        Some(Value::Object(_)) => {}
+        found => {
+            let found = found.map_or("no `env` key".to_string(), Value::to_string);
+            return Err(ctx.wrong_text(
+                "env",
+                &found,
+                "an object holding the environment's settings (env_build, reward scales); \
+                 without it the config describes no task",
+            ));
+        }
+    }
     match ctx.get("env_name") {
         None => Ok(()),
         Some(v) if v == "A1MoveGround" => Ok(()),
@@ -83,7 +96,10 @@ pub(super) fn check_environment(ctx: &Ctx) -> Result<(), MigrateError> {
 pub(super) fn apply_table(ctx: &Ctx, out: &mut Output) -> Result<(), MigrateError> {
     for (key, value) in &ctx.flat {
         match table::rule(key) {
-            Some(Rule::Copy(target)) => out.set(target, value.clone()),
+            Some(Rule::Copy(target)) => {
+                out.set(target, value.clone());
+                out.report.origins.push((target.to_string(), key.clone()));
+            }
             Some(Rule::Require(expected)) => {
                 let ok = match key.as_str() {
                     "env.env_build.motor_control_mode" => value == "POSITION",
