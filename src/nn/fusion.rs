@@ -72,7 +72,7 @@ impl Fusion {
                 let [b, t, d] = tokens.dims();
                 tokens.reshape([b, t * d])
             }
-            _ => super::policy::pool(tokens, has_state_token),
+            _ => pool_fused(tokens, has_state_token),
         }
     }
 }
@@ -102,5 +102,17 @@ impl MambaFusion {
             y
         });
         (y, next)
+    }
+}
+/// Pools fused tokens `[B, T, D]`: with a state token, its output concatenated with the mean of
+/// the visual tokens (`[B, 2D]`); without, the mean of all tokens (`[B, D]`).
+fn pool_fused(tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
+    let [b, t, d] = tokens.dims();
+    if has_state_token {
+        let state = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
+        let visual = tokens.narrow(1, 1, t - 1).mean_dim(1).reshape([b, d]);
+        Tensor::cat(vec![state, visual], 1)
+    } else {
+        tokens.mean_dim(1).reshape([b, d])
     }
 }

@@ -13,19 +13,6 @@ use super::memory::{BranchMemories, Memory};
 /// Lower and upper clamp of the policy log-std.
 pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);
 
-/// Pools fused tokens `[B, T, D]`: with a state token, its output concatenated with the mean of
-/// the visual tokens (`[B, 2D]`); without, the mean of all tokens (`[B, D]`).
-pub fn pool(tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
-    let [b, t, d] = tokens.dims();
-    if has_state_token {
-        let state = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
-        let visual = tokens.narrow(1, 1, t - 1).mean_dim(1).reshape([b, d]);
-        Tensor::cat(vec![state, visual], 1)
-    } else {
-        tokens.mean_dim(1).reshape([b, d])
-    }
-}
-
 /// An MLP with ReLU after every layer.
 #[derive(Module, Debug)]
 pub struct Head {

@@ -229,9 +229,10 @@ fn run_loop(
                 .map_err(io_err(&dir.metrics()))?;
             if let Some(tb) = &mut tb {
                 for (tag, value) in &scalars {
-                    tb.scalar(tag, *value as f32, steps);
+                    tb.scalar(tag, *value as f32, steps)
+                        .map_err(io_err(&dir.tensorboard()))?;
                 }
-                tb.flush();
+                tb.flush().map_err(io_err(&dir.tensorboard()))?;
             }
         }
         if update.is_multiple_of(log.checkpoint_interval as u64) && !trainer.done() {

@@ -1,32 +1,76 @@
-//! TensorBoard scalars and images: written as event files with the `tensorboard-rs` crate's file
-//! writer, read back by a small event-file parser (TFRecord framing + the few protobuf fields of
-//! `Event`/`Summary` that scalars and images use), which the tests and `runner` use to check what
-//! was logged.
+//! TensorBoard scalars and images: event files written here (TFRecord framing of `Event` protos
+//! from the `tensorboard-proto` crate, with their masked CRC-32C checksums), and read back by a
+//! small event-file parser (the few protobuf fields of `Event`/`Summary` that scalars and images
+//! use), which the tests and `runner` use to check what was logged.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use protobuf::RepeatedField;
+use protobuf::{Message, RepeatedField};
+use tensorboard_proto::event::Event;
 use tensorboard_proto::summary::{Summary, Summary_Image, Summary_Value};
-use tensorboard_rs::summary_writer::FileWriter;
 
-/// Writes scalar and image summaries into one run folder.
+/// Writes scalar and image summaries into one event file of a run folder.
 pub struct TensorBoard {
-    writer: FileWriter,
+    file: BufWriter<File>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl TensorBoard {
-    /// Opens a new event file in `dir` (created if needed).
+    /// Opens a new event file `events.out.tfevents.<time>.<host>.<pid>.0` in `dir` (created if
+    /// needed) and writes its file-version event.
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(Self {
-            writer: FileWriter::new(dir),
-        })
+        let name = format!(
+            "events.out.tfevents.{:010}.{}.{}.0",
+            now() as u64,
+            super::lock::hostname(),
+            std::process::id()
+        );
+        let mut tb = Self {
+            file: BufWriter::new(File::create(dir.join(name))?),
+        };
+        let mut version = Event::new();
+        version.set_wall_time(now());
+        version.set_file_version("brain.Event:2".to_string());
+        tb.write_event(&version)?;
+        tb.file.flush()?;
+        Ok(tb)
+    }
+
+    /// Appends one event as a TFRecord: length, its masked CRC, the bytes, their masked CRC.
+    fn write_event(&mut self, event: &Event) -> std::io::Result<()> {
+        let data = event.write_to_bytes().map_err(std::io::Error::other)?;
+        let len = (data.len() as u64).to_le_bytes();
+        self.file.write_all(&len)?;
+        self.file.write_all(&masked_crc32c(&len).to_le_bytes())?;
+        self.file.write_all(&data)?;
+        self.file.write_all(&masked_crc32c(&data).to_le_bytes())
+    }
+
+    fn write_summary(&mut self, value: Summary_Value, step: u64) -> std::io::Result<()> {
+        let mut summary = Summary::new();
+        summary.set_value(RepeatedField::from(vec![value]));
+        let mut event = Event::new();
+        event.set_wall_time(now());
+        event.set_step(step as i64);
+        event.set_summary(summary);
+        self.write_event(&event)
     }
 
     /// Logs `value` under `tag` at `step` (env steps).
-    pub fn scalar(&mut self, tag: &str, value: f32, step: u64) {
-        let summary = tensorboard_rs::summary::scalar(tag, value);
-        self.writer.add_summary(summary, step as usize);
+    pub fn scalar(&mut self, tag: &str, value: f32, step: u64) -> std::io::Result<()> {
+        let mut v = Summary_Value::new();
+        v.set_tag(tag.to_string());
+        v.set_simple_value(value);
+        self.write_summary(v, step)
     }
 
     /// Logs an 8-bit grayscale image (`width * height` bytes, rows top to bottom) under `tag`
@@ -51,15 +95,12 @@ impl TensorBoard {
         let mut value = Summary_Value::new();
         value.set_tag(tag.to_string());
         value.set_image(image);
-        let mut summary = Summary::new();
-        summary.set_value(RepeatedField::from(vec![value]));
-        self.writer.add_summary(summary, step as usize);
-        Ok(())
+        self.write_summary(value, step)
     }
 
-    /// Flushes buffered events to disk.
-    pub fn flush(&mut self) {
-        self.writer.flush();
+    /// Writes buffered events to disk.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -162,8 +203,10 @@ fn read_events(path: &Path) -> std::io::Result<Vec<Logged>> {
     Ok(out)
 }
 
+/// TFRecord's masked CRC-32C of `data`: the checksum rotated right by 15 bits plus a constant.
 fn masked_crc32c(data: &[u8]) -> u32 {
-    tensorboard_rs::masked_crc32c::masked_crc32c(data)
+    let crc = crc32c::crc32c(data);
+    crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
 /// Minimal protobuf reader: `(field, wire type, payload)` items.
@@ -302,13 +345,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_record_checksum_is_tfrecords_masked_crc32c() {
+        // CRC-32C("123456789") is 0xE3069283 (the standard check value), then masked.
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(
+            masked_crc32c(b"123456789"),
+            0xE306_9283u32.rotate_right(15).wrapping_add(0xa282_ead8)
+        );
+    }
+
+    #[test]
     fn written_scalars_read_back() {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut tb = TensorBoard::create(dir.path()).unwrap();
-            tb.scalar("train/return", 1.5, 10);
-            tb.scalar("train/loss", -0.25, 20);
-            tb.flush();
+            tb.scalar("train/return", 1.5, 10).unwrap();
+            tb.scalar("train/loss", -0.25, 20).unwrap();
+            tb.flush().unwrap();
         }
         let files = event_files(dir.path()).unwrap();
         assert_eq!(files.len(), 1);
@@ -335,10 +388,10 @@ mod tests {
         let pixels: Vec<u8> = (0..width * height).map(|i| (i * 17) as u8).collect();
         {
             let mut tb = TensorBoard::create(dir.path()).unwrap();
-            tb.scalar("eval/distance", 2.0, 7);
+            tb.scalar("eval/distance", 2.0, 7).unwrap();
             tb.gray_image("eval/depth", &pixels, width, height, 7)
                 .unwrap();
-            tb.flush();
+            tb.flush().unwrap();
         }
         let file = &event_files(dir.path()).unwrap()[0];
         assert_eq!(
