@@ -109,7 +109,20 @@ impl Table {
         }
         if !self.notes.is_empty() {
             out.push('\n');
-            out += &self.notes.join(" ");
+            // One sentence each: a note without a full stop gets one.
+            let sentences: Vec<String> = self
+                .notes
+                .iter()
+                .map(|n| {
+                    let n = n.trim_end();
+                    if n.ends_with('.') {
+                        n.to_string()
+                    } else {
+                        format!("{n}.")
+                    }
+                })
+                .collect();
+            out += &sentences.join(" ");
             out.push('\n');
         }
         out
@@ -230,8 +243,11 @@ mod tests {
         assert_eq!(
             sample().markdown(),
             "| task | steps/s |\n| --- | ---: |\n| flat | 1209.0 |\n| thin\\|obstacles | 98.0 |\n\n\
-             random actions\n"
+             random actions.\n"
         );
+        // Several notes read as sentences.
+        let two = sample().note("ms per call.").markdown();
+        assert!(two.ends_with("random actions. ms per call.\n"), "{two}");
     }
 
     #[test]
