@@ -6,6 +6,7 @@ mod eval_agent;
 mod memory;
 mod readme;
 mod report;
+mod results;
 mod resume;
 mod shard;
 mod sweep;
