@@ -20,6 +20,23 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> NnError {
     }
 }
 
+/// The policy's initial log-std `[action_dim]`: `ppo.init_log_std`, and for the trot's
+/// modulation outputs (the last ones) `ln(env.trot.modulation_std)` when that is set.
+fn initial_log_std(recipe: &Recipe, action_dim: usize, device: &Device) -> Tensor<1> {
+    let modulation = recipe.env.modulation_outputs().min(action_dim);
+    let std = recipe.env.trot.modulation_std;
+    let values: Vec<f32> = (0..action_dim)
+        .map(|i| {
+            if i >= action_dim - modulation && std > 0.0 {
+                std.ln()
+            } else {
+                recipe.ppo.init_log_std
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [action_dim]), device)
+}
+
 /// Builds a fusion stack from a `[sequence]` section for `tokens` tokens of width `width`.
 pub type FusionBuilder = fn(&SequenceConfig, usize, usize, &Device) -> Result<Fusion, NnError>;
 
@@ -176,11 +193,7 @@ pub fn build_actor_critic(
         fusion: policy_fusion,
         head: policy_head,
         mean: output_layer(out, shape.action_dim, 0.01, device),
-        log_std: Param::from_tensor(Tensor::full(
-            [shape.action_dim],
-            recipe.ppo.init_log_std,
-            device,
-        )),
+        log_std: Param::from_tensor(initial_log_std(recipe, shape.action_dim, device)),
     };
     let privileged_dim = if recipe.ppo.asymmetric_critic {
         shape.privileged_dim

@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 
 mod memory;
+mod trot;
 
 use super::types::{
-    ActionMode, CurriculumConfig, CurriculumDriver, Recipe, SequenceConfig, SequenceModel, Task,
+    CurriculumConfig, CurriculumDriver, Recipe, SequenceConfig, SequenceModel, Task,
 };
 
 /// One broken rule.
@@ -457,26 +458,7 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
     );
 
     memory::check_memory(&mut c, r);
-    let trot = &env.trot;
-    c.check(
-        (0.0..1.0).contains(&trot.frequency_range),
-        "env.trot.frequency_range",
-        trot.frequency_range,
-        "a fraction in [0, 1) (the frequency stays positive)",
-    );
-    c.check(
-        (0.0..=1.0).contains(&trot.amplitude_range),
-        "env.trot.amplitude_range",
-        trot.amplitude_range,
-        "a fraction in [0, 1]",
-    );
-    c.check(
-        env.action_mode == ActionMode::TrotResidual
-            || (trot.frequency_range == 0.0 && trot.amplitude_range == 0.0),
-        "env.trot",
-        "frequency_range or amplitude_range > 0 with env.action_mode = \"joint_targets\"",
-        "env.action_mode = \"trot_residual\" (only the gait prior has a trot to modulate)",
-    );
+    trot::check_trot(&mut c, env);
 
     let l = &r.logging;
     c.check(

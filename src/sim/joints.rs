@@ -9,13 +9,9 @@ pub fn joint_outputs(cfg: &EnvConfig) -> usize {
     if cfg.diagonal_act { 6 } else { 12 }
 }
 
-/// Outputs after the joints' that modulate the trot: its frequency (when
-/// `env.trot.frequency_range > 0`), then its amplitude (when `env.trot.amplitude_range > 0`).
+/// Outputs after the joints' that modulate the trot ([`EnvConfig::modulation_outputs`]).
 pub fn modulation_outputs(cfg: &EnvConfig) -> usize {
-    if !cfg.modulates_trot() {
-        return 0;
-    }
-    usize::from(cfg.trot.frequency_range > 0.0) + usize::from(cfg.trot.amplitude_range > 0.0)
+    cfg.modulation_outputs()
 }
 
 /// Number of policy outputs for a config: the joints' and the trot modulation's.

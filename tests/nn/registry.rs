@@ -167,3 +167,37 @@ fn an_asymmetric_critic_reads_privileged_state_and_the_policy_does_not() {
     let acted = model.act(proprio, depth);
     assert_eq!(values(acted.flatten(0, 1)), values(mean_a.flatten(0, 1)));
 }
+
+/// The trot's modulation outputs (the last ones) start with their own exploration std when
+/// `env.trot.modulation_std` is set; the joint outputs keep `ppo.init_log_std`.
+#[test]
+fn modulation_outputs_start_with_their_own_exploration_std() {
+    use locomamba::recipe::ActionMode;
+    let mut r = Recipe::default();
+    r.env.action_mode = ActionMode::TrotResidual;
+    r.env.trot.frequency_range = 0.5;
+    r.env.trot.amplitude_range = 0.5;
+    r.env.trot.modulation_std = 0.3;
+    r.ppo.init_log_std = -3.0;
+    let shape = ObsShape {
+        action_dim: 8,
+        ..shape()
+    };
+    let model = build_actor_critic(&r, &shape, &cpu_device()).unwrap();
+    let log_std = model
+        .policy
+        .log_std
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    assert_eq!(&log_std[..6], &[-3.0; 6]);
+    for v in &log_std[6..] {
+        assert!((v - 0.3f32.ln()).abs() < 1e-6, "{log_std:?}");
+    }
+    r.env.trot.modulation_std = 0.0;
+    let model = build_actor_critic(&r, &shape, &cpu_device()).unwrap();
+    let all = model.policy.log_std.val().into_data().convert::<f32>();
+    assert!(all.iter::<f32>().all(|v| v == -3.0));
+}

@@ -399,6 +399,11 @@ pub struct TrotConfig {
     /// Likewise for the hip and knee amplitudes (`1 +- amplitude_range`, one more output).
     /// 0: fixed amplitudes.
     pub amplitude_range: f32,
+    /// Initial exploration standard deviation of the modulation outputs (their raw, pre-tanh
+    /// values); 0: `ppo.init_log_std`'s, like the joint outputs. The joints want a small one
+    /// around a prior that already walks; the generator's frequency and amplitude are explored
+    /// only if theirs is large enough to change the gait noticeably.
+    pub modulation_std: f32,
 }
 
 impl Default for TrotConfig {
@@ -410,6 +415,7 @@ impl Default for TrotConfig {
             knee_lag: 0.25,
             frequency_range: 0.0,
             amplitude_range: 0.0,
+            modulation_std: 0.0,
         }
     }
 }
@@ -419,6 +425,15 @@ impl EnvConfig {
     pub fn modulates_trot(&self) -> bool {
         self.action_mode == ActionMode::TrotResidual
             && (self.trot.frequency_range > 0.0 || self.trot.amplitude_range > 0.0)
+    }
+
+    /// Policy outputs after the joints' that modulate the trot: its frequency (when
+    /// `trot.frequency_range > 0`), then its amplitude (when `trot.amplitude_range > 0`).
+    pub fn modulation_outputs(&self) -> usize {
+        if !self.modulates_trot() {
+            return 0;
+        }
+        usize::from(self.trot.frequency_range > 0.0) + usize::from(self.trot.amplitude_range > 0.0)
     }
 }
 
