@@ -4,8 +4,6 @@
 //! measurement; the figure is a guide (evaluations and checkpoints add to it, the curriculum and
 //! the robot's falls change the simulator's rate).
 
-use std::time::Instant;
-
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -14,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::bench::BenchError;
 use crate::bench::env::vec_env_rate;
+use crate::bench::nets::mean_ms;
 use crate::nn::{ObsShape, build_actor_critic};
 use crate::recipe::Recipe;
 use crate::sim::VecEnv;
@@ -56,15 +55,7 @@ pub fn estimate(recipe: &Recipe, device: &Device) -> Result<TimeEstimate, BenchE
     };
     let model = build_actor_critic(recipe, &shape, device)?;
     let (p, d, privileged) = obs(envs, device);
-    let time = |repeats: usize, f: &mut dyn FnMut()| {
-        f();
-        let started = Instant::now();
-        for _ in 0..repeats {
-            f();
-        }
-        started.elapsed().as_secs_f64() * 1e3 / repeats as f64
-    };
-    let inference_ms = time(3, &mut || {
+    let inference_ms = mean_ms(3, || {
         let (m, v) = model.forward(p.clone(), d.clone(), privileged.clone());
         let _ = (m.into_data(), v.into_data());
     });
@@ -73,7 +64,7 @@ pub fn estimate(recipe: &Recipe, device: &Device) -> Result<TimeEstimate, BenchE
     let mut optim = AdamConfig::new().init();
     let batch = recipe.ppo.minibatch_size.max(1);
     let (p, d, privileged) = obs(batch, &train_device);
-    let train_step_ms = time(1, &mut || {
+    let train_step_ms = mean_ms(1, || {
         let (mean, value) = train.forward(p.clone(), d.clone(), privileged.clone());
         let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &train);

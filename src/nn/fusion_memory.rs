@@ -29,8 +29,9 @@ const HIDDEN: f32 = -1e9;
 
 impl Fusion {
     /// A zero memory of this stack for `batch` sequences of `tokens` tokens per step of width
-    /// `width`; a Transformer keeps `context_steps - 1` steps of context (at least one slot, never
-    /// visible when `context_steps` is 1). `None` for the baselines (nothing to remember).
+    /// `width`; a Transformer keeps `context_steps - 1` steps of context (none, and no buffers,
+    /// when `context_steps` is 1: each step sees only itself). `None` for the baselines (nothing
+    /// to remember).
     pub fn zero_memory(
         &self,
         batch: usize,
@@ -53,8 +54,9 @@ impl Fusion {
                     .collect();
                 Some(Memory::zeros(batch, shapes))
             }
+            Fusion::Transformer(_) if context_steps <= 1 => Some(Memory::zeros(batch, Vec::new())),
             Fusion::Transformer(t) => {
-                let cached = context_steps.saturating_sub(1).max(1);
+                let cached = context_steps - 1;
                 let mut shapes: Vec<Vec<usize>> =
                     vec![vec![cached * tokens, width]; t.layers.len()];
                 shapes.push(vec![cached]);
@@ -112,6 +114,10 @@ impl Fusion {
                     buffer.values = values(t);
                 }
                 (h.reshape([rows, tokens, width]), out)
+            }
+            // One step of context: every step attends over its own tokens only.
+            Fusion::Transformer(_) if memory.buffers.is_empty() => {
+                (self.forward(x), memory.clone())
             }
             Fusion::Transformer(t) => {
                 let layers = t.layers.len();

@@ -8,7 +8,7 @@
 //! - Transformer: per layer, the layer's inputs over the last `context_steps - 1` control steps
 //!   `[(context_steps - 1) x tokens, d_model]`, oldest first, then one buffer of flags
 //!   `[context_steps - 1]` saying which of those steps hold a step of the current episode (1) or
-//!   nothing (0).
+//!   nothing (0); no buffers at all when `context_steps` is 1 (a step sees only itself).
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

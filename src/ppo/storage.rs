@@ -62,32 +62,9 @@ impl Rollout {
     /// An empty buffer for `envs` envs with room for `steps` steps of transitions of the
     /// given widths.
     pub fn new(envs: usize, steps: usize, widths: RolloutWidths) -> Self {
-        let n = envs * steps;
-        let RolloutWidths {
-            proprio_dim,
-            depth_len,
-            action_dim,
-            privileged_dim,
-        } = widths;
-        Self {
-            envs,
-            proprio_dim,
-            depth_len,
-            action_dim,
-            privileged_dim,
-            proprio: Vec::with_capacity(n * proprio_dim),
-            depth: Vec::with_capacity(n * depth_len),
-            privileged: Vec::with_capacity(n * privileged_dim),
-            actions: Vec::with_capacity(n * action_dim),
-            log_probs: Vec::with_capacity(n),
-            values: Vec::with_capacity(n),
-            rewards: Vec::with_capacity(n),
-            terminated: Vec::with_capacity(n),
-            truncated: Vec::with_capacity(n),
-            terminal_values: Vec::with_capacity(n),
-            starts: Vec::with_capacity(n),
-            segment_memory: Vec::new(),
-        }
+        let mut roll = Self::default();
+        roll.reset(envs, steps, widths);
+        roll
     }
 
     /// Empties the buffer for a new rollout of `envs` envs x `steps` steps of the given widths,

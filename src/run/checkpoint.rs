@@ -211,6 +211,16 @@ fn read_state(path: &Path) -> Result<TrainerState, CheckpointError> {
     serde_json::from_str(&text).map_err(|e| format_err(path, e))
 }
 
+/// A checkpoint's run state (counters, normalisers, env snapshot).
+pub fn state_of(checkpoint: &Path) -> Result<TrainerState, CheckpointError> {
+    read_state(&checkpoint.join(STATE))
+}
+
+/// The path of a checkpoint's weights file.
+pub fn weights_path(checkpoint: &Path) -> PathBuf {
+    checkpoint.join(MODEL)
+}
+
 /// Loads only the normaliser of a checkpoint (for evaluation).
 pub fn norm_of(checkpoint: &Path) -> Result<Option<RunningNorm>, CheckpointError> {
     Ok(read_state(&checkpoint.join(STATE))?.norm)

@@ -53,12 +53,15 @@ pub enum JobError {
     Locked(#[from] LockError),
     /// The run folder holds a run of a different recipe.
     #[error(
-        "{path} holds a run of a different recipe; resuming it would mix two experiments. \
-         Use another experiment name, or --force to replace it (the old folder is renamed, not deleted)"
+        "{path} holds a run of a different recipe ({keys}); resuming it would mix two \
+         experiments. Use another experiment name, or --force to replace it (the old folder is \
+         renamed, not deleted)"
     )]
     RecipeChanged {
         /// The recipe file in the run folder.
         path: String,
+        /// The keys that differ, with the stored and the new value.
+        keys: String,
     },
 }
 
@@ -127,6 +130,28 @@ fn set_aside(root: &Path) -> Result<Option<PathBuf>, JobError> {
     Ok(Some(target))
 }
 
+/// How the recipe stored at `stored` differs from `recipe`, or `None` when they are the same
+/// recipe written differently (a file written by an older version lacks keys added since, which
+/// read back as their defaults).
+fn recipe_difference(stored: &Path, recipe: &Recipe) -> Option<String> {
+    let Ok(old) = crate::recipe::load(stored, &crate::recipe::Overrides::default()) else {
+        return Some("the stored recipe no longer loads".into());
+    };
+    let changed = super::resume::changed_keys(&old, recipe);
+    if changed.is_empty() {
+        return None;
+    }
+    let mut shown: Vec<String> = changed
+        .iter()
+        .take(4)
+        .map(|(key, was, now)| format!("{key}: {was} -> {now}"))
+        .collect();
+    if changed.len() > 4 {
+        shown.push(format!("{} more", changed.len() - 4));
+    }
+    Some(shown.join(", "))
+}
+
 /// Runs (or resumes, or skips) one job. `stop` is raised by Ctrl-C.
 pub fn run_job(
     job: &Job,
@@ -144,11 +169,16 @@ pub fn run_job(
         if let Some(old) = set_aside(&dir.root)? {
             progress.message(&format!("--force: previous run moved to {}", old.display()));
         }
-    } else if existing.as_ref().is_some_and(|t| *t != recipe_text) {
+    } else if let Some(keys) = existing
+        .as_ref()
+        .filter(|t| **t != recipe_text)
+        .and_then(|_| recipe_difference(&dir.recipe(), &job.recipe))
+    {
         // Checked before skipping a finished run, so changed settings are never silently
         // answered with old results.
         return Err(JobError::RecipeChanged {
             path: dir.recipe().display().to_string(),
+            keys,
         });
     } else if dir.finished() {
         let text = std::fs::read_to_string(dir.summary()).map_err(io_err(&dir.summary()))?;

@@ -3,9 +3,11 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod deploy;
 pub mod depth_strip;
 pub mod describe;
 pub mod eval;
+pub mod export;
 pub(crate) mod font;
 pub mod job;
 pub mod lock;

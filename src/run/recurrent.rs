@@ -9,7 +9,9 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::nn::memory::MemoryBuffer;
 use crate::nn::{BranchMemories, Memory};
 
-/// Tensor names: `policy.<i>` and `value.<i>`, each `[envs, shape...]`.
+/// Tensor names: `policy.<i>` and `value.<i>`, each `[envs, shape...]`; the env count is also
+/// in the header's metadata (`envs`), for a memory without buffers (a Transformer without
+/// context).
 fn name(branch: &str, i: usize) -> String {
     format!("{branch}.{i}")
 }
@@ -32,12 +34,19 @@ pub fn to_safetensors(m: &BranchMemories) -> Vec<u8> {
             (n.clone(), view)
         })
         .collect();
-    safetensors::serialize(views, None).expect("memory tensors serialise")
+    let info = [("envs".to_string(), m.policy.batch.to_string())].into();
+    safetensors::serialize(views, Some(info)).expect("memory tensors serialise")
 }
 
 /// The memories back from [`to_safetensors`]' bytes.
 pub fn from_safetensors(bytes: &[u8]) -> Result<BranchMemories, String> {
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let envs = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("envs"))
+        .and_then(|v| v.parse::<usize>().ok());
     let mut found: BTreeMap<(String, usize), (Vec<usize>, Vec<f32>)> = BTreeMap::new();
     for (n, view) in st.tensors() {
         let parsed = n
@@ -74,7 +83,7 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<BranchMemories, String> {
             });
         }
         Ok(Memory {
-            batch: batch.ok_or_else(|| format!("no {which} memory"))?,
+            batch: batch.or(envs).ok_or_else(|| format!("no {which} memory"))?,
             buffers,
         })
     };
@@ -96,6 +105,11 @@ mod tests {
         value.buffers[0].values[5] = -2.0;
         let m = BranchMemories { policy, value };
         assert_eq!(from_safetensors(&to_safetensors(&m)).unwrap(), m);
+        let empty = BranchMemories {
+            policy: Memory::zeros(4, Vec::new()),
+            value: Memory::zeros(4, Vec::new()),
+        };
+        assert_eq!(from_safetensors(&to_safetensors(&empty)).unwrap(), empty);
         assert!(from_safetensors(b"nonsense").is_err());
     }
 }

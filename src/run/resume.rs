@@ -12,6 +12,7 @@ use thiserror::Error;
 use super::atomic::write_atomic;
 use super::lock;
 use super::paths::RunDir;
+use crate::recipe::legacy::leaves;
 use crate::recipe::{Overrides, Recipe, RecipeError};
 
 /// Recipe keys (dotted prefixes) a resume may change.
@@ -46,23 +47,6 @@ pub enum ResumeError {
         /// The OS error.
         source: std::io::Error,
     },
-}
-
-/// `(dotted key, leaf)` pairs of a JSON tree; arrays are leaves.
-fn leaves(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                leaves(&key, v, out);
-            }
-        }
-        other => out.push((prefix.to_string(), other.clone())),
-    }
 }
 
 /// The keys whose values differ between two recipes: `(key, old, new)`, in key order.

@@ -243,3 +243,21 @@ fn without_context_a_step_equals_the_memoryless_forward() {
         assert!(d <= 1e-5, "{name}: differs by {d}");
     }
 }
+
+#[test]
+fn a_transformer_with_one_step_of_context_never_looks_back() {
+    let device = cpu_device();
+    let batch = 3;
+    let fusion = build_fusion(&transformer(), WIDTH, TOKENS, &device).unwrap();
+    let mut memory = fusion.zero_memory(batch, TOKENS, WIDTH, 1).unwrap();
+    for step in 0..3 {
+        let x = normal([batch, TOKENS, WIDTH], &device);
+        let (y, next) = fusion.forward_memory(x.clone(), &memory, &[false; 3], 1);
+        let d = max_abs_diff(&values(y), &values(fusion.forward(x)));
+        assert!(
+            d <= 1e-5,
+            "step {step}: differs from the memoryless forward by {d}"
+        );
+        memory = next;
+    }
+}

@@ -17,7 +17,7 @@ use crate::tiny::Tiny;
 fn recipe(dir: &Path, name: &str) -> PathBuf {
     Tiny {
         name,
-        total_env_steps: 1600,
+        total_env_steps: 12800,
         sequence: "model = \"mamba\"",
         logging: "checkpoint_interval = 1\neval_interval = 0",
         ..Tiny::default()

@@ -3,6 +3,7 @@
 mod check;
 mod crash;
 mod eval_agent;
+mod export;
 mod memory;
 mod readme;
 mod report;

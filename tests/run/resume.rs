@@ -21,19 +21,25 @@ fn text(out: &Output) -> String {
     )
 }
 
-#[test]
-fn a_resume_extends_the_budget_and_refuses_frozen_keys() {
-    let dir = tempfile::tempdir().unwrap();
+/// Writes the tiny recipe `name` (16 env steps) into `dir`, trains it and returns its path.
+fn trained(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let path = Tiny {
-        name: "resumed",
+        name,
         total_env_steps: 16,
         epochs: 1,
         logging: "eval_interval = 0",
         ..Tiny::default()
     }
-    .write(dir.path());
+    .write(dir);
     let out = runner(&["train", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
+    path
+}
+
+#[test]
+fn a_resume_extends_the_budget_and_refuses_frozen_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    trained(dir.path(), "resumed");
     let run = dir.path().join("runs/resumed/base/seed-0");
     let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
     let run_arg = run.to_str().unwrap();
@@ -76,4 +82,41 @@ fn a_resume_extends_the_budget_and_refuses_frozen_keys() {
             .unwrap()
             .contains("total_env_steps = 48")
     );
+}
+
+#[test]
+fn a_run_folder_from_an_older_version_resumes_and_a_changed_recipe_is_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = trained(dir.path(), "older");
+    let stored = dir.path().join("runs/older/base/seed-0/recipe.toml");
+    // An older version wrote no line for a key added since (read back as its default).
+    let full = std::fs::read_to_string(&stored).unwrap();
+    let older: String = full
+        .lines()
+        .filter(|l| !l.starts_with("modulation_std"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(
+        older, full,
+        "the stored recipe writes env.trot.modulation_std"
+    );
+    std::fs::write(&stored, &older).unwrap();
+    let out = runner(&["train", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("already finished"), "{}", text(&out));
+
+    // A real change is refused, naming the key and both values; the folder is untouched.
+    let changed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("epochs = 1", "epochs = 2");
+    std::fs::write(&path, changed).unwrap();
+    let before = std::fs::read_to_string(&stored).unwrap();
+    let out = runner(&["train", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(
+        msg.contains("different recipe (ppo.epochs: 1 -> 2)"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), before);
 }

@@ -349,17 +349,20 @@ fn runner_eval_writes_results_outside_the_pruned_checkpoint_folders() {
     let path = tiny_recipe(dir.path(), 16);
     sweep(&path, false);
     let run = dir.path().join("runs/tiny/model-mamba/seed-0");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args([
-            "eval",
-            run.to_str().unwrap(),
-            "--episodes",
-            "1",
-            "--task",
-            "thin_obstacles",
-        ])
-        .output()
-        .unwrap();
+    let eval_once = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args([
+                "eval",
+                run.to_str().unwrap(),
+                "--episodes",
+                "1",
+                "--task",
+                "thin_obstacles",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = eval_once();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -381,6 +384,17 @@ fn runner_eval_writes_results_outside_the_pruned_checkpoint_folders() {
     ] {
         assert!(result.get(key).is_some(), "{key} missing in {result}");
     }
+    // A later evaluation of fewer episodes does not replace it: it goes beside it.
+    let first = written[0].as_ref().unwrap().path();
+    let text = std::fs::read_to_string(&first).unwrap();
+    let bigger = text.replace("\"episodes\": 1,", "\"episodes\": 5,");
+    assert_ne!(bigger, text);
+    std::fs::write(&first, &bigger).unwrap();
+    let again = eval_once();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("kept the 5-episode evaluation"));
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), bigger);
+    assert_eq!(std::fs::read_dir(run.join("eval")).unwrap().count(), 2);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(["eval", run.to_str().unwrap(), "--task", "lava"])
         .output()

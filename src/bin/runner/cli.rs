@@ -168,6 +168,32 @@ pub enum Command {
         #[command(flatten)]
         frame: FrameSize,
     },
+    /// Export a checkpoint's policy to ONNX (`policy.onnx`, with its metadata, a JSON sidecar,
+    /// the weights and the recipe) for deployment; `--check` runs it in onnxruntime against this
+    /// crate's own outputs.
+    Export {
+        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
+        checkpoint: PathBuf,
+        /// Output folder (default: `<run>/exported/`).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Step the simulator with the policy, run the exported model in onnxruntime on the
+        /// same inputs (through `python3` with `onnx` and `onnxruntime`) and print the largest
+        /// difference per output; fails beyond the tolerance.
+        #[arg(long)]
+        check: bool,
+        /// Control steps the check records (with memory, the state carried through them).
+        #[arg(long, default_value_t = 50, requires = "check")]
+        check_steps: usize,
+        /// The Python interpreter of the check.
+        #[arg(
+            long,
+            default_value = "python3",
+            env = "LOCOMAMBA_PYTHON",
+            requires = "check"
+        )]
+        python: String,
+    },
     /// Record one episode of a checkpoint's policy as a video: a chase camera's ray-cast view of
     /// the scene, the policy's depth input beside it, and the step, distance and return.
     Video {

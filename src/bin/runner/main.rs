@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 mod cli;
+mod export;
 mod inspect;
 mod signals;
 mod slurm;
@@ -188,6 +189,17 @@ fn run(cli: Cli) -> Result<()> {
                 ),
             }
         }
+        Command::Export {
+            checkpoint,
+            output,
+            check,
+            check_steps,
+            python,
+        } => export::export(
+            &checkpoint,
+            output.as_deref(),
+            check.then_some((check_steps, python.as_str())),
+        ),
         Command::Video {
             checkpoint,
             task,
@@ -410,7 +422,18 @@ fn eval(
     )?;
     println!("{} ({})", result, checkpoint.display());
     observer.map(video::report_written).transpose()?;
-    let out = run::paths::eval_output(&checkpoint, &result.task, seed);
+    let mut out = run::paths::eval_output(&checkpoint, &result.task, seed);
+    // An evaluation of more episodes already there is kept; this one goes beside it.
+    let kept = std::fs::read(&out)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("episodes").and_then(serde_json::Value::as_u64));
+    if let Some(kept) = kept.filter(|&k| k > result.episodes as u64) {
+        let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+        let beside = out.with_file_name(format!("{stem}-{}ep.json", result.episodes));
+        println!("kept the {kept}-episode evaluation in {}", out.display());
+        out = beside;
+    }
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

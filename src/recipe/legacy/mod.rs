@@ -187,7 +187,7 @@ pub fn is_legacy(value: &Value) -> bool {
 }
 
 /// Flattens objects into `(dotted key, leaf)` pairs; arrays and scalars are leaves.
-fn leaves(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+pub fn leaves(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {

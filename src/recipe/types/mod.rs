@@ -12,11 +12,13 @@ mod env;
 mod memory;
 mod model;
 mod training;
+mod trot;
 
 pub use env::*;
 pub use memory::*;
 pub use model::*;
 pub use training::*;
+pub use trot::*;
 
 /// Format version written by this runner; older versions are upgraded by `recipe::version`.
 pub const CURRENT_VERSION: u32 = 2;

@@ -2,8 +2,9 @@
 
 use rapier3d::prelude::*;
 
-use super::Env;
-use crate::recipe::{Difficulty, EnvConfig};
+use super::{Env, EpisodeStats};
+use crate::recipe::{Difficulty, EnvConfig, Task};
+use crate::sim::action::GaitPhase;
 use crate::sim::privileged::Privileged;
 use crate::sim::robot::Robot;
 use crate::sim::terrain::Scene;
@@ -97,5 +98,36 @@ impl Env {
     /// Raw actions applied since the last reset (for snapshots).
     pub fn actions(&self) -> &[f32] {
         &self.actions
+    }
+
+    /// The trot's phase (radians) at the coming step: the integrated phase of a modulated trot,
+    /// else the fixed trot's at this step of the episode (what an exported policy's `phase`
+    /// input takes).
+    pub fn gait_phase(&self) -> f32 {
+        if self.cfg.modulates_trot() {
+            self.gait.phase
+        } else {
+            GaitPhase::fixed(&self.cfg, self.steps).phase
+        }
+    }
+
+    /// Statistics of the episode so far.
+    pub fn episode_stats(&self, env: usize) -> EpisodeStats {
+        let pos = self.world.bodies[self.robot.trunk].translation();
+        let distance = match self.cfg.task {
+            Task::Mountain => (pos - self.start).length(),
+            _ => pos.x - self.start.x,
+        };
+        EpisodeStats {
+            env,
+            episode_return: self.episode_return,
+            length: self.steps,
+            distance,
+            collisions: self.collisions,
+            spheres: self.spheres,
+            fell: self.fell,
+            reached_end: self.reached_end,
+            reward_terms: self.term_sums,
+        }
     }
 }

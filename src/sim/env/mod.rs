@@ -2,7 +2,7 @@
 //! [`ObservationHistory`](super::observation::ObservationHistory), the reward formula is in
 //! [`super::reward`].
 
-use crate::recipe::{Difficulty, EnvConfig, Task};
+use crate::recipe::{Difficulty, EnvConfig};
 mod accessors;
 mod episode;
 
@@ -291,13 +291,14 @@ impl Env {
     /// The trot's phase and amplitude for this step's `action`: the integrated phase and the
     /// action's amplitude scale when the policy modulates the trot, else the fixed trot's.
     fn gait_at(&self, action: &[f32]) -> GaitPhase {
-        if self.cfg.modulates_trot() {
-            GaitPhase {
-                phase: self.gait.phase,
-                amplitude: GaitPhase::scales(&self.cfg, action).1,
-            }
+        let amplitude = if self.cfg.modulates_trot() {
+            GaitPhase::scales(&self.cfg, action).1
         } else {
-            GaitPhase::fixed(&self.cfg, self.steps)
+            1.0
+        };
+        GaitPhase {
+            phase: self.gait_phase(),
+            amplitude,
         }
     }
 
@@ -468,25 +469,5 @@ impl Env {
 
     fn touching_obstacle(&self) -> bool {
         contacts::touching(&self.world, &self.robot.body_colliders, &[TAG_OBSTACLE])
-    }
-
-    /// Statistics of the episode so far.
-    pub fn episode_stats(&self, env: usize) -> EpisodeStats {
-        let pos = self.world.bodies[self.robot.trunk].translation();
-        let distance = match self.cfg.task {
-            Task::Mountain => (pos - self.start).length(),
-            _ => pos.x - self.start.x,
-        };
-        EpisodeStats {
-            env,
-            episode_return: self.episode_return,
-            length: self.steps,
-            distance,
-            collisions: self.collisions,
-            spheres: self.spheres,
-            fell: self.fell,
-            reached_end: self.reached_end,
-            reward_terms: self.term_sums,
-        }
     }
 }
