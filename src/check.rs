@@ -1,5 +1,5 @@
 //! `runner check`: what this build can do on this machine (the successor of the Python project's
-//! requirements check). It never fails for a missing GPU; it says so. On every backend that can
+//! requirements check). It never fails for a missing GPU (unless asked to); it says so. On every backend that can
 //! run, it checks a tiny Mamba block: the parallel forward (the fused selective-scan operation)
 //! against a token-by-token recurrence (the tensor-op reference scan).
 
@@ -8,7 +8,7 @@ use std::fmt;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::device::{cuda_device, cuda_status};
+use crate::device::Gpu;
 use crate::nn::mamba::MambaBlockConfig;
 
 /// Largest |parallel - step| accepted by the forward check (f32).
@@ -40,18 +40,26 @@ pub struct CheckReport {
     pub backends: Vec<&'static str>,
     /// Threads rayon (simulator, CPU kernels) will use.
     pub cpu_threads: usize,
-    /// CUDA status in words.
-    pub cuda: String,
-    /// Whether a CUDA device can be used.
-    cuda_ok: bool,
+    /// Each GPU backend (CUDA, wgpu), its status in words (for wgpu: the adapter and its plane
+    /// size), and whether a device can be used.
+    pub gpus: Vec<(Gpu, String, bool)>,
     /// The Mamba forward check on every backend that can run.
     pub forward: Vec<ForwardCheck>,
 }
 
 impl CheckReport {
-    /// True when the `cuda` feature is compiled in and a device answered.
-    pub fn cuda_usable(&self) -> bool {
-        self.cuda_ok
+    /// True when some GPU backend is compiled in and a device answered.
+    pub fn gpu_usable(&self) -> bool {
+        self.gpus.iter().any(|(_, _, ok)| *ok)
+    }
+
+    /// The GPU backends' statuses, one per line.
+    pub fn gpu_statuses(&self) -> String {
+        self.gpus
+            .iter()
+            .map(|(gpu, status, _)| format!("{}: {status}", gpu.name()))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// True when every forward check that ran passed.
@@ -63,14 +71,18 @@ impl CheckReport {
 /// Runs the checks.
 pub fn run() -> CheckReport {
     let mut backends = vec!["cpu (flex, ndarray)"];
-    if cfg!(feature = "cuda") {
-        backends.push("cuda");
-    }
-    let (cuda, cuda_ok) = cuda_status();
     #[allow(deprecated)]
     let mut devices = vec![("flex", Device::flex()), ("ndarray", Device::ndarray())];
-    if cuda_ok {
-        devices.extend(cuda_device().map(|d| ("cuda", d)));
+    let mut gpus = Vec::new();
+    for gpu in Gpu::ALL {
+        if gpu.compiled() {
+            backends.push(gpu.name());
+        }
+        let (status, ok) = gpu.status();
+        if ok {
+            devices.extend(gpu.device().map(|d| (gpu.name(), d)));
+        }
+        gpus.push((gpu, status, ok));
     }
     let forward = devices
         .into_iter()
@@ -83,8 +95,7 @@ pub fn run() -> CheckReport {
         version: env!("CARGO_PKG_VERSION"),
         backends,
         cpu_threads: rayon::current_num_threads(),
-        cuda,
-        cuda_ok,
+        gpus,
         forward,
     }
 }
@@ -134,7 +145,9 @@ impl fmt::Display for CheckReport {
         writeln!(f, "locomamba {}", self.version)?;
         writeln!(f, "backends compiled: {}", self.backends.join(", "))?;
         writeln!(f, "cpu threads: {}", self.cpu_threads)?;
-        writeln!(f, "cuda: {}", self.cuda)?;
+        for (gpu, status, _) in &self.gpus {
+            writeln!(f, "{}: {status}", gpu.name())?;
+        }
         for c in &self.forward {
             match &c.max_abs_diff {
                 Ok(d) => writeln!(

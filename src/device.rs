@@ -1,7 +1,8 @@
-//! The one place that picks devices: burn's CPU backends (Flex by default), and CUDA when the
-//! binary has the `cuda` feature and the machine a device. CUDA is an accelerator, never a
-//! requirement: asking for it in a binary built without the feature, or on a machine without a
-//! device, stops the run at start with a message saying which.
+//! The one place that picks devices: burn's CPU backends (Flex by default), CUDA when the binary
+//! has the `cuda` feature and the machine a device, and wgpu (Vulkan, Metal, DirectX 12, or a
+//! software Vulkan device such as Mesa's lavapipe) when it has the `wgpu` feature and an adapter.
+//! A GPU is an accelerator, never a requirement: asking for one in a binary built without its
+//! feature, or on a machine without a device, stops the run at start with a message saying which.
 
 use burn::prelude::Device;
 use thiserror::Error;
@@ -27,18 +28,27 @@ pub fn cpu_device_of(backend: CpuBackend) -> Device {
 /// Why the requested backend cannot be used.
 #[derive(Debug, Error)]
 pub enum DeviceError {
-    /// The binary has no CUDA backend.
+    /// The binary was built without the backend's feature.
     #[error(
-        "the recipe asks for backend.kind = \"cuda\", but this binary was built without the `cuda` \
-         feature (rebuild with `cargo build --release --features cuda`, or use backend.kind = \"cpu\")"
+        "the recipe asks for backend.kind = \"{kind}\", but this binary was built without the \
+         `{kind}` feature (rebuild with `cargo build --release --features {kind}`, or use \
+         backend.kind = \"cpu\")"
     )]
-    CudaNotCompiled,
-    /// No CUDA device is visible.
+    NotCompiled {
+        /// The backend (and its cargo feature).
+        kind: &'static str,
+    },
+    /// The backend is compiled in, but no device answered.
     #[error(
-        "the recipe asks for backend.kind = \"cuda\", but no CUDA device is visible on this machine \
-         ({0}); use backend.kind = \"cpu\" (`--set backend.kind=cpu`)"
+        "the recipe asks for backend.kind = \"{kind}\", but no {kind} device is usable on this \
+         machine ({reason}); use backend.kind = \"cpu\" (`--set backend.kind=cpu`)"
     )]
-    NoCudaDevice(String),
+    NoDevice {
+        /// The backend.
+        kind: &'static str,
+        /// What the runtime said.
+        reason: String,
+    },
 }
 
 /// The device for `backend`, with CPU threads applied to the global rayon pool.
@@ -49,62 +59,105 @@ pub fn select(backend: &BackendConfig) -> Result<Device, DeviceError> {
             .num_threads(backend.cpu_threads)
             .build_global();
     }
-    match backend.kind {
-        BackendKind::Cpu => Ok(cpu_device_of(backend.cpu_backend)),
-        BackendKind::Cuda => usable_cuda_device(),
+    let gpu = match backend.kind {
+        BackendKind::Cpu => return Ok(cpu_device_of(backend.cpu_backend)),
+        BackendKind::Cuda => Gpu::Cuda,
+        BackendKind::Wgpu => Gpu::Wgpu,
+    };
+    let (status, ok) = gpu.status();
+    match gpu.device() {
+        None => Err(DeviceError::NotCompiled { kind: gpu.name() }),
+        Some(_) if !ok => Err(DeviceError::NoDevice {
+            kind: gpu.name(),
+            reason: status,
+        }),
+        Some(device) => Ok(device),
     }
 }
 
-#[cfg(not(feature = "cuda"))]
-fn usable_cuda_device() -> Result<Device, DeviceError> {
-    Err(DeviceError::CudaNotCompiled)
+/// The GPU backends a binary may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gpu {
+    /// NVIDIA GPUs through CUDA (the `cuda` feature).
+    Cuda,
+    /// Vulkan, Metal or DirectX 12 through wgpu (the `wgpu` feature).
+    Wgpu,
 }
 
-#[cfg(feature = "cuda")]
-fn usable_cuda_device() -> Result<Device, DeviceError> {
-    let (status, ok) = cuda_status();
-    if !ok {
-        return Err(DeviceError::NoCudaDevice(status));
+impl Gpu {
+    /// Every GPU backend, in the order `runner check` lists them.
+    pub const ALL: [Gpu; 2] = [Gpu::Cuda, Gpu::Wgpu];
+
+    /// The backend's name (also its cargo feature and `backend.kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Gpu::Cuda => "cuda",
+            Gpu::Wgpu => "wgpu",
+        }
     }
-    Ok(burn::backend::CudaDevice::default().into())
-}
 
-/// What this build and machine say about CUDA, and whether a CUDA device can be used.
-#[cfg(not(feature = "cuda"))]
-pub fn cuda_status() -> (String, bool) {
-    (
-        "not compiled in (this binary was built without `--features cuda`); the CPU backend is used"
-            .into(),
-        false,
-    )
-}
+    /// Whether this binary has the backend.
+    pub fn compiled(self) -> bool {
+        match self {
+            Gpu::Cuda => cfg!(feature = "cuda"),
+            Gpu::Wgpu => cfg!(feature = "wgpu"),
+        }
+    }
 
-/// What this build and machine say about CUDA, and whether a CUDA device can be used.
-#[cfg(feature = "cuda")]
-pub fn cuda_status() -> (String, bool) {
-    match crate::kernels::cube::cuda_client() {
-        Ok(client) => (
-            format!(
-                "compiled in; device 0 answered ({} units per cube at most)",
-                client.properties().hardware.max_units_per_cube
-            ),
-            true,
-        ),
-        Err(e) => (
-            format!("compiled in, but {e}; the CPU backend is used"),
-            false,
-        ),
+    /// burn's device of the backend, where this binary has it (whether it answers is
+    /// [`status`](Self::status)).
+    pub fn device(self) -> Option<Device> {
+        match self {
+            #[cfg(feature = "cuda")]
+            Gpu::Cuda => Some(burn::backend::CudaDevice::default().into()),
+            #[cfg(feature = "wgpu")]
+            Gpu::Wgpu => Some(burn::backend::WgpuDevice::default().into()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// What this build and machine say about the backend (for wgpu: the adapter's name, type and
+    /// plane size), and whether a device can be used.
+    pub fn status(self) -> (String, bool) {
+        if !self.compiled() {
+            return (
+                format!(
+                    "not compiled in (this binary was built without `--features {}`)",
+                    self.name()
+                ),
+                false,
+            );
+        }
+        gpu_status(self)
     }
 }
 
-/// The CUDA device, where this binary has the backend (whether it answers is [`cuda_status`]).
-#[cfg(not(feature = "cuda"))]
-pub fn cuda_device() -> Option<Device> {
-    None
+#[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+fn gpu_status(_gpu: Gpu) -> (String, bool) {
+    unreachable!("no GPU backend is compiled in")
 }
 
-/// The CUDA device, where this binary has the backend (whether it answers is [`cuda_status`]).
-#[cfg(feature = "cuda")]
-pub fn cuda_device() -> Option<Device> {
-    Some(burn::backend::CudaDevice::default().into())
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn gpu_status(gpu: Gpu) -> (String, bool) {
+    let client = match gpu {
+        Gpu::Cuda => crate::kernels::cube::cuda_client(),
+        Gpu::Wgpu => crate::kernels::cube::wgpu_client(),
+    };
+    match client {
+        Ok(client) => {
+            let hw = &client.properties().hardware;
+            (
+                format!(
+                    "compiled in; {} answered ({} units per cube at most, plane size {}..{})",
+                    client.name(),
+                    hw.max_units_per_cube,
+                    hw.plane_size_min,
+                    hw.plane_size_max
+                ),
+                true,
+            )
+        }
+        Err(e) => (format!("compiled in, but {e}"), false),
+    }
 }

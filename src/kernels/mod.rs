@@ -11,8 +11,8 @@ pub mod matmul;
 pub mod pointwise;
 pub mod selective_scan;
 
-/// CubeCL (CUDA) selective-scan kernels and their host-side launchers (the `cuda` feature).
-#[cfg(feature = "cuda")]
+/// CubeCL selective-scan kernels and their host-side launchers (the `cuda` and `wgpu` features).
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
 pub mod cube;
 
 /// The widest vector instruction set the kernels are compiled for on the running CPU. Kernel

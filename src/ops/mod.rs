@@ -11,7 +11,7 @@ pub mod layer_norm;
 pub mod linear;
 pub mod mamba_pointwise;
 pub mod scan;
-#[cfg(feature = "cuda")]
-pub mod scan_cuda;
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+pub mod scan_cube;
 
 pub use host::has_fused_cpu_ops;

@@ -6,8 +6,8 @@
 //!   the tensors' host buffers;
 //! - `Autodiff<B>`: the forward of `B` plus a backward node that calls `B`'s fused backward, so the
 //!   graph holds one node per scan (the saved inputs), never a `[B, L, C, N]` tensor;
-//! - the CubeCL backend (CUDA) under the `cuda` feature: the CubeCL kernels, see
-//!   [`crate::kernels::cube`] launched by [`super::scan_cuda`].
+//! - the CubeCL backend (CUDA, wgpu) under the `cuda` or `wgpu` feature: the CubeCL kernels, see
+//!   [`crate::kernels::cube`] launched by [`super::scan_cube`].
 //!
 //! The forward returns `y` `[B, L, C]` and the last state `[B, C, N]` packed in one flat tensor, so
 //! that a single autodiff node carries gradients for both; [`selective_scan_fused`] unpacks it.
@@ -102,7 +102,7 @@ impl<B: Backend> ScanTensors<B> {
 }
 
 /// The selective scan as a backend operation (see the module documentation for layouts).
-#[backend_extension(Flex, NdArray, Autodiff, Cube: cfg(feature = "cuda"))]
+#[backend_extension(Flex, NdArray, Autodiff, Cube: cfg(any(feature = "cuda", feature = "wgpu")))]
 pub trait SelectiveScanOps: Backend {
     /// Runs the scan from the initial state `h0` with the resets; returns `y` `[B, L, C]`
     /// followed by the last state `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N`
@@ -253,7 +253,8 @@ fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> Scan
     .map(|t| t.shape());
     let values = host_values(&x);
     let grad = B::values(&grad);
-    let (dy, dlast) = grad.split_at(dims.batch * dims.len * dims.channels);
+    let dy = &grad[..dims.batch * dims.len * dims.channels];
+    let dlast = &grad[dims.last_offset()..];
     let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
     let mut shapes = shapes.into_iter();
     let mut wrap =
@@ -334,7 +335,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
 }
 
 /// Runs the fused scan through burn's dispatch on any device (CPU backends, autodiff over them,
-/// CUDA with the `cuda` feature): returns `y` `[B, L, C]` and the last state `[B, C, N]`, with
+/// a GPU with the `cuda` or `wgpu` feature): returns `y` `[B, L, C]` and the last state `[B, C, N]`, with
 /// gradients for every input when they are tracked (`reset` excepted). Same results as the
 /// tensor-op reference ([`crate::nn::scan_reference`]) up to f32 rounding.
 pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
@@ -362,13 +363,18 @@ pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
     };
     let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
     let packed = Tensor::<1>::from_dispatch(packed);
-    let blc = batch * len * channels;
+    let dims = ScanDims {
+        batch,
+        len,
+        channels,
+        state,
+    };
     let y = packed
         .clone()
-        .narrow(0, 0, blc)
+        .narrow(0, 0, batch * len * channels)
         .reshape([batch, len, channels]);
     let last = packed
-        .narrow(0, blc, batch * channels * state)
+        .narrow(0, dims.last_offset(), batch * channels * state)
         .reshape([batch, channels, state]);
     (y, last)
 }

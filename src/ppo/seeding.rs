@@ -21,7 +21,8 @@ pub fn mix_seed(seed: u64, index: u64) -> u64 {
 /// initialising at once would interleave draws.
 static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Builds the networks with parameters drawn from `seed` (same seed, same initial weights).
+/// Builds the networks with parameters drawn from `seed` (same seed, same initial weights, on
+/// every backend).
 pub fn build_seeded(
     recipe: &Recipe,
     shape: &ObsShape,
@@ -29,11 +30,25 @@ pub fn build_seeded(
     seed: u64,
 ) -> Result<ActorCritic, NnError> {
     let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    device.seed(mix_seed(seed, u64::MAX));
-    let model = nn::build_actor_critic(recipe, shape, device)?;
+    // Every backend draws its own random numbers: a GPU's networks are drawn on the CPU and moved,
+    // so a seed gives the same initial weights on every backend.
+    let inner = device.clone().inner();
+    let on_cpu = [
+        crate::recipe::CpuBackend::Flex,
+        crate::recipe::CpuBackend::Ndarray,
+    ]
+    .into_iter()
+    .any(|b| crate::device::cpu_device_of(b) == inner);
+    let draw_on = if on_cpu {
+        device.clone()
+    } else {
+        crate::device::cpu_device().autodiff()
+    };
+    draw_on.seed(mix_seed(seed, u64::MAX));
+    let model = nn::build_actor_critic(recipe, shape, &draw_on)?;
     // burn initialises parameters lazily; draw them all now, in module order, under the lock.
     model.visit(&mut InitializeNow);
-    Ok(model)
+    Ok(if on_cpu { model } else { model.fork(device) })
 }
 
 /// Touches every parameter so lazily initialised ones are drawn immediately.

@@ -1,5 +1,6 @@
-//! The plain-slice CPU kernels (and, with `cuda`, the CubeCL kernels) against their oracles.
+//! The plain-slice CPU kernels (and, with `cuda` or `wgpu`, the CubeCL kernels) against their
+//! oracles.
 
-#[cfg(feature = "cuda")]
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
 mod cube_scan;
 mod selective_scan;

@@ -1,5 +1,5 @@
 //! `runner check`: reports the build, runs the Mamba forward check on every CPU backend, never
-//! fails for a missing GPU, and `--require-cuda` fails without one.
+//! fails for a missing GPU, and `--require-gpu` fails without one.
 
 use std::process::Command;
 
@@ -39,21 +39,24 @@ fn check_reports_and_succeeds_without_a_gpu() {
         "{text}"
     );
     assert!(text.contains("cuda: "), "{text}");
+    assert!(text.contains("wgpu: "), "{text}");
     assert!(text.contains("mamba forward on flex"), "{text}");
     assert!(text.contains("mamba forward on ndarray"), "{text}");
 }
 
 #[test]
-fn require_cuda_fails_plainly_when_no_device_can_be_used() {
-    if check::run().cuda_usable() {
-        eprintln!("skipped: a CUDA device is usable here");
+fn require_gpu_fails_plainly_when_no_device_can_be_used() {
+    if check::run().gpu_usable() {
+        eprintln!("skipped: a GPU is usable here");
         return;
     }
-    let out = runner(&["check", "--require-cuda"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--require-cuda: no usable CUDA device"),
-        "{err}"
-    );
+    for flag in ["--require-gpu", "--require-cuda"] {
+        let out = runner(&["check", flag]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--require-gpu: no usable GPU (cuda: "),
+            "{err}"
+        );
+    }
 }

@@ -4,6 +4,8 @@ mod check;
 mod crash;
 mod eval_agent;
 mod export;
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod gpu;
 mod memory;
 mod readme;
 mod report;

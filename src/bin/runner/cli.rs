@@ -284,12 +284,12 @@ pub enum Command {
     },
     /// Print the recipe JSON Schema.
     Schema,
-    /// Report the version, compiled backends, CPU threads and CUDA availability, and check a tiny
-    /// Mamba forward on every backend that can run.
+    /// Report the version, compiled backends, CPU threads and the GPU backends (CUDA, wgpu: the
+    /// adapter and its plane size), and check a tiny Mamba forward on every backend that can run.
     Check {
-        /// Exit with an error when no CUDA device can be used.
-        #[arg(long)]
-        require_cuda: bool,
+        /// Exit with an error when no GPU (CUDA or wgpu) can be used.
+        #[arg(long, alias = "require-cuda")]
+        require_gpu: bool,
     },
     /// Write the statistics report of an experiment folder (`runs/<exp>`): interquartile means
     /// over seeds with bootstrap intervals, and the probability of improvement between variants.
@@ -332,6 +332,8 @@ pub enum BackendArg {
     Cpu,
     /// CUDA (a binary built with `--features cuda` and a device).
     Cuda,
+    /// wgpu: Vulkan, Metal or DirectX 12 (a binary built with `--features wgpu` and an adapter).
+    Wgpu,
 }
 
 /// `sets` with `--backend` appended as the last override.
@@ -340,6 +342,7 @@ pub fn with_backend(mut sets: Vec<String>, backend: Option<BackendArg>) -> Vec<S
         let kind = match b {
             BackendArg::Cpu => "cpu",
             BackendArg::Cuda => "cuda",
+            BackendArg::Wgpu => "wgpu",
         };
         sets.push(format!("backend.kind={kind}"));
     }

@@ -60,14 +60,14 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", recipe::schema::schema_json());
             Ok(())
         }
-        Command::Check { require_cuda } => {
+        Command::Check { require_gpu } => {
             let report = check::run();
             print!("{report}");
             if !report.forward_ok() {
                 anyhow::bail!("the Mamba forward check failed on a backend (see above)");
             }
-            if require_cuda && !report.cuda_usable() {
-                anyhow::bail!("--require-cuda: no usable CUDA device ({})", report.cuda);
+            if require_gpu && !report.gpu_usable() {
+                anyhow::bail!("--require-gpu: no usable GPU ({})", report.gpu_statuses());
             }
             Ok(())
         }

@@ -18,7 +18,11 @@
 //! Reductions (all deterministic, no atomics):
 //! - `db`, `dc` sum over channels: each plane sums its lanes with `plane_sum` (a fixed shuffle tree)
 //!   and writes one partial row per (plane, batch, step) into `db_part`/`dc_part`
-//!   `[nplanes, batch, len, state]` (`nplanes = ceil(channels / plane)`); lane `n` writes element `n`.
+//!   `[nplanes, batch, len, state]` (`nplanes = ceil(channels / plane)`); lane `n mod plane`
+//!   writes element `n` (a plane may be narrower than the state). On a device without plane
+//!   operations (cubecl turns them off on CPU-type adapters such as lavapipe) a plane of 32 units
+//!   is emulated in shared memory: every unit stores its value, and after a barrier one unit of
+//!   each group adds them in a fixed order.
 //! - `da`, `dd`, `ddelta_bias` sum over batch: each unit writes its own partial row into
 //!   `[batch, channels, state]` / `[batch, channels]`.
 //!
@@ -29,10 +33,15 @@ use cubecl::prelude::*;
 
 use super::forward::{sigmoid, softplus};
 
+/// Units per cube the backward is launched with (the shared-memory plane emulation is sized by
+/// it).
+pub const CUBE_UNITS: usize = 128;
+
 /// Backward scan (see the module docs for the work split and the partial buffers).
 ///
-/// `plane` is the plane (warp) width the grid was sized for; the launcher checks that the device's
-/// plane size equals it. `d_last` is `[batch, channels, state]` (zeros when the caller has none).
+/// `plane` is the device's plane (warp, subgroup) width, fixed and dividing the cube (the launcher
+/// checks), and `plane_ops` whether the device has plane operations; without them `plane` units
+/// are summed through shared memory. `d_last` is `[batch, channels, state]` (zeros when the caller has none).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_backward_kernel(
@@ -62,6 +71,7 @@ pub fn scan_backward_kernel(
     #[comptime] state: usize,
     #[comptime] chunk: usize,
     #[comptime] plane: usize,
+    #[comptime] plane_ops: bool,
 ) {
     let bi = CUBE_POS_Y as usize;
     let k = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
@@ -69,7 +79,14 @@ pub fn scan_backward_kernel(
     // Reads of a unit past the last channel go to the last channel; its results are discarded.
     let kc = select(valid, k, channels - 1);
     let pos = bi * channels + kc;
-    let lane = UNIT_POS_PLANE as usize;
+    // Without plane operations a plane is emulated in shared memory: `plane` consecutive units of
+    // the cube, summed by one of them after a barrier.
+    let unit = UNIT_POS_X as usize;
+    let mut lane = unit % plane;
+    if comptime![plane_ops] {
+        lane = UNIT_POS_PLANE as usize;
+    }
+    let mut shared = Shared::<[f32]>::new_slice(comptime![2 * CUBE_UNITS]);
     let plane_idx = k / plane;
     let part_len = channels.div_ceil(plane) * batch * len * state;
     let nchunks = len.div_ceil(chunk);
@@ -135,9 +152,9 @@ pub fn scan_backward_kernel(
             let dtu = dt * u[i];
             #[unroll]
             for n in 0..state {
-                // The state the step starts from: zero at a reset.
-                hs[j * state + n] = keep * hs[j * state + n];
-                h[n] = f32::exp(dt * av[n]) * hs[j * state + n] + dtu * bm[row + n];
+                // The step starts from zero at a reset; hs keeps the state before it, which the
+                // previous step's output read.
+                h[n] = f32::exp(dt * av[n]) * (keep * hs[j * state + n]) + dtu * bm[row + n];
                 hs[(j + 1) * state + n] = h[n];
             }
         }
@@ -158,7 +175,8 @@ pub fn scan_backward_kernel(
             let mut sum_gb = 0.0f32;
             #[unroll]
             for n in 0..state {
-                let h_prev = hs[j * state + n];
+                // The state this step started from: zero at a reset.
+                let h_prev = keep * hs[j * state + n];
                 let h_cur = hs[(j + 1) * state + n];
                 let decay = f32::exp(dt * av[n]);
                 let gn = g[n] + dyt * cm[row + n];
@@ -167,11 +185,31 @@ pub fn scan_backward_kernel(
                 da_acc[n] += gh * dt;
                 sum_gb += gn * bm[row + n];
                 g[n] = keep * gn * decay;
-                let dc_sum = plane_sum(select(valid, dyt * h_cur, 0.0));
-                let db_sum = plane_sum(select(valid, gn * dtu, 0.0));
-                if lane == n && part_row + n < part_len {
-                    dc_part[part_row + n] = dc_sum;
-                    db_part[part_row + n] = db_sum;
+                let dc_v = select(valid, dyt * h_cur, 0.0);
+                let db_v = select(valid, gn * dtu, 0.0);
+                if comptime![plane_ops] {
+                    let dc_sum = plane_sum(dc_v);
+                    let db_sum = plane_sum(db_v);
+                    if lane == n % plane && part_row + n < part_len {
+                        dc_part[part_row + n] = dc_sum;
+                        db_part[part_row + n] = db_sum;
+                    }
+                } else {
+                    shared[unit] = dc_v;
+                    shared[comptime![CUBE_UNITS] + unit] = db_v;
+                    sync_cube();
+                    if lane == n % plane && part_row + n < part_len {
+                        let first = unit - lane;
+                        let mut dc_sum = 0.0f32;
+                        let mut db_sum = 0.0f32;
+                        for i in 0..plane {
+                            dc_sum += shared[first + i];
+                            db_sum += shared[comptime![CUBE_UNITS] + first + i];
+                        }
+                        dc_part[part_row + n] = dc_sum;
+                        db_part[part_row + n] = db_sum;
+                    }
+                    sync_cube();
                 }
             }
             let d_delta = (sum_dt + ut * sum_gb) * sig;

@@ -1,4 +1,5 @@
-//! Host side: CUDA client creation, upload, launch, read-back, timing and bandwidth.
+//! Host side: client creation on any CubeCL runtime this build links (CUDA, wgpu), the device
+//! check, upload, launch, read-back, timing and bandwidth.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -14,10 +15,11 @@ use crate::kernels::selective_scan::{
     ScanData, ScanDims, ScanGrads, ScanInputs, validate, validate_backward,
 };
 
-/// Units per cube for every kernel (a multiple of the 32-wide CUDA warp).
-const CUBE_UNITS: u32 = 128;
-/// Plane (warp) width the backward's partial `db`/`dc` rows are laid out for.
-const PLANE: usize = 32;
+/// Units per cube for every kernel: a multiple of every plane (warp, subgroup) size the kernels
+/// accept (32 on NVIDIA, 64 on some AMD GPUs, 8 on lavapipe).
+const CUBE_UNITS: u32 = super::backward::CUBE_UNITS as u32;
+/// The plane emulated in shared memory where the device has no plane operations.
+const EMULATED_PLANE: usize = 32;
 /// Floats of the backward's per-unit recompute buffer, `(chunk + 1) * state`, aimed at.
 const RECOMPUTE_FLOATS: usize = 512;
 /// Buffers bound by the backward kernel.
@@ -28,16 +30,47 @@ fn chunk_for(state: usize) -> usize {
     (RECOMPUTE_FLOATS / state).max(1)
 }
 
-/// A CUDA client, or why none could be made (no driver, no device, runtime panic).
-pub fn cuda_client() -> Result<Client, CubeScanError> {
-    let made = catch_unwind(AssertUnwindSafe(|| {
-        cubecl::Device::cuda(0).map(|device| device.client())
-    }));
+/// A client of `device`, or why none could be made (not linked, no driver, no device, a panic
+/// while the runtime starts).
+fn client_of(
+    what: &str,
+    device: impl FnOnce() -> Result<cubecl::Device, cubecl::device::DeviceUnavailable>,
+) -> Result<Client, CubeScanError> {
+    let made = catch_unwind(AssertUnwindSafe(|| device().map(|device| device.client())));
     match made {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(CubeScanError::NoDevice(e.to_string())),
-        Err(panic) => Err(CubeScanError::NoDevice(panic_message(panic.as_ref()))),
+        Ok(Err(e)) => Err(CubeScanError::NoDevice(format!("{what}: {e}"))),
+        Err(panic) => Err(CubeScanError::NoDevice(format!(
+            "{what}: {}",
+            panic_message(panic.as_ref())
+        ))),
     }
+}
+
+/// A client of CUDA device 0 (the `cuda` feature), or why none could be made.
+pub fn cuda_client() -> Result<Client, CubeScanError> {
+    client_of("CUDA", || cubecl::Device::cuda(0))
+}
+
+/// A client of the default wgpu adapter (the `wgpu` feature: Vulkan, Metal or DirectX 12, a
+/// software Vulkan device such as lavapipe included), or why none could be made.
+pub fn wgpu_client() -> Result<Client, CubeScanError> {
+    client_of("wgpu", || {
+        cubecl::Device::wgpu(cubecl::device::WgpuDeviceKind::default())
+    })
+}
+
+/// A client of the first GPU this build reaches: CUDA device 0, else the default wgpu adapter;
+/// or every reason why not.
+pub fn gpu_client() -> Result<Client, CubeScanError> {
+    let mut reasons = Vec::new();
+    for make in [cuda_client, wgpu_client] {
+        match make() {
+            Ok(client) => return Ok(client),
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    Err(CubeScanError::NoDevice(reasons.join("; ")))
 }
 
 /// The text of a caught panic payload.
@@ -47,7 +80,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "CUDA runtime panicked while starting".to_string()
+        "the GPU runtime panicked while starting".to_string()
     }
 }
 
@@ -59,12 +92,33 @@ pub(crate) fn check_state(dims: &ScanDims) -> Result<(), CubeScanError> {
     Ok(())
 }
 
-/// Checks that the device suits the kernels' layout and grid.
+/// The plane (warp, subgroup) width the backward's partial `db`/`dc` rows are laid out for, and
+/// whether the device has plane operations: its own plane size, or [`EMULATED_PLANE`] units summed
+/// through shared memory where the runtime offers no plane operations (cubecl turns them off on
+/// CPU-type adapters such as lavapipe).
+pub(crate) fn plane_layout(client: &Client) -> (usize, bool) {
+    let props = client.properties();
+    if props
+        .features
+        .plane
+        .contains(cubecl::ir::features::Plane::Ops)
+    {
+        (props.hardware.plane_size_max as usize, true)
+    } else {
+        (EMULATED_PLANE, false)
+    }
+}
+
+/// Checks that the device suits the kernels' layout and grid: a fixed plane size that divides the
+/// cube, enough bindings, a grid within its limits.
 pub(crate) fn check_device(client: &Client, dims: &ScanDims) -> Result<(), CubeScanError> {
     let hw = &client.properties().hardware;
-    if hw.plane_size_min as usize != PLANE || hw.plane_size_max as usize != PLANE {
+    let plane = hw.plane_size_max;
+    if plane_layout(client).1
+        && (hw.plane_size_min != plane || plane == 0 || !CUBE_UNITS.is_multiple_of(plane))
+    {
         return Err(CubeScanError::Device(format!(
-            "plane size {}..{} is not {PLANE}",
+            "plane size {}..{}: the kernels need one fixed size dividing {CUBE_UNITS}",
             hw.plane_size_min, hw.plane_size_max
         )));
     }
@@ -248,7 +302,8 @@ pub(crate) fn launch_backward(
     } = *dims;
     let chunk = chunk_for(state);
     let nchunks = len.div_ceil(chunk);
-    let nplanes = channels.div_ceil(PLANE);
+    let (plane, plane_ops) = plane_layout(client);
+    let nplanes = channels.div_ceil(plane);
     let blc = batch * len * channels;
     let bls = batch * len * state;
     let ckpt = Buf::empty(client, batch * channels * nchunks * state);
@@ -293,7 +348,8 @@ pub(crate) fn launch_backward(
             channels,
             state,
             chunk,
-            PLANE,
+            plane,
+            plane_ops,
         )
     };
     DeviceGrads {
@@ -313,16 +369,16 @@ pub(crate) fn is_empty(dims: &ScanDims) -> bool {
     dims.batch == 0 || dims.channels == 0 || dims.len == 0
 }
 
-/// Runs the forward scan on the first CUDA device. Returns `(y, last_state)`, `y` `[batch, len,
+/// Runs the forward scan on the first GPU ([`gpu_client`]). Returns `(y, last_state)`, `y` `[batch, len,
 /// channels]` and `last_state` `[batch, channels, state]`, same math and layouts as
 /// `selective_scan::scan_forward`.
-pub fn scan_forward_cuda(
+pub fn scan_forward_gpu(
     dims: &ScanDims,
     inputs: &ScanInputs,
 ) -> Result<(Vec<f32>, Vec<f32>), CubeScanError> {
     validate(dims, inputs)?;
     check_state(dims)?;
-    let client = cuda_client()?;
+    let client = gpu_client()?;
     check_device(&client, dims)?;
     if is_empty(dims) {
         return Ok((
@@ -335,10 +391,10 @@ pub fn scan_forward_cuda(
     Ok((y.read(&client)?, last.read(&client)?))
 }
 
-/// Runs the backward scan on the first CUDA device: gradients of every input given `dy` `[batch,
+/// Runs the backward scan on the first GPU ([`gpu_client`]): gradients of every input given `dy` `[batch,
 /// len, channels]` and optionally `d_last_state` `[batch, channels, state]`; same contract as
 /// `selective_scan::scan_backward`.
-pub fn scan_backward_cuda(
+pub fn scan_backward_gpu(
     dims: &ScanDims,
     inputs: &ScanInputs,
     dy: &[f32],
@@ -346,7 +402,7 @@ pub fn scan_backward_cuda(
 ) -> Result<ScanGrads, CubeScanError> {
     validate_backward(dims, inputs, dy, d_last_state)?;
     check_state(dims)?;
-    let client = cuda_client()?;
+    let client = gpu_client()?;
     check_device(&client, dims)?;
     let ScanDims {
         batch,
@@ -390,13 +446,13 @@ fn sync(client: &Client) -> Result<(), CubeScanError> {
     cubecl::future::block_on(client.sync()).map_err(|e| CubeScanError::Device(e.to_string()))
 }
 
-/// Times the CUDA forward and backward (with `d_last_state`) on random inputs already on the device:
+/// Times the GPU forward and backward (with `d_last_state`) on random inputs already on the device:
 /// one warm-up launch each (compiles the kernels), then the mean over `reps` launches of the time from
 /// queueing to completion. Returns `(fwd_ms, bwd_ms)`; uploads and read-backs are not timed, the
 /// backward time includes its partial-sum kernels.
-pub fn bench_cuda(dims: &ScanDims, reps: usize) -> Result<(f64, f64), CubeScanError> {
+pub fn bench_gpu(dims: &ScanDims, reps: usize) -> Result<(f64, f64), CubeScanError> {
     check_state(dims)?;
-    let client = cuda_client()?;
+    let client = gpu_client()?;
     check_device(&client, dims)?;
     if is_empty(dims) {
         return Ok((0.0, 0.0));
@@ -456,7 +512,7 @@ mod tests {
         let other = catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
         assert_eq!(
             panic_message(other.as_ref()),
-            "CUDA runtime panicked while starting"
+            "the GPU runtime panicked while starting"
         );
     }
 

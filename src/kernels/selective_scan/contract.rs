@@ -15,11 +15,22 @@ pub struct ScanDims {
     pub state: usize,
 }
 
+/// Alignment (in f32 values: 256 bytes, the largest storage-buffer offset alignment wgpu
+/// devices ask for) of the last state in the packed forward output.
+pub const PACKED_ALIGN: usize = 64;
+
 impl ScanDims {
     /// Values of the packed forward output ([`scan_forward_packed`]): `y` `[batch, len,
-    /// channels]` then the last state `[batch, channels, state]`.
+    /// channels]`, unused values up to [`last_offset`](Self::last_offset), then the last state
+    /// `[batch, channels, state]`.
     pub fn packed_len(&self) -> usize {
-        self.batch * self.channels * (self.len + self.state)
+        self.last_offset() + self.batch * self.channels * self.state
+    }
+
+    /// Where the last state starts in the packed output: `y`'s length rounded up to
+    /// [`PACKED_ALIGN`] values, so that a GPU binds each part at an aligned offset.
+    pub fn last_offset(&self) -> usize {
+        (self.batch * self.len * self.channels).next_multiple_of(PACKED_ALIGN)
     }
 }
 

@@ -67,10 +67,15 @@ pub fn scan_forward_packed(dims: &ScanDims, x: &ScanInputs) -> Vec<f32> {
         panic!("scan_forward: {e}");
     }
     let blc = dims.batch * dims.len * dims.channels;
-    // SAFETY: `forward_into` writes every value of `y` and of the last state.
+    // SAFETY: `forward_into` writes every value of `y` and of the last state, the gap between
+    // them is zeroed.
     unsafe {
         filled_vec(dims.packed_len(), |out| {
-            let (y, last) = out.split_at_mut(blc);
+            let (y, last) = out.split_at_mut(dims.last_offset());
+            let (y, gap) = y.split_at_mut(blc);
+            for g in gap {
+                g.write(0.0);
+            }
             forward_into(dims, x, y, last)
         })
     }

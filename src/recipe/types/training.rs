@@ -109,6 +109,9 @@ pub enum BackendKind {
     Cpu,
     /// NVIDIA GPU through CUDA (needs the `cuda` cargo feature and a device).
     Cuda,
+    /// A GPU through wgpu: Vulkan, Metal or DirectX 12 (needs the `wgpu` cargo feature and an
+    /// adapter; a software Vulkan device such as lavapipe works, slowly).
+    Wgpu,
 }
 
 /// burn's CPU backends (both run the fused selective scan).

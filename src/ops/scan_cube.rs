@@ -1,7 +1,7 @@
 //! The CubeCL selective scan on burn's CubeCL tensors, device-resident: no upload or read-back,
 //! the kernels read the tensors' buffers and write new ones. This is the CubeCL backend's
 //! implementation of [`super::scan::SelectiveScanOps`], so the Mamba block runs these
-//! kernels whenever its tensors live on a CUDA device, in training (autodiff calls the backward) and
+//! kernels whenever its tensors live on a GPU (CUDA or wgpu), in training (autodiff calls the backward) and
 //! in inference.
 //!
 //! Inputs are made contiguous first; the kernels compute in f32.
@@ -31,7 +31,7 @@ fn buffer(t: &CubeTensor) -> Buf {
 fn prepared(t: CubeTensor, what: &str) -> CubeTensor {
     assert!(
         t.dtype == DType::F32,
-        "selective scan (CUDA): `{what}` is {:?}; the kernels compute in f32",
+        "selective scan (GPU): `{what}` is {:?}; the kernels compute in f32",
         t.dtype
     );
     into_contiguous(t)
@@ -114,7 +114,7 @@ pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     let packed = Buf::empty(client, n);
     let blc = dims.batch * dims.len * dims.channels;
     let y = sub_buffer(&packed, 0, blc);
-    let last = sub_buffer(&packed, blc, n - blc);
+    let last = sub_buffer(&packed, dims.last_offset(), n - dims.last_offset());
     launch_forward(client, &dims, &device_inputs(&x), &y, &last);
     tensor(&x[0], packed, Shape::new([n]))
 }
@@ -143,7 +143,7 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
     } else {
         let packed = buffer(&grad);
         let dy = sub_buffer(&packed, 0, blc);
-        let d_last = sub_buffer(&packed, blc, packed.len - blc);
+        let d_last = sub_buffer(&packed, dims.last_offset(), packed.len - dims.last_offset());
         launch_backward(client, &dims, &device_inputs(&x), &dy, &d_last)
     };
     let [su, sdelta, sa, sb, sc, sd, sbias, sh0, sreset] = shapes;
