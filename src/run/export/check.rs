@@ -78,7 +78,7 @@ pub fn record(src: &PolicySource, steps: usize, seed: u64) -> Result<Fixture, St
     let spec = env.spec();
     let device = crate::device::cpu_device();
     let model = src.model.valid();
-    let (tokens, state_shapes) = src.memory_shapes()?;
+    let (tokens, state_shapes) = src.memory_shapes(&crate::nn::ObsShape::from(&spec));
     let mut memory: Option<Memory> = src.recipe.memory.enabled.then(|| {
         model
             .zero_memory(BATCH, tokens, src.recipe.memory.context_steps)

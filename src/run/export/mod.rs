@@ -179,10 +179,9 @@ impl PolicySource {
     }
 
     /// Tokens per control step and the per-env shapes of the policy's recurrent state (empty
-    /// without memory).
-    pub fn memory_shapes(&self) -> Result<(usize, Vec<Vec<usize>>), String> {
-        let shape = obs_shape(&self.recipe)?;
-        let tokens = self.model.tokens_per_step(&shape);
+    /// without memory), for observations of `shape`.
+    pub fn memory_shapes(&self, shape: &ObsShape) -> (usize, Vec<Vec<usize>>) {
+        let tokens = self.model.tokens_per_step(shape);
         let memory = &self.recipe.memory;
         let shapes = if memory.enabled {
             self.model
@@ -192,7 +191,7 @@ impl PolicySource {
         } else {
             Vec::new()
         };
-        Ok((tokens, shapes))
+        (tokens, shapes)
     }
 }
 
@@ -225,7 +224,7 @@ pub fn build(src: &PolicySource) -> Result<(onnx::ModelProto, Vec<(String, Value
     let model = &src.model;
     let env = &src.recipe.env;
     let shape = obs_shape(&src.recipe)?;
-    let (tokens, state_shapes) = src.memory_shapes()?;
+    let (tokens, state_shapes) = src.memory_shapes(&shape);
     let mut g = Graph::default();
     let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
     let mut declare = |g: &mut Graph, name: &str, dims: Vec<Dim>, what: &str| {
