@@ -5,16 +5,20 @@ use std::path::{Path, PathBuf};
 
 use locomamba::recipe::{self, Overrides, SequenceConfig, SequenceModel, Task};
 
-const SHIPPED: &[&str] = &[
-    "recipes/mamba_thin.toml",
-    "recipes/transformer_thin.toml",
-    "recipes/mamba_thin_vision_only.toml",
-    "recipes/transformer_thin_vision_only.toml",
-    "recipes/quick.toml",
-    "recipes/walk_flat.toml",
-    "recipes/mamba_thin_fast.toml",
-    "recipes/transformer_thin_fast.toml",
-];
+/// Every recipe in `recipes/`, as paths relative to the crate.
+fn shipped() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".toml"))
+        .map(|n| format!("recipes/{n}"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    files
+}
 
 #[test]
 fn fast_thin_recipes_differ_only_in_the_sequence_section() {
@@ -34,6 +38,64 @@ fn fast_thin_recipes_differ_only_in_the_sequence_section() {
     assert_eq!(m, t);
 }
 
+/// The variants of a comparison sweep (`recipes/thin_compare*.toml`), by name.
+fn sweep_variants(file: &str) -> Vec<(String, recipe::Recipe)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let source = recipe::read_source(&path).unwrap();
+    recipe::variants(&source, &Overrides::default())
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.name, v.recipe))
+        .collect()
+}
+
+#[test]
+fn the_comparison_sweeps_train_exactly_the_fast_recipes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fast = |f: &str, sets: &[&str]| {
+        let overrides = Overrides {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            ..Overrides::default()
+        };
+        recipe::load(&root.join(f), &overrides).unwrap()
+    };
+    // Everything but the experiment's name, seeds and budget comes from the fast recipes.
+    let same = |mut variant: recipe::Recipe, mut expected: recipe::Recipe, what: &str| {
+        assert_eq!(variant.experiment.total_env_steps, 614_400, "{what}");
+        variant.experiment = expected.experiment.clone();
+        expected.sweep.clear();
+        assert_eq!(variant, expected, "{what}");
+    };
+    for (file, memory, seeds) in [
+        ("recipes/thin_compare.toml", "memory.enabled=false", 5),
+        ("recipes/thin_compare_memory.toml", "memory.enabled=true", 3),
+    ] {
+        let variants = sweep_variants(file);
+        let names: Vec<&str> = variants.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["model-transformer", "model-mamba"], "{file}");
+        for (name, variant) in variants {
+            assert_eq!(variant.experiment.seeds.len(), seeds, "{file}");
+            let model = name.trim_start_matches("model-");
+            let expected = fast(&format!("recipes/{model}_thin_fast.toml"), &[memory]);
+            same(variant, expected, &format!("{file} {name}"));
+        }
+    }
+    let transformer = fast("recipes/transformer_thin_fast.toml", &[]);
+    for (name, mut variant) in sweep_variants("recipes/thin_compare_baselines.toml") {
+        let model = variant.sequence.model();
+        assert!(
+            matches!(model, SequenceModel::Concat | SequenceModel::StateOnly),
+            "{name}: {model:?}"
+        );
+        if model == SequenceModel::StateOnly {
+            assert!(!variant.env.depth.enabled, "State-Only renders no depth");
+            variant.env.depth.enabled = true;
+        }
+        variant.sequence = transformer.sequence.clone();
+        same(variant, transformer.clone(), &name);
+    }
+}
+
 fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.toml");
@@ -43,7 +105,7 @@ fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn shipped_recipes_load_validate_and_point_at_the_schema() {
-    for file in SHIPPED {
+    for file in &shipped() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(

@@ -130,3 +130,131 @@ fn a_folder_without_runs_is_refused_with_the_layout_expected() {
         "{err}"
     );
 }
+
+fn write_eval(exp: &Path, run: &str, name: &str, episodes: u64, distance: f64, collisions: f64) {
+    let dir = exp.join(run).join("eval");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = serde_json::json!({
+        "task": "x", "episodes": episodes, "mean_distance": distance, "mean_collisions": collisions,
+        "fall_rate": 0.0, "mean_return": 2.0 * distance, "std_distance": 1.0,
+    });
+    std::fs::write(dir.join(name), json.to_string()).unwrap();
+}
+
+#[test]
+fn final_evaluations_pool_eval_seeds_per_task_and_sample_efficiency_counts_who_got_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("exp");
+    // mamba reaches 8 m at 3000 steps (9 s) in seed 0 and never in seed 1; transformer at 2000.
+    write_run(&exp, "mamba", 0, &[1.0, 4.0, 8.5]);
+    write_run(&exp, "mamba", 1, &[2.0, 6.0, 7.0]);
+    write_run(&exp, "transformer", 0, &[0.5, 9.0, 3.0]);
+    for run in ["mamba/seed-0", "mamba/seed-1", "transformer/seed-0"] {
+        std::fs::write(
+            exp.join(run).join("recipe.toml"),
+            "version = 2\n[env]\ntask = \"thin_obstacles\"\n",
+        )
+        .unwrap();
+    }
+    let thin = "thin_obstacles";
+    // Two eval seeds of 10 episodes pool into 20: (4 + 8) / 2 = 6 m for mamba/seed-0.
+    write_eval(
+        &exp,
+        "mamba/seed-0",
+        &format!("update-0000003-{thin}-seed0.json"),
+        10,
+        4.0,
+        100.0,
+    );
+    write_eval(
+        &exp,
+        "mamba/seed-0",
+        &format!("update-0000003-{thin}-seed1.json"),
+        10,
+        8.0,
+        300.0,
+    );
+    // An older checkpoint's evaluation is not the final one.
+    write_eval(
+        &exp,
+        "mamba/seed-0",
+        &format!("update-0000002-{thin}-seed0.json"),
+        10,
+        50.0,
+        0.0,
+    );
+    write_eval(
+        &exp,
+        "mamba/seed-1",
+        &format!("update-0000003-{thin}-seed0.json"),
+        20,
+        10.0,
+        0.0,
+    );
+    write_eval(
+        &exp,
+        "transformer/seed-0",
+        &format!("update-0000003-{thin}-seed0.json"),
+        20,
+        1.0,
+        500.0,
+    );
+    write_eval(
+        &exp,
+        "transformer/seed-0",
+        "update-0000003-wide_obstacles-seed0.json",
+        20,
+        3.0,
+        7.0,
+    );
+    let out = runner(&["report", exp.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(exp.join("report.md")).unwrap();
+    assert!(md.contains("## Env steps to first reach 8 m"), "{md}");
+    assert!(
+        md.contains("| mamba | 1 of 2 | 3000 [3000, 3000] | 9 [9, 9] |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| transformer | 1 of 1 | 2000 [2000, 2000] | 6 [6, 6] |"),
+        "{md}"
+    );
+    // Trained task first, the held-out one after it.
+    let thin_at = md.find("### thin_obstacles\n").expect(&md);
+    let wide_at = md.find("### wide_obstacles (held out)\n").expect(&md);
+    assert!(thin_at < wide_at, "{md}");
+    // mamba's two runs score 6 and 10 m (IQM of two = mean 8), collisions 200 and 0 (100).
+    assert!(
+        md.contains("| mamba | 2 | 20 | 8.00 [6.00, 10.00] | 100.00 [0.00, 200.00] | 0.00 [0.00, 0.00] | 16.00 ["),
+        "{md}"
+    );
+    assert!(
+        md.contains("| transformer | 1 | 20 | 1.00 [1.00, 1.00] | 500.00 ["),
+        "{md}"
+    );
+    assert!(
+        md.contains("| transformer | 1 | 20 | 3.00 [3.00, 3.00] | 7.00 ["),
+        "{md}"
+    );
+    // Both mamba runs beat the transformer's on thin obstacles.
+    assert!(md.contains("on thin_obstacles:"), "{md}");
+    let after_thin = &md[thin_at..wide_at];
+    assert!(
+        after_thin.contains("| mamba | - | 1.00 [1.00, 1.00] |"),
+        "{after_thin}"
+    );
+    // --reach changes the threshold; a bad one is refused by name.
+    let out = runner(&["report", exp.to_str().unwrap(), "--reach", "5"]);
+    assert!(out.status.success());
+    let md = std::fs::read_to_string(exp.join("report.md")).unwrap();
+    assert!(md.contains("| mamba | 2 of 2 | 2500 ["), "{md}");
+    let out = runner(&["report", exp.to_str().unwrap(), "--reach", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--reach 0: expected a positive distance")
+    );
+}

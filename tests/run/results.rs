@@ -1,6 +1,9 @@
-//! README quotes the evaluations kept in `results/` exactly: every kept evaluation of 10 episodes
-//! or more appears in README as `<mean> +- <std> m` (distance, two decimals), so README cannot drift
-//! from its data; and every kept run has what `runner report` and `runner eval` need.
+//! README quotes the evaluations kept in `results/` exactly, so README cannot drift from its data:
+//! an experiment with a committed `report.md` (the comparisons) must have the report `runner
+//! report` computes from the kept data alone, and README must hold every row of its final
+//! evaluation tables; in the others every kept evaluation of 10 episodes or more appears in README
+//! as `<mean> +- <std> m` (distance, two decimals). Every kept run has what `runner report` and
+//! `runner eval` need.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +46,11 @@ fn readme_quotes_the_kept_evaluations_and_every_run_is_complete() {
     let runs = runs(&results);
     assert!(!runs.is_empty(), "results/ holds no runs");
     let mut quoted = 0;
+    let reported: Vec<PathBuf> = runs
+        .iter()
+        .filter_map(|r| r.parent()?.parent().map(Path::to_path_buf))
+        .filter(|exp| exp.join("report.md").is_file())
+        .collect();
     for run in &runs {
         for file in [
             "metrics.csv",
@@ -52,9 +60,13 @@ fn readme_quotes_the_kept_evaluations_and_every_run_is_complete() {
         ] {
             assert!(run.join(file).is_file(), "{}: no {file}", run.display());
         }
+        let in_report = reported.iter().any(|exp| run.starts_with(exp));
         let Ok(evals) = std::fs::read_dir(run.join("eval")) else {
             continue;
         };
+        if in_report {
+            continue;
+        }
         for e in evals.filter_map(Result::ok) {
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
@@ -75,4 +87,64 @@ fn readme_quotes_the_kept_evaluations_and_every_run_is_complete() {
         }
     }
     assert!(quoted > 0, "no kept evaluation of 10 episodes or more");
+}
+
+/// The rows of the "Final evaluations" tables of a report (variant rows, not headings).
+fn final_evaluation_rows(report: &str) -> Vec<&str> {
+    let Some(start) = report.find("\n## Final evaluations\n") else {
+        return Vec::new();
+    };
+    report[start..]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| variant ") && !l.starts_with("| |"))
+        .filter(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            // Runs (an integer) in the second cell: not a probability-of-improvement row.
+            cells.len() == 7 && cells[1].parse::<usize>().is_ok()
+        })
+        .collect()
+}
+
+#[test]
+fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_final_evaluations() {
+    let results = root().join("results");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let Ok(entries) = std::fs::read_dir(&results) else {
+        return;
+    };
+    for exp in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let Ok(committed) = std::fs::read_to_string(exp.join("report.md")) else {
+            continue;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let (computed, _) = locomamba::run::report::write_report(&exp, tmp.path()).unwrap();
+        assert!(
+            computed == committed,
+            "{}/report.md is not what `runner report {}` computes from the kept data: regenerate it",
+            exp.display(),
+            exp.display()
+        );
+        let rows = final_evaluation_rows(&computed);
+        assert!(!rows.is_empty(), "{}: no final evaluations", exp.display());
+        for row in rows {
+            assert!(
+                readme.contains(row),
+                "README does not quote this row of {}/report.md:\n{row}",
+                exp.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn final_evaluation_rows_are_the_variant_rows_only() {
+    let report = "# R\n| x | 1 | 2 | 3 | 4 | 5 | 6 |\n\n## Final evaluations\n\ntext\n\n### thin\n\n\
+                  | variant | runs | episodes per run | distance (m) | collisions | fall rate | return |\n\
+                  | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n\
+                  | a | 2 | 20 | 1.00 [0.50, 1.50] | 3.00 [2.00, 4.00] | 0.00 [0.00, 0.00] | 5.00 [4.00, 6.00] |\n\n\
+                  | | a | b | c | d | e | f |\n| --- | ---: | ---: |\n\
+                  | a | - | 0.50 [0.00, 1.00] | - | - | - | - |\n";
+    let rows = final_evaluation_rows(report);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("| a | 2 | 20 | 1.00"));
 }

@@ -299,6 +299,10 @@ pub enum Command {
         /// Folder for `report.md` (default: the experiment folder).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Sample efficiency: the env steps each run needs to first reach this evaluation
+        /// distance in metres (default: 8, the LocoTransformer paper's Thin result).
+        #[arg(long, value_name = "METRES", default_value_t = 8.0)]
+        reach: f64,
     },
     /// Print the resolved recipe and its sweep variants.
     Describe {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 
 use locomamba::bench::{self, BenchKind, BenchSizes};
@@ -119,8 +119,15 @@ pub(crate) fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
     )?)
 }
 
-pub(crate) fn report(experiment: &Path, output: Option<&Path>) -> Result<()> {
-    let (markdown, path) = run::report::write_report(experiment, output.unwrap_or(experiment))?;
+pub(crate) fn report(experiment: &Path, output: Option<&Path>, reach_m: f64) -> Result<()> {
+    if !(reach_m.is_finite() && reach_m > 0.0) {
+        bail!("--reach {reach_m}: expected a positive distance in metres");
+    }
+    let options = run::report::ReportOptions {
+        reach_distance_m: reach_m,
+    };
+    let (markdown, path) =
+        run::report::write_report_with(experiment, output.unwrap_or(experiment), &options)?;
     print!("{markdown}");
     eprintln!("report written to {}", path.display());
     Ok(())

@@ -76,7 +76,11 @@ fn run(cli: Cli) -> Result<()> {
             sets,
             max_memory,
         } => inspect::describe(&recipe, &sets, max_memory),
-        Command::Report { experiment, output } => inspect::report(&experiment, output.as_deref()),
+        Command::Report {
+            experiment,
+            output,
+            reach,
+        } => inspect::report(&experiment, output.as_deref(), reach),
         Command::Sweep {
             recipe,
             sets,

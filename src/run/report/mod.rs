@@ -10,19 +10,35 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+mod final_eval;
 mod plot;
 mod runs;
+mod sections;
 
 use runs::{METRICS, Point, RunCurve};
 
-use super::stats::{
-    BOOTSTRAP_REPS, Estimate, iqm, mean, probability_of_improvement_ci, stratified_bootstrap,
-};
+use super::stats::{BOOTSTRAP_REPS, Estimate, iqm, mean, stratified_bootstrap};
 
 /// Confidence level of every interval.
 const LEVEL: f64 = 0.95;
 /// Seed of every bootstrap.
 const SEED: u64 = 0;
+
+/// What a report computes beyond its defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportOptions {
+    /// The distance (m) whose first crossing measures sample efficiency: the LocoTransformer
+    /// paper's Thin result, 8 m, by default.
+    pub reach_distance_m: f64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            reach_distance_m: 8.0,
+        }
+    }
+}
 
 /// Why a report could not be made.
 #[derive(Debug, Error)]
@@ -151,6 +167,15 @@ fn last_evaluations(out: &mut String, runs: &[runs::Run]) {
 /// needed): the learning-curve figures (`learning_curves_*.png|svg`) and `report.md`, which shows
 /// them, each file atomically. Returns the Markdown and the path of `report.md`.
 pub fn write_report(experiment: &Path, dir: &Path) -> Result<(String, PathBuf), ReportError> {
+    write_report_with(experiment, dir, &ReportOptions::default())
+}
+
+/// [`write_report`] with explicit [`ReportOptions`].
+pub fn write_report_with(
+    experiment: &Path,
+    dir: &Path,
+    options: &ReportOptions,
+) -> Result<(String, PathBuf), ReportError> {
     let (runs, missing) = runs::collect(experiment)?;
     let path = dir.join("report.md");
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
@@ -159,7 +184,7 @@ pub fn write_report(experiment: &Path, dir: &Path) -> Result<(String, PathBuf), 
     })?;
     let figures = plot::write_learning_curves(&runs, dir)?;
     let name = experiment.file_name().unwrap_or_default().to_string_lossy();
-    let markdown = markdown(&name, &runs, &missing, &figures);
+    let markdown = markdown(&name, &runs, &missing, &figures, options);
     super::atomic::write_atomic(&path, markdown.as_bytes()).map_err(|source| {
         ReportError::Write {
             path: path.clone(),
@@ -176,6 +201,7 @@ fn markdown(
     runs: &[runs::Run],
     missing: &[String],
     figures: &[(plot::XAxis, PathBuf)],
+    options: &ReportOptions,
 ) -> String {
     let curves: Vec<RunCurve> = runs.iter().filter_map(runs::Run::curve).collect();
     let mut variants: Vec<String> = curves.iter().map(|c| c.variant.clone()).collect();
@@ -253,36 +279,15 @@ fn markdown(
              P(a run of the row's variant moves farther than one of the column's), with its 95% \
              interval.\n"
         );
-        let _ = writeln!(out, "| | {} |", variants.join(" | "));
-        let _ = writeln!(out, "| --- |{}", " ---: |".repeat(variants.len()));
-        let final_distance = |v: &String| -> Vec<Vec<f64>> {
-            vec![
-                curves
-                    .iter()
-                    .filter(|c| &c.variant == v)
-                    .map(|c| c.last().values[0])
-                    .collect(),
-            ]
-        };
-        for row in &variants {
-            let cells: Vec<String> = variants
+        sections::improvement_table(&mut out, &variants, |v| {
+            curves
                 .iter()
-                .map(|col| {
-                    if row == col {
-                        return "-".into();
-                    }
-                    let e = probability_of_improvement_ci(
-                        &final_distance(row),
-                        &final_distance(col),
-                        BOOTSTRAP_REPS,
-                        LEVEL,
-                        SEED,
-                    );
-                    fmt_estimate(&e, 2)
-                })
-                .collect();
-            let _ = writeln!(out, "| {row} | {} |", cells.join(" | "));
-        }
+                .filter(|c| &c.variant == v)
+                .map(|c| c.last().values[0])
+                .collect()
+        });
     }
+    sections::steps_to_reach(&mut out, runs, &variants, options.reach_distance_m);
+    sections::final_evaluations(&mut out, runs, &variants);
     out
 }

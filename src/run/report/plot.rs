@@ -433,6 +433,7 @@ mod tests {
         Run {
             variant: "v".into(),
             seed: seed.into(),
+            dir: std::path::PathBuf::new(),
             rows,
             skipped: Vec::new(),
         }

@@ -40,6 +40,8 @@ pub(super) struct Run {
     pub variant: String,
     /// The seed, as written in the folder name.
     pub seed: String,
+    /// The run folder.
+    pub dir: PathBuf,
     /// The rows, in the file's order.
     pub rows: Vec<Row>,
     /// Lines of its `metrics.csv` (1-based) that could not be read and were skipped: a row cut
@@ -202,6 +204,7 @@ pub(super) fn collect(experiment: &Path) -> Result<(Vec<Run>, Vec<String>), Repo
             let run = Run {
                 variant: variant.clone(),
                 seed: seed.to_string(),
+                dir: run_dir.clone(),
                 rows,
                 skipped,
             };
@@ -232,6 +235,7 @@ mod tests {
         Run {
             variant: "v".into(),
             seed: "0".into(),
+            dir: PathBuf::new(),
             rows,
             skipped,
         }
