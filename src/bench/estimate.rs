@@ -15,7 +15,7 @@ use crate::bench::env::vec_env_rate;
 use crate::bench::nets::mean_ms;
 use crate::nn::{ObsShape, build_actor_critic};
 use crate::recipe::Recipe;
-use crate::sim::VecEnv;
+use crate::sim::EnvSpec;
 
 /// What the burst measured and the estimate it gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ pub struct TimeEstimate {
 pub fn estimate(recipe: &Recipe, device: &Device) -> Result<TimeEstimate, BenchError> {
     let env = &recipe.env;
     let envs = env.num_envs.max(1);
-    let spec = VecEnv::new(env, 0)?.spec();
+    let spec = EnvSpec::of(env)?;
     let shape = ObsShape::from(&spec);
     let sim_steps = (256 / envs).clamp(4, 64);
     let sim_steps_per_s = vec_env_rate(env, sim_steps, &mut ChaCha8Rng::seed_from_u64(3))?;

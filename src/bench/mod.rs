@@ -18,7 +18,7 @@ use crate::device::{self, DeviceError};
 use crate::nn::ObsShape;
 use crate::ppo::trainer::TrainError;
 use crate::recipe::{BackendKind, Recipe, Task};
-use crate::sim::{SimError, VecEnv};
+use crate::sim::{EnvSpec, SimError};
 pub use table::{Format, Machine, Report};
 
 /// The recipes measured when `runner bench` is given none: the two paper setups on thin obstacles.
@@ -119,7 +119,7 @@ pub fn run(
     );
     let tables = match what {
         BenchKind::Nets => {
-            let spec = VecEnv::new(&first.env, 0)?.spec();
+            let spec = EnvSpec::of(&first.env)?;
             let options = nets::BenchOptions {
                 train_batch: sizes.batch,
                 infer_batches: vec![1, first.env.num_envs],
@@ -145,7 +145,7 @@ pub fn run(
             train::tables(&rows)
         }
         BenchKind::Memory => {
-            let spec = VecEnv::new(&first.env, 0)?.spec();
+            let spec = EnvSpec::of(&first.env)?;
             let options = memory::MemoryBenchOptions {
                 minibatch: first.ppo.minibatch_size,
                 ..Default::default()

@@ -16,7 +16,7 @@ use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::state::TrainerState;
 use crate::ppo::trainer::{OptimizerRole, Trainer};
 use crate::recipe::Recipe;
-use crate::sim::VecEnv;
+use crate::sim::EnvSpec;
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, Error)]
@@ -232,8 +232,8 @@ pub fn model_of(
     recipe: &Recipe,
     device: &burn::tensor::Device,
 ) -> Result<crate::nn::ActorCritic, CheckpointError> {
-    let env = VecEnv::new(&recipe.env, 0).map_err(|e| format_err(checkpoint, e))?;
-    let shape = ObsShape::from(&env.spec());
+    let spec = EnvSpec::of(&recipe.env).map_err(|e| format_err(checkpoint, e))?;
+    let shape = ObsShape::from(&spec);
     let model = crate::nn::build_actor_critic(recipe, &shape, device)
         .map_err(|e| format_err(checkpoint, e))?;
     let path = checkpoint.join(MODEL);

@@ -29,6 +29,24 @@ pub struct EnvSpec {
 }
 
 impl EnvSpec {
+    /// The buffer sizes of an env built from `cfg`, without building it (the config is
+    /// validated as [`VecEnv::new`] would).
+    pub fn of(cfg: &EnvConfig) -> Result<EnvSpec, SimError> {
+        env::validate(cfg)?;
+        if cfg.num_envs == 0 {
+            return Err(SimError::InvalidConfig("num_envs must be positive".into()));
+        }
+        Ok(EnvSpec {
+            num_envs: cfg.num_envs,
+            proprio_dim: env::proprio_dim(cfg),
+            depth_frames: crate::sim::observation::depth_frames(cfg),
+            depth_height: cfg.depth.height,
+            depth_width: cfg.depth.width,
+            action_dim: env::action_dim(cfg),
+            privileged_dim: PRIVILEGED_DIM,
+        })
+    }
+
     /// Floats of depth per env.
     pub fn depth_dim(&self) -> usize {
         self.depth_frames * self.depth_height * self.depth_width
@@ -148,10 +166,7 @@ impl VecEnv {
 
     /// Rebuilds a `VecEnv` from a snapshot by replaying each env's actions since its reset.
     pub fn restore(cfg: &EnvConfig, snapshot: &VecEnvSnapshot) -> Result<VecEnv, SimError> {
-        env::validate(cfg)?;
-        if cfg.num_envs == 0 {
-            return Err(SimError::InvalidConfig("num_envs must be positive".into()));
-        }
+        let spec = EnvSpec::of(cfg)?;
         if snapshot.envs.len() != cfg.num_envs {
             return Err(SimError::SnapshotMismatch(format!(
                 "snapshot has {} envs, config asks for {}",
@@ -159,15 +174,6 @@ impl VecEnv {
                 cfg.num_envs
             )));
         }
-        let spec = EnvSpec {
-            num_envs: cfg.num_envs,
-            proprio_dim: env::proprio_dim(cfg),
-            depth_frames: crate::sim::observation::depth_frames(cfg),
-            depth_height: cfg.depth.height,
-            depth_width: cfg.depth.width,
-            action_dim: env::action_dim(cfg),
-            privileged_dim: PRIVILEGED_DIM,
-        };
         for (i, s) in snapshot.envs.iter().enumerate() {
             if s.actions.len() % spec.action_dim != 0
                 || s.actions.len() / spec.action_dim >= cfg.horizon

@@ -148,3 +148,33 @@ fn state_only_renders_no_depth() {
     assert_eq!(env.spec().depth_dim(), 0);
     assert_eq!(env.depth().len(), 0);
 }
+
+#[test]
+fn the_spec_of_a_config_is_the_spec_of_the_env_built_from_it() {
+    use locomamba::recipe::ActionMode;
+    use locomamba::sim::EnvSpec;
+    let mut configs = vec![cfg()];
+    let mut thin = cfg();
+    thin.task = Task::ThinObstacles;
+    thin.num_envs = 3;
+    thin.depth.frames = 1;
+    thin.diagonal_act = false;
+    configs.push(thin);
+    let mut trot = cfg();
+    trot.action_mode = ActionMode::TrotResidual;
+    trot.trot.frequency_range = 0.5;
+    trot.trot.amplitude_range = 0.3;
+    trot.depth.enabled = false;
+    trot.displacement_in_obs = true;
+    configs.push(trot);
+    for c in &configs {
+        assert_eq!(
+            EnvSpec::of(c).unwrap(),
+            VecEnv::new(c, 0).unwrap().spec(),
+            "{c:?}"
+        );
+    }
+    let mut none = cfg();
+    none.num_envs = 0;
+    assert!(EnvSpec::of(&none).is_err(), "no envs");
+}

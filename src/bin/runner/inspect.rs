@@ -14,7 +14,7 @@ use locomamba::recipe::legacy::{LegacyModel, MigrateOptions, render};
 use locomamba::recipe::{self, Recipe};
 use locomamba::run;
 use locomamba::run::atomic::write_atomic;
-use locomamba::sim::{Env, VecEnv, write_depth_png};
+use locomamba::sim::{Env, EnvSpec, write_depth_png};
 
 use crate::open_recipe;
 
@@ -111,7 +111,7 @@ pub(crate) fn migrate(old: &Path, output: Option<&Path>, model: LegacyModel) -> 
 
 /// Builds the recipe's networks (CPU, seed 0) for the observation shapes of its env.
 pub(crate) fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
-    let spec = VecEnv::new(&recipe.env, 0)?.spec();
+    let spec = EnvSpec::of(&recipe.env)?;
     Ok(nn::build_actor_critic(
         recipe,
         &nn::ObsShape::from(&spec),

@@ -30,7 +30,7 @@ use super::checkpoint::{self, CheckpointError};
 use crate::nn::{ActorCritic, ObsShape};
 use crate::ppo::normalizer::RunningNorm;
 use crate::recipe::{ActionMode, Recipe};
-use crate::sim::VecEnv;
+use crate::sim::EnvSpec;
 
 /// The exported graph's file name.
 pub const ONNX_FILE: &str = "policy.onnx";
@@ -92,11 +92,9 @@ pub struct PolicySource {
     pub weights: Vec<u8>,
 }
 
-/// The observation shapes of a recipe's env (one env is built to ask).
+/// The observation shapes of a recipe's env.
 pub fn obs_shape(recipe: &Recipe) -> Result<ObsShape, String> {
-    let mut env = recipe.env.clone();
-    env.num_envs = 1;
-    let spec = VecEnv::new(&env, 0).map_err(|e| e.to_string())?.spec();
+    let spec = EnvSpec::of(&recipe.env).map_err(|e| e.to_string())?;
     Ok(ObsShape::from(&spec))
 }
 
