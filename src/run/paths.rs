@@ -53,6 +53,30 @@ pub fn experiment_dir(output_dir: &str, experiment: &str) -> PathBuf {
     Path::new(output_dir).join(experiment)
 }
 
+/// The run folders (`<variant>/seed-<n>`) below an experiment folder, sorted; empty when it has
+/// none (or cannot be read). Folders kept aside (`seed-<n>.replaced-<time>`) are not runs.
+pub fn runs_below(experiment: &Path) -> Vec<RunDir> {
+    let dirs = |p: &Path| -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(p)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        out.retain(|p| p.is_dir());
+        out.sort();
+        out
+    };
+    dirs(experiment)
+        .iter()
+        .flat_map(|variant| dirs(variant))
+        .filter(|run| {
+            run.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("seed-"))
+                .is_some_and(|seed| seed.parse::<u64>().is_ok())
+        })
+        .map(|root| RunDir { root })
+        .collect()
+}
+
 /// Where `runner eval` writes the result of evaluating `checkpoint` on `task`: the run's `eval/`
 /// folder when the checkpoint sits in a run's `checkpoints/` (pruning deletes old checkpoint
 /// folders, not results), else beside the checkpoint's files.

@@ -3,6 +3,7 @@
 mod check;
 mod crash;
 mod eval_agent;
+mod eval_experiment;
 mod export;
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 mod gpu;

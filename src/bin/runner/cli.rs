@@ -123,7 +123,9 @@ pub enum Command {
     },
     /// Evaluate a checkpoint deterministically (mean action).
     Eval {
-        /// A checkpoint folder, a run's checkpoints/ folder, or a run folder (latest checkpoint).
+        /// A checkpoint folder, a run's checkpoints/ folder, a run folder (latest checkpoint), or
+        /// an experiment folder (`runs/<exp>`: the final checkpoint of every finished run; stored
+        /// evaluations with at least as many episodes are kept, not redone).
         #[arg(required_unless_present = "agent")]
         checkpoint: Option<PathBuf>,
         /// Evaluate a sanity agent instead of a policy: `zero` (stands), `random` (white noise of
@@ -150,15 +152,17 @@ pub enum Command {
         /// Trot: lag of the knee behind the hip (fraction of a period).
         #[arg(long)]
         knee_lag: Option<f32>,
-        /// Evaluate on another task (generalisation).
-        #[arg(long)]
-        task: Option<String>,
+        /// Evaluate on another task (generalisation); repeatable or comma-separated, each
+        /// evaluated in turn (default: the checkpoint's own task).
+        #[arg(long, value_delimiter = ',')]
+        task: Vec<String>,
         /// Episodes.
         #[arg(long, default_value_t = 10)]
         episodes: usize,
-        /// Seed of the evaluation envs.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed of the evaluation envs; repeatable or comma-separated (`--seed 0,1`: two
+        /// evaluations, each written to its own file).
+        #[arg(long, value_delimiter = ',', default_values_t = [0u64])]
+        seed: Vec<u64>,
         /// Write a video of every evaluated episode into this folder (`episode-000.mp4`, ...).
         #[arg(long, value_name = "DIR")]
         video: Option<PathBuf>,

@@ -3,30 +3,26 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 
 mod cli;
+mod evaluate;
 mod export;
 mod inspect;
 mod signals;
 mod slurm;
 mod video;
 
-use cli::{AgentArg, Cli, Command, with_backend};
+use cli::{Cli, Command, with_backend};
 
 use locomamba::bench::{self, BenchSizes};
 use locomamba::check;
 use locomamba::device;
-use locomamba::recipe::Task;
 use locomamba::recipe::legacy::LegacyModel;
 use locomamba::recipe::{self, Overrides};
 use locomamba::run;
-use locomamba::run::atomic::write_atomic;
-use locomamba::run::eval::EvalObserver;
 use locomamba::run::sweep::{SweepOptions, run_sweep};
-use locomamba::sim::gait::Trot;
-use rand::SeedableRng;
 
 /// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
 #[global_allocator]
@@ -164,31 +160,44 @@ fn run(cli: Cli) -> Result<()> {
             });
             match agent {
                 Some(agent) => {
-                    let trot = TrotFlags {
+                    let trot = evaluate::TrotFlags {
                         period,
                         hip,
                         knee,
                         knee_lag,
                     };
-                    eval_agent(
-                        agent,
-                        trot,
-                        recipe.as_deref(),
-                        checkpoint.as_deref(),
-                        &sets,
-                        task.as_deref(),
-                        episodes,
-                        seed,
-                        videos.as_ref(),
-                    )
+                    let tasks: Vec<Option<&str>> = if task.is_empty() {
+                        vec![None]
+                    } else {
+                        task.iter().map(|t| Some(t.as_str())).collect()
+                    };
+                    if videos.is_some() && tasks.len() * seed.len() > 1 {
+                        anyhow::bail!("--video takes one task and one seed");
+                    }
+                    for t in &tasks {
+                        for &s in &seed {
+                            evaluate::agent(
+                                agent,
+                                &trot,
+                                recipe.as_deref(),
+                                checkpoint.as_deref(),
+                                &sets,
+                                *t,
+                                episodes,
+                                s,
+                                videos.as_ref(),
+                            )?;
+                        }
+                    }
+                    Ok(())
                 }
-                None => eval(
+                None => evaluate::policy(
                     checkpoint
                         .as_deref()
                         .expect("clap requires a checkpoint without --agent"),
-                    task.as_deref(),
+                    &task,
                     episodes,
-                    seed,
+                    &seed,
                     videos.as_ref(),
                 ),
             }
@@ -311,137 +320,5 @@ fn resume_run(run_dir: &Path, sets: &[String]) -> Result<()> {
             s.env_steps
         ),
     }
-    Ok(())
-}
-
-/// The task named by `--task`.
-fn task_named(task: &str) -> Result<Task> {
-    Task::ALL
-        .into_iter()
-        .find(|t| t.name() == task)
-        .with_context(|| {
-            let known: Vec<_> = Task::ALL.iter().map(|t| t.name()).collect();
-            format!("--task {task:?}: expected one of {}", known.join(", "))
-        })
-}
-
-/// `--period --hip --knee --knee-lag`: each replaces that value of the recipe's `[env.trot]`.
-struct TrotFlags {
-    period: Option<f32>,
-    hip: Option<f32>,
-    knee: Option<f32>,
-    knee_lag: Option<f32>,
-}
-
-impl TrotFlags {
-    /// The recipe's trot with the given flags applied.
-    fn apply(&self, recipe: &recipe::TrotConfig) -> Trot {
-        Trot {
-            period_steps: self.period.unwrap_or(recipe.period_steps),
-            hip: self.hip.unwrap_or(recipe.hip),
-            knee: self.knee.unwrap_or(recipe.knee),
-            knee_lag: self.knee_lag.unwrap_or(recipe.knee_lag),
-        }
-    }
-}
-
-/// `runner eval --agent`: a sanity agent's metrics, in the same form as a policy's.
-#[allow(clippy::too_many_arguments)]
-fn eval_agent(
-    agent: AgentArg,
-    trot: TrotFlags,
-    recipe_path: Option<&Path>,
-    checkpoint: Option<&Path>,
-    sets: &[String],
-    task: Option<&str>,
-    episodes: usize,
-    seed: u64,
-    videos: Option<&video::EvalVideos>,
-) -> Result<()> {
-    let mut recipe = match (recipe_path, checkpoint) {
-        (Some(path), _) => {
-            let (source, overrides) = open_recipe(path, sets)?;
-            source.resolve(&overrides, &[])?
-        }
-        (None, Some(path)) => run::checkpoint::recipe_of(&run::checkpoint::resolve(path)?)?,
-        (None, None) => {
-            let overrides = Overrides {
-                sets: sets.to_vec(),
-                ..Default::default()
-            };
-            recipe::RecipeSource::defaults().resolve(&overrides, &[])?
-        }
-    };
-    if let Some(task) = task {
-        recipe.env.task = task_named(task)?;
-    }
-    let mut agent = match agent {
-        AgentArg::Zero => run::eval::SanityAgent::Zero,
-        AgentArg::Random => run::eval::SanityAgent::Random {
-            std: recipe.ppo.init_log_std.exp(),
-            rng: Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
-        },
-        AgentArg::Trot => run::eval::SanityAgent::Trot(trot.apply(&recipe.env.trot)),
-    };
-    let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
-    let result = agent.evaluate(
-        &recipe.env,
-        episodes,
-        seed,
-        observer.as_mut().map(|o| o as &mut dyn EvalObserver),
-    )?;
-    let steps =
-        recipe.env.horizon as f32 * recipe.env.time_step_s * recipe.env.action_repeat as f32;
-    println!(
-        "{result} (agent {}, episodes of up to {steps:.0} s)",
-        agent.describe()
-    );
-    observer.map(video::report_written).transpose()?;
-    Ok(())
-}
-
-fn eval(
-    path: &Path,
-    task: Option<&str>,
-    episodes: usize,
-    seed: u64,
-    videos: Option<&video::EvalVideos>,
-) -> Result<()> {
-    let checkpoint = run::checkpoint::resolve(path)?;
-    let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
-    if let Some(task) = task {
-        recipe.env.task = task_named(task)?;
-    }
-    let device = device::select(&recipe.backend)?;
-    let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;
-    let norm = run::checkpoint::norm_of(&checkpoint)?;
-    let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
-    let result = run::eval::evaluate(
-        (&model, norm.as_ref(), &recipe.memory),
-        &recipe.env,
-        episodes,
-        seed,
-        &device,
-        observer.as_mut().map(|o| o as &mut dyn EvalObserver),
-    )?;
-    println!("{} ({})", result, checkpoint.display());
-    observer.map(video::report_written).transpose()?;
-    let mut out = run::paths::eval_output(&checkpoint, &result.task, seed);
-    // An evaluation of more episodes already there is kept; this one goes beside it.
-    let kept = std::fs::read(&out)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("episodes").and_then(serde_json::Value::as_u64));
-    if let Some(kept) = kept.filter(|&k| k > result.episodes as u64) {
-        let stem = out.file_stem().unwrap_or_default().to_string_lossy();
-        let beside = out.with_file_name(format!("{stem}-{}ep.json", result.episodes));
-        println!("kept the {kept}-episode evaluation in {}", out.display());
-        out = beside;
-    }
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
-    println!("wrote {}", out.display());
     Ok(())
 }

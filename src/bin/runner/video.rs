@@ -69,7 +69,7 @@ pub fn video(
     let checkpoint = run::checkpoint::resolve(path)?;
     let mut recipe = run::checkpoint::recipe_of(&checkpoint)?;
     if let Some(task) = task {
-        recipe.env.task = crate::task_named(task)?;
+        recipe.env.task = crate::evaluate::task_named(task)?;
     }
     let device = device::select(&recipe.backend)?;
     let model = run::checkpoint::model_of(&checkpoint, &recipe, &device)?;
