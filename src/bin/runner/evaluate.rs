@@ -138,11 +138,7 @@ pub(crate) fn policy(
         bail!("--video takes one task and one seed (it writes episode-000, ... into one folder)");
     }
     if let Ok(checkpoint) = run::checkpoint::resolve(path) {
-        for task in &tasks {
-            for &seed in seeds {
-                one(&checkpoint, *task, episodes, seed, videos, false)?;
-            }
-        }
+        checkpoint_on(&checkpoint, &tasks, episodes, seeds, videos, false)?;
         return Ok(());
     }
     let runs = run::paths::runs_below(path);
@@ -163,11 +159,7 @@ pub(crate) fn policy(
             continue;
         }
         let checkpoint = run::checkpoint::resolve(&run_dir.root)?;
-        for task in &tasks {
-            for &seed in seeds {
-                evaluated += one(&checkpoint, *task, episodes, seed, None, true)? as usize;
-            }
-        }
+        evaluated += checkpoint_on(&checkpoint, &tasks, episodes, seeds, None, true)?;
     }
     for run in &unfinished {
         println!("skipped {}: not finished (no summary.json)", run.display());
@@ -180,52 +172,64 @@ pub(crate) fn policy(
     Ok(())
 }
 
-/// Evaluates `checkpoint` on `task` (its own when `None`) with `seed` and writes the result;
-/// with `skip_stored`, an evaluation already stored with at least `episodes` episodes is kept
-/// and nothing runs. Returns whether it evaluated.
-fn one(
+/// Evaluates `checkpoint` on every task (its own for `None`) and seed, its networks built once,
+/// and writes each result; with `skip_stored`, an evaluation already stored with at least
+/// `episodes` episodes is kept and not run again. Returns how many it evaluated.
+fn checkpoint_on(
     checkpoint: &Path,
-    task: Option<Task>,
+    tasks: &[Option<Task>],
     episodes: usize,
-    seed: u64,
+    seeds: &[u64],
     videos: Option<&video::EvalVideos>,
     skip_stored: bool,
-) -> Result<bool> {
-    let mut recipe = run::checkpoint::recipe_of(checkpoint)?;
-    if let Some(task) = task {
-        recipe.env.task = task;
+) -> Result<usize> {
+    let trained = run::checkpoint::recipe_of(checkpoint)?;
+    let mut policy = None;
+    let mut evaluated = 0;
+    for task in tasks {
+        let mut recipe = trained.clone();
+        if let Some(task) = task {
+            recipe.env.task = *task;
+        }
+        for &seed in seeds {
+            let mut out = run::paths::eval_output(checkpoint, recipe.env.task.name(), seed);
+            let stored = stored_episodes(&out);
+            if skip_stored && stored.is_some_and(|k| k >= episodes as u64) {
+                println!("kept {} ({} episodes)", out.display(), stored.unwrap_or(0));
+                continue;
+            }
+            if policy.is_none() {
+                let device = device::select(&trained.backend)?;
+                let model = run::checkpoint::model_of(checkpoint, &trained, &device)?;
+                policy = Some((model, run::checkpoint::norm_of(checkpoint)?, device));
+            }
+            let (model, norm, device) = policy.as_ref().expect("built above");
+            let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
+            let result = run::eval::evaluate(
+                (model, norm.as_ref(), &recipe.memory),
+                &recipe.env,
+                episodes,
+                seed,
+                device,
+                observer.as_mut().map(|o| o as &mut dyn EvalObserver),
+            )?;
+            println!("{} ({})", result, checkpoint.display());
+            observer.map(video::report_written).transpose()?;
+            // An evaluation of more episodes already there is kept; this one goes beside it.
+            if let Some(kept) = stored.filter(|&k| k > result.episodes as u64) {
+                let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+                let beside = out.with_file_name(format!("{stem}-{}ep.json", result.episodes));
+                println!("kept the {kept}-episode evaluation in {}", out.display());
+                out = beside;
+            }
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
+            println!("wrote {}", out.display());
+            evaluated += 1;
+        }
     }
-    let mut out = run::paths::eval_output(checkpoint, recipe.env.task.name(), seed);
-    let stored = stored_episodes(&out);
-    if skip_stored && stored.is_some_and(|k| k >= episodes as u64) {
-        println!("kept {} ({} episodes)", out.display(), stored.unwrap_or(0));
-        return Ok(false);
-    }
-    let device = device::select(&recipe.backend)?;
-    let model = run::checkpoint::model_of(checkpoint, &recipe, &device)?;
-    let norm = run::checkpoint::norm_of(checkpoint)?;
-    let mut observer = videos.map(video::EvalVideos::observer).transpose()?;
-    let result = run::eval::evaluate(
-        (&model, norm.as_ref(), &recipe.memory),
-        &recipe.env,
-        episodes,
-        seed,
-        &device,
-        observer.as_mut().map(|o| o as &mut dyn EvalObserver),
-    )?;
-    println!("{} ({})", result, checkpoint.display());
-    observer.map(video::report_written).transpose()?;
-    // An evaluation of more episodes already there is kept; this one goes beside it.
-    if let Some(kept) = stored.filter(|&k| k > result.episodes as u64) {
-        let stem = out.file_stem().unwrap_or_default().to_string_lossy();
-        let beside = out.with_file_name(format!("{stem}-{}ep.json", result.episodes));
-        println!("kept the {kept}-episode evaluation in {}", out.display());
-        out = beside;
-    }
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
-    println!("wrote {}", out.display());
-    Ok(true)
+    Ok(evaluated)
 }
