@@ -51,7 +51,29 @@ impl TrotFlags {
     }
 }
 
-/// `runner eval --agent`: a sanity agent's metrics, in the same form as a policy's.
+/// `--task` as tasks to evaluate on (`None`: the recipe's or checkpoint's own), refusing a video
+/// of more than one evaluation.
+fn tasks_of(
+    tasks: &[String],
+    seeds: &[u64],
+    videos: Option<&video::EvalVideos>,
+) -> Result<Vec<Option<Task>>> {
+    let tasks: Vec<Option<Task>> = if tasks.is_empty() {
+        vec![None]
+    } else {
+        tasks
+            .iter()
+            .map(|t| task_named(t).map(Some))
+            .collect::<Result<_>>()?
+    };
+    if videos.is_some() && tasks.len() * seeds.len() > 1 {
+        bail!("--video takes one task and one seed (it writes episode-000, ... into one folder)");
+    }
+    Ok(tasks)
+}
+
+/// `runner eval --agent`: a sanity agent's metrics, in the same form as a policy's, on every
+/// task and seed given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn agent(
     agent: AgentArg,
@@ -59,12 +81,12 @@ pub(crate) fn agent(
     recipe_path: Option<&Path>,
     checkpoint: Option<&Path>,
     sets: &[String],
-    task: Option<&str>,
+    tasks: &[String],
     episodes: usize,
-    seed: u64,
+    seeds: &[u64],
     videos: Option<&video::EvalVideos>,
 ) -> Result<()> {
-    let mut recipe = match (recipe_path, checkpoint) {
+    let recipe = match (recipe_path, checkpoint) {
         (Some(path), _) => {
             let (source, overrides) = open_recipe(path, sets)?;
             source.resolve(&overrides, &[])?
@@ -78,9 +100,27 @@ pub(crate) fn agent(
             recipe::RecipeSource::defaults().resolve(&overrides, &[])?
         }
     };
-    if let Some(task) = task {
-        recipe.env.task = task_named(task)?;
+    for task in tasks_of(tasks, seeds, videos)? {
+        let mut recipe = recipe.clone();
+        if let Some(task) = task {
+            recipe.env.task = task;
+        }
+        for &seed in seeds {
+            agent_once(agent, trot, &recipe, episodes, seed, videos)?;
+        }
     }
+    Ok(())
+}
+
+/// One evaluation of a sanity agent in `recipe`'s env.
+fn agent_once(
+    agent: AgentArg,
+    trot: &TrotFlags,
+    recipe: &recipe::Recipe,
+    episodes: usize,
+    seed: u64,
+    videos: Option<&video::EvalVideos>,
+) -> Result<()> {
     let mut agent = match agent {
         AgentArg::Zero => run::eval::SanityAgent::Zero,
         AgentArg::Random => run::eval::SanityAgent::Random {
@@ -126,17 +166,7 @@ pub(crate) fn policy(
     seeds: &[u64],
     videos: Option<&video::EvalVideos>,
 ) -> Result<()> {
-    let tasks: Vec<Option<Task>> = if tasks.is_empty() {
-        vec![None]
-    } else {
-        tasks
-            .iter()
-            .map(|t| task_named(t).map(Some))
-            .collect::<Result<_>>()?
-    };
-    if videos.is_some() && tasks.len() * seeds.len() > 1 {
-        bail!("--video takes one task and one seed (it writes episode-000, ... into one folder)");
-    }
+    let tasks = tasks_of(tasks, seeds, videos)?;
     if let Ok(checkpoint) = run::checkpoint::resolve(path) {
         checkpoint_on(&checkpoint, &tasks, episodes, seeds, videos, false)?;
         return Ok(());

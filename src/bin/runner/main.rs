@@ -166,30 +166,17 @@ fn run(cli: Cli) -> Result<()> {
                         knee,
                         knee_lag,
                     };
-                    let tasks: Vec<Option<&str>> = if task.is_empty() {
-                        vec![None]
-                    } else {
-                        task.iter().map(|t| Some(t.as_str())).collect()
-                    };
-                    if videos.is_some() && tasks.len() * seed.len() > 1 {
-                        anyhow::bail!("--video takes one task and one seed");
-                    }
-                    for t in &tasks {
-                        for &s in &seed {
-                            evaluate::agent(
-                                agent,
-                                &trot,
-                                recipe.as_deref(),
-                                checkpoint.as_deref(),
-                                &sets,
-                                *t,
-                                episodes,
-                                s,
-                                videos.as_ref(),
-                            )?;
-                        }
-                    }
-                    Ok(())
+                    evaluate::agent(
+                        agent,
+                        &trot,
+                        recipe.as_deref(),
+                        checkpoint.as_deref(),
+                        &sets,
+                        &task,
+                        episodes,
+                        &seed,
+                        videos.as_ref(),
+                    )
                 }
                 None => evaluate::policy(
                     checkpoint

@@ -164,19 +164,6 @@ pub(super) fn parse_rows(csv: &str) -> (Vec<Row>, Vec<usize>) {
     (rows, skipped)
 }
 
-fn read_dir(path: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let entries = std::fs::read_dir(path).map_err(|source| ReportError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .unwrap_or_default()
@@ -186,33 +173,30 @@ fn file_name(path: &Path) -> String {
 
 /// The runs below `experiment` with at least one row, and the run folders without data yet.
 pub(super) fn collect(experiment: &Path) -> Result<(Vec<Run>, Vec<String>), ReportError> {
+    std::fs::read_dir(experiment).map_err(|source| ReportError::Read {
+        path: experiment.to_path_buf(),
+        source,
+    })?;
     let mut runs = Vec::new();
     let mut missing = Vec::new();
-    for variant_dir in read_dir(experiment)? {
-        let variant = file_name(&variant_dir);
-        for run_dir in read_dir(&variant_dir)? {
-            let name = file_name(&run_dir);
-            // `seed-<n>` only: `seed-<n>.replaced-<time>` folders are old runs kept aside.
-            let Some(seed) = name
-                .strip_prefix("seed-")
-                .filter(|s| s.parse::<u64>().is_ok())
-            else {
-                continue;
-            };
-            let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap_or_default();
-            let (rows, skipped) = parse_rows(&csv);
-            let run = Run {
-                variant: variant.clone(),
-                seed: seed.to_string(),
-                dir: run_dir.clone(),
-                rows,
-                skipped,
-            };
-            if run.curve().is_some() {
-                runs.push(run);
-            } else {
-                missing.push(format!("{variant}/{name}"));
-            }
+    for run_dir in crate::run::paths::runs_below(experiment) {
+        let dir = run_dir.root;
+        let variant = dir.parent().map(file_name).unwrap_or_default();
+        let name = file_name(&dir);
+        let seed = name.trim_start_matches("seed-").to_string();
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
+        let (rows, skipped) = parse_rows(&csv);
+        let run = Run {
+            variant: variant.clone(),
+            seed,
+            dir,
+            rows,
+            skipped,
+        };
+        if run.curve().is_some() {
+            runs.push(run);
+        } else {
+            missing.push(format!("{variant}/{name}"));
         }
     }
     if runs.is_empty() && missing.is_empty() {
