@@ -42,6 +42,27 @@ impl RunDir {
         self.root.join("checkpoints")
     }
 
+    /// The seed its folder name (`seed-<n>`) gives, if it is a run folder.
+    pub fn seed(&self) -> Option<u64> {
+        self.root
+            .file_name()?
+            .to_str()?
+            .strip_prefix("seed-")?
+            .parse()
+            .ok()
+    }
+
+    /// The variant its parent folder names.
+    pub fn variant(&self) -> Option<String> {
+        Some(
+            self.root
+                .parent()?
+                .file_name()?
+                .to_string_lossy()
+                .to_string(),
+        )
+    }
+
     /// True when the run finished (it has a summary).
     pub fn finished(&self) -> bool {
         self.summary().is_file()
@@ -53,8 +74,9 @@ pub fn experiment_dir(output_dir: &str, experiment: &str) -> PathBuf {
     Path::new(output_dir).join(experiment)
 }
 
-/// The run folders (`<variant>/seed-<n>`) below an experiment folder, sorted; empty when it has
-/// none (or cannot be read). Folders kept aside (`seed-<n>.replaced-<time>`) are not runs.
+/// The run folders (`<variant>/seed-<n>`) below an experiment folder, sorted by variant and then by
+/// seed as a number (seed-2 before seed-10); empty when it has none (or cannot be read). Folders
+/// kept aside (`seed-<n>.replaced-<time>`) are not runs.
 pub fn runs_below(experiment: &Path) -> Vec<RunDir> {
     let dirs = |p: &Path| -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = std::fs::read_dir(p)
@@ -64,17 +86,16 @@ pub fn runs_below(experiment: &Path) -> Vec<RunDir> {
         out.sort();
         out
     };
-    dirs(experiment)
-        .iter()
-        .flat_map(|variant| dirs(variant))
-        .filter(|run| {
-            run.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("seed-"))
-                .is_some_and(|seed| seed.parse::<u64>().is_ok())
-        })
-        .map(|root| RunDir { root })
-        .collect()
+    let mut runs: Vec<(u64, RunDir)> = Vec::new();
+    for variant in dirs(experiment) {
+        let start = runs.len();
+        runs.extend(dirs(&variant).into_iter().filter_map(|root| {
+            let run = RunDir { root };
+            run.seed().map(|seed| (seed, run))
+        }));
+        runs[start..].sort_by_key(|(seed, _)| *seed);
+    }
+    runs.into_iter().map(|(_, run)| run).collect()
 }
 
 /// Where `runner eval` writes the result of evaluating `checkpoint` on `task`: the run's `eval/`
@@ -90,5 +111,40 @@ pub fn eval_output(checkpoint: &Path, task: &str, seed: u64) -> PathBuf {
             .parent()
             .map_or_else(|| dir.join(&file), |run| run.join("eval").join(&file)),
         _ => checkpoint.join(file),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_below_orders_seeds_as_numbers_and_skips_what_is_not_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for run in [
+            "model-mamba/seed-10",
+            "model-mamba/seed-2",
+            "model-mamba/seed-2.replaced-20260101T000000",
+            "model-mamba/notes",
+            "model-transformer/seed-0",
+        ] {
+            std::fs::create_dir_all(dir.path().join(run)).unwrap();
+        }
+        std::fs::write(dir.path().join("model-mamba/seed-3"), "a file, not a run").unwrap();
+        let found: Vec<(Option<String>, Option<u64>)> = runs_below(dir.path())
+            .iter()
+            .map(|run| (run.variant(), run.seed()))
+            .collect();
+        let want = [
+            ("model-mamba", 2),
+            ("model-mamba", 10),
+            ("model-transformer", 0),
+        ];
+        let want: Vec<(Option<String>, Option<u64>)> = want
+            .iter()
+            .map(|(v, s)| (Some(v.to_string()), Some(*s)))
+            .collect();
+        assert_eq!(found, want);
+        assert!(runs_below(&dir.path().join("missing")).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use super::atomic::write_atomic;
 use super::lock;
-use super::paths::RunDir;
+use super::paths::{self, RunDir};
 use super::report::{self, ReportError};
 use super::shard::{self, GridError, GridItem};
 use super::summary::{RunSummary, sweep_table};
@@ -63,38 +63,22 @@ fn items(experiment: &Path) -> Result<Vec<GridItem>, SummarizeError> {
     if let Some(grid) = shard::read_grid(experiment)? {
         return Ok(grid.items);
     }
-    let io = |source| SummarizeError::Io {
-        path: experiment.to_path_buf(),
-        source,
-    };
-    let mut found = Vec::new();
-    let mut variants: Vec<PathBuf> = std::fs::read_dir(experiment)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    variants.sort();
-    for variant in variants {
-        let name = variant
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let mut seeds: Vec<u64> = std::fs::read_dir(&variant)
-            .map_err(io)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let file = e.file_name().to_string_lossy().to_string();
-                file.strip_prefix("seed-").and_then(|s| s.parse().ok())
-            })
-            .collect();
-        seeds.sort_unstable();
-        found.extend(seeds.into_iter().map(|seed| GridItem {
-            variant: name.clone(),
-            seed,
-            differs: String::new(),
-        }));
+    if !experiment.is_dir() {
+        return Err(SummarizeError::Io {
+            path: experiment.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+        });
     }
+    let found: Vec<GridItem> = paths::runs_below(experiment)
+        .into_iter()
+        .filter_map(|run| {
+            Some(GridItem {
+                variant: run.variant()?,
+                seed: run.seed()?,
+                differs: String::new(),
+            })
+        })
+        .collect();
     if found.is_empty() {
         return Err(SummarizeError::Empty(experiment.to_path_buf()));
     }
