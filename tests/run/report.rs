@@ -258,3 +258,57 @@ fn final_evaluations_pool_eval_seeds_per_task_and_sample_efficiency_counts_who_g
         String::from_utf8_lossy(&out.stderr).contains("--reach 0: expected a positive distance")
     );
 }
+
+#[test]
+fn several_experiments_are_reported_side_by_side_with_their_variants_named_by_experiment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("compare");
+    let memory = tmp.path().join("compare_memory");
+    write_run(&plain, "model-mamba", 0, &[1.0, 4.0]);
+    write_run(&plain, "model-mamba", 1, &[2.0, 6.0]);
+    write_run(&memory, "model-mamba", 0, &[3.0, 9.0]);
+    write_run(&memory, "model-mamba", 1, &[2.0, 7.0]);
+    let out_dir = tmp.path().join("both");
+    let args = ["report", plain.to_str().unwrap(), memory.to_str().unwrap()];
+    let refused = runner(&args);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("2 experiment folders given") && err.contains("--output"),
+        "{err}"
+    );
+    assert!(!plain.join("report.md").exists() && !out_dir.exists());
+    let mut with_output = args.to_vec();
+    with_output.extend(["--output", out_dir.to_str().unwrap()]);
+    let out = runner(&with_output);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md written");
+    assert!(
+        md.starts_with("# Report: compare + compare_memory\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "4 runs with data in 2 variants (compare/model-mamba, compare_memory/model-mamba)"
+        ),
+        "{md}"
+    );
+    // Final distances 4 and 6 against 9 and 7: every memory run beats every plain one.
+    assert!(
+        md.contains("| compare/model-mamba | 2 | 2000 | 5.00 ["),
+        "{md}"
+    );
+    assert!(
+        md.contains("| compare_memory/model-mamba | 2 | 2000 | 8.00 ["),
+        "{md}"
+    );
+    assert!(
+        md.contains("| compare_memory/model-mamba | 1.00 [1.00, 1.00] | - |"),
+        "the probability of improvement compares the experiments' variants:\n{md}"
+    );
+    assert!(out_dir.join("learning_curves_env_steps.png").is_file());
+}

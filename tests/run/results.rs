@@ -1,5 +1,6 @@
 //! README quotes the evaluations kept in `results/` exactly, so README cannot drift from its data:
-//! an experiment with a committed `report.md` (the comparisons) must have the report `runner
+//! an experiment with a committed `report.md` (the comparisons; a combined one titled `a + b` is
+//! recomputed from the folders beside it) must have the report `runner
 //! report` computes from the kept data alone, and README must hold every row of its final
 //! evaluation tables; in the others every kept evaluation of 10 episodes or more appears in README
 //! as `<mean> +- <std> m` (distance, two decimals). Every kept run has what `runner report` and
@@ -117,12 +118,30 @@ fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_fin
             continue;
         };
         let tmp = tempfile::tempdir().unwrap();
-        let (computed, _) = locomamba::run::report::write_report(&exp, tmp.path()).unwrap();
+        // A combined report (`runner report results/a results/b -o results/c`) is titled
+        // `# Report: a + b`, its experiments being folders beside it.
+        let title = committed.lines().next().unwrap_or_default();
+        let sources: Vec<PathBuf> = match title.strip_prefix("# Report: ") {
+            Some(names) if names.contains(" + ") => {
+                names.split(" + ").map(|n| results.join(n)).collect()
+            }
+            _ => vec![exp.clone()],
+        };
+        let (computed, _) = locomamba::run::report::write_combined_report(
+            &sources,
+            tmp.path(),
+            &Default::default(),
+        )
+        .unwrap();
         assert!(
             computed == committed,
             "{}/report.md is not what `runner report {}` computes from the kept data: regenerate it",
             exp.display(),
-            exp.display()
+            sources
+                .iter()
+                .map(|s| s.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         let rows = final_evaluation_rows(&computed);
         assert!(!rows.is_empty(), "{}: no final evaluations", exp.display());

@@ -297,10 +297,13 @@ pub enum Command {
     },
     /// Write the statistics report of an experiment folder (`runs/<exp>`): interquartile means
     /// over seeds with bootstrap intervals, and the probability of improvement between variants.
+    /// Several folders are reported side by side, their variants named `<exp>/<variant>`.
     Report {
-        /// The experiment folder.
-        experiment: PathBuf,
-        /// Folder for `report.md` (default: the experiment folder).
+        /// The experiment folders (one or more).
+        #[arg(required = true)]
+        experiments: Vec<PathBuf>,
+        /// Folder for `report.md` and its figures (default: the experiment folder; required with
+        /// several).
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Sample efficiency: the env steps each run needs to first reach this evaluation

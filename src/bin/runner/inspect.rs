@@ -119,15 +119,22 @@ pub(crate) fn build_model(recipe: &Recipe) -> Result<nn::ActorCritic> {
     )?)
 }
 
-pub(crate) fn report(experiment: &Path, output: Option<&Path>, reach_m: f64) -> Result<()> {
+pub(crate) fn report(experiments: &[PathBuf], output: Option<&Path>, reach_m: f64) -> Result<()> {
     if !(reach_m.is_finite() && reach_m > 0.0) {
         bail!("--reach {reach_m}: expected a positive distance in metres");
     }
+    let output = match (experiments, output) {
+        (_, Some(output)) => output,
+        ([experiment], None) => experiment.as_path(),
+        _ => bail!(
+            "{} experiment folders given: say where the combined report goes with --output DIR",
+            experiments.len()
+        ),
+    };
     let options = run::report::ReportOptions {
         reach_distance_m: reach_m,
     };
-    let (markdown, path) =
-        run::report::write_report_with(experiment, output.unwrap_or(experiment), &options)?;
+    let (markdown, path) = run::report::write_combined_report(experiments, output, &options)?;
     print!("{markdown}");
     eprintln!("report written to {}", path.display());
     Ok(())

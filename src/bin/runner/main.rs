@@ -73,10 +73,10 @@ fn run(cli: Cli) -> Result<()> {
             max_memory,
         } => inspect::describe(&recipe, &sets, max_memory),
         Command::Report {
-            experiment,
+            experiments,
             output,
             reach,
-        } => inspect::report(&experiment, output.as_deref(), reach),
+        } => inspect::report(&experiments, output.as_deref(), reach),
         Command::Sweep {
             recipe,
             sets,

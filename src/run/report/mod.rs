@@ -176,15 +176,35 @@ pub fn write_report_with(
     dir: &Path,
     options: &ReportOptions,
 ) -> Result<(String, PathBuf), ReportError> {
-    let (runs, missing) = runs::collect(experiment)?;
+    write_combined_report(&[experiment.to_path_buf()], dir, options)
+}
+
+/// The report of the runs of several experiment folders side by side (the comparison sweep, its
+/// memory variants and its baselines), each variant named `<experiment>/<variant>`, so the
+/// probability of improvement covers every pair across them. The report is titled with the
+/// experiments' folder names joined by ` + `; with one folder it is [`write_report_with`].
+pub fn write_combined_report(
+    experiments: &[PathBuf],
+    dir: &Path,
+    options: &ReportOptions,
+) -> Result<(String, PathBuf), ReportError> {
+    let (runs, missing) = runs::collect(experiments)?;
     let path = dir.join("report.md");
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
     let figures = plot::write_learning_curves(&runs, dir)?;
-    let name = experiment.file_name().unwrap_or_default().to_string_lossy();
-    let markdown = markdown(&name, &runs, &missing, &figures, options);
+    let names: Vec<String> = experiments
+        .iter()
+        .map(|e| {
+            e.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    let markdown = markdown(&names.join(" + "), &runs, &missing, &figures, options);
     super::atomic::write_atomic(&path, markdown.as_bytes()).map_err(|source| {
         ReportError::Write {
             path: path.clone(),

@@ -171,36 +171,51 @@ fn file_name(path: &Path) -> String {
         .to_string()
 }
 
-/// The runs below `experiment` with at least one row, and the run folders without data yet.
-pub(super) fn collect(experiment: &Path) -> Result<(Vec<Run>, Vec<String>), ReportError> {
-    std::fs::read_dir(experiment).map_err(|source| ReportError::Read {
-        path: experiment.to_path_buf(),
-        source,
-    })?;
+/// The runs below `experiments` with at least one row, and the run folders without data yet.
+/// With several experiments each variant is named `<experiment>/<variant>` (two experiments may
+/// sweep the same variant names); with one, just `<variant>`.
+pub(super) fn collect(experiments: &[PathBuf]) -> Result<(Vec<Run>, Vec<String>), ReportError> {
     let mut runs = Vec::new();
     let mut missing = Vec::new();
-    for run_dir in crate::run::paths::runs_below(experiment) {
-        let dir = run_dir.root;
-        let variant = dir.parent().map(file_name).unwrap_or_default();
-        let name = file_name(&dir);
-        let seed = name.trim_start_matches("seed-").to_string();
-        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
-        let (rows, skipped) = parse_rows(&csv);
-        let run = Run {
-            variant: variant.clone(),
-            seed,
-            dir,
-            rows,
-            skipped,
+    for experiment in experiments {
+        std::fs::read_dir(experiment).map_err(|source| ReportError::Read {
+            path: experiment.clone(),
+            source,
+        })?;
+        let prefix = match experiments.len() {
+            1 => String::new(),
+            _ => format!("{}/", file_name(experiment)),
         };
-        if run.curve().is_some() {
-            runs.push(run);
-        } else {
-            missing.push(format!("{variant}/{name}"));
+        for run_dir in crate::run::paths::runs_below(experiment) {
+            let dir = run_dir.root;
+            let variant = format!(
+                "{prefix}{}",
+                dir.parent().map(file_name).unwrap_or_default()
+            );
+            let name = file_name(&dir);
+            let seed = name.trim_start_matches("seed-").to_string();
+            let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
+            let (rows, skipped) = parse_rows(&csv);
+            let run = Run {
+                variant: variant.clone(),
+                seed,
+                dir,
+                rows,
+                skipped,
+            };
+            if run.curve().is_some() {
+                runs.push(run);
+            } else {
+                missing.push(format!("{variant}/{name}"));
+            }
         }
     }
     if runs.is_empty() && missing.is_empty() {
-        return Err(ReportError::NoRuns(experiment.to_path_buf()));
+        let shown: Vec<String> = experiments
+            .iter()
+            .map(|e| e.display().to_string())
+            .collect();
+        return Err(ReportError::NoRuns(PathBuf::from(shown.join(", "))));
     }
     Ok((runs, missing))
 }
