@@ -14,9 +14,8 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
 use super::scan::{SCAN_INPUTS, ScanTensors, SelectiveScanOps, scan_dims};
-use crate::kernels::cube::host::{
-    Buf, DeviceInputs, check_device, check_state, is_empty, launch_backward, launch_forward,
-};
+use crate::kernels::cube::client::{check_device, check_state};
+use crate::kernels::cube::host::{Buf, DeviceInputs, is_empty, launch_backward, launch_forward};
 use crate::kernels::selective_scan::ScanDims;
 
 /// A contiguous f32 tensor's buffer as a kernel argument.

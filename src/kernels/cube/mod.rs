@@ -15,13 +15,13 @@
 //! Supported state sizes: 1 to [`MAX_STATE`].
 
 pub mod backward;
+pub mod client;
 pub mod forward;
 pub mod host;
 
 pub use crate::kernels::selective_scan::{achieved_gbps, backward_bytes, forward_bytes};
-pub use host::{
-    bench_gpu, cuda_client, gpu_client, scan_backward_gpu, scan_forward_gpu, wgpu_client,
-};
+pub use client::{cuda_client, gpu_client, wgpu_client};
+pub use host::{bench_gpu, scan_backward_gpu, scan_forward_gpu};
 
 use thiserror::Error;
 
