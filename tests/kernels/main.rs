@@ -4,3 +4,4 @@
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 mod cube_scan;
 mod selective_scan;
+mod selective_scan_contract;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use locomamba::recipe::{self, Overrides, RecipeError};
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
@@ -18,7 +18,7 @@ fn load_err(name: &str, text: &str) -> (PathBuf, String) {
     (path, err.to_string())
 }
 
-fn assert_has(msg: &str, parts: &[&str]) {
+pub(crate) fn assert_has(msg: &str, parts: &[&str]) {
     for p in parts {
         assert!(msg.contains(p), "message {msg:?} lacks {p:?}");
     }
@@ -295,115 +295,6 @@ fn bad_sweep_value_names_the_point() {
         .unwrap_err()
         .to_string();
     assert_has(&msg, &["sweep point ppo.epochs=\"many\"", "`ppo.epochs`"]);
-}
-
-#[test]
-fn unknown_legacy_terrain_lists_known_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "lava"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert_has(
-        &msg,
-        &[
-            "old.json",
-            "env.env_build.terrain_type",
-            "lava",
-            "random_blocks_sparse (thin_obstacles)",
-            "mount (mountain)",
-        ],
-    );
-}
-
-#[test]
-fn legacy_mpc_environment_is_refused_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let legacy = r#"{"env_name": "A1MoveGroundMPC", "env": {"env_build": {"terrain_type": "random_blocks_sparse"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert_has(
-        &msg,
-        &["old.json", "`env_name`", "A1MoveGroundMPC", "not built"],
-    );
-}
-
-#[test]
-fn unsupported_legacy_value_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let legacy =
-        r#"{"env_name": "A1MoveGround", "env": {"env_build": {"motor_control_mode": "TORQUE"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert_has(
-        &msg,
-        &[
-            "old.json",
-            "`env.env_build.motor_control_mode`",
-            "TORQUE",
-            "POSITION",
-        ],
-    );
-}
-
-#[test]
-fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
-    let dir = tempfile::tempdir().unwrap();
-    for (key, value, expected) in [
-        ("enable_action_filter", "true", "no low-pass filter"),
-        (
-            "enable_action_interpolation",
-            "true",
-            "held over the action repeat",
-        ),
-        (
-            "get_image_interval",
-            "2",
-            "every policy step renders a depth frame",
-        ),
-    ] {
-        let legacy = format!(
-            r#"{{"env_name": "A1MoveGround", "env": {{"env_build": {{"{key}": {value}}}}}}}"#
-        );
-        let path = write(dir.path(), "old.json", &legacy);
-        let msg = recipe::load(&path, &Overrides::default())
-            .unwrap_err()
-            .to_string();
-        assert_has(
-            &msg,
-            &[
-                "old.json",
-                &format!("`env.env_build.{key}`"),
-                value,
-                expected,
-            ],
-        );
-    }
-}
-
-#[test]
-fn migrating_a_recipe_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "recipe.json",
-        r#"{"version": 1, "env": {"num_envs": 2}}"#,
-    );
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let err =
-        locomamba::recipe::legacy::render::migrate_to_toml(&value, &path, &Default::default())
-            .unwrap_err()
-            .to_string();
-    assert_has(
-        &err,
-        &["recipe.json", "not a legacy Python config", "version"],
-    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Recipes: loading and layering, error messages, the JSON Schema.
 
 mod errors;
+mod legacy_errors;
 mod load;
 mod schema;
