@@ -11,7 +11,7 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn load_err(name: &str, text: &str) -> (PathBuf, String) {
+pub(crate) fn load_err(name: &str, text: &str) -> (PathBuf, String) {
     let dir = tempfile::tempdir().unwrap().keep();
     let path = write(&dir, name, text);
     let err = recipe::load(&path, &Overrides::default()).expect_err("recipe should be rejected");

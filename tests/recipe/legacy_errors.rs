@@ -1,18 +1,12 @@
 //! Legacy Python configs that cannot become recipes: every refusal names the file, the key the
 //! user wrote and what was expected.
 
-use locomamba::recipe::{self, Overrides};
-
-use super::errors::{assert_has, write};
+use super::errors::{assert_has, load_err, write};
 
 #[test]
 fn unknown_legacy_terrain_lists_known_ones() {
-    let dir = tempfile::tempdir().unwrap();
     let legacy = r#"{"env_name": "A1MoveGround", "env": {"env_build": {"terrain_type": "lava"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let (_, msg) = load_err("old.json", legacy);
     assert_has(
         &msg,
         &[
@@ -27,12 +21,8 @@ fn unknown_legacy_terrain_lists_known_ones() {
 
 #[test]
 fn legacy_mpc_environment_is_refused_by_name() {
-    let dir = tempfile::tempdir().unwrap();
     let legacy = r#"{"env_name": "A1MoveGroundMPC", "env": {"env_build": {"terrain_type": "random_blocks_sparse"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let (_, msg) = load_err("old.json", legacy);
     assert_has(
         &msg,
         &["old.json", "`env_name`", "A1MoveGroundMPC", "not built"],
@@ -41,13 +31,9 @@ fn legacy_mpc_environment_is_refused_by_name() {
 
 #[test]
 fn unsupported_legacy_value_is_named() {
-    let dir = tempfile::tempdir().unwrap();
     let legacy =
         r#"{"env_name": "A1MoveGround", "env": {"env_build": {"motor_control_mode": "TORQUE"}}}"#;
-    let path = write(dir.path(), "old.json", legacy);
-    let msg = recipe::load(&path, &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let (_, msg) = load_err("old.json", legacy);
     assert_has(
         &msg,
         &[
@@ -61,7 +47,6 @@ fn unsupported_legacy_value_is_named() {
 
 #[test]
 fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
-    let dir = tempfile::tempdir().unwrap();
     for (key, value, expected) in [
         ("enable_action_filter", "true", "no low-pass filter"),
         (
@@ -78,10 +63,7 @@ fn legacy_switches_for_features_not_built_are_errors_not_warnings() {
         let legacy = format!(
             r#"{{"env_name": "A1MoveGround", "env": {{"env_build": {{"{key}": {value}}}}}}}"#
         );
-        let path = write(dir.path(), "old.json", &legacy);
-        let msg = recipe::load(&path, &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let (_, msg) = load_err("old.json", &legacy);
         assert_has(
             &msg,
             &[
