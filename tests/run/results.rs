@@ -1,9 +1,9 @@
 //! README quotes the evaluations kept in `results/` exactly, so README cannot drift from its data:
-//! an experiment with a committed `report.md` (the comparisons; a combined one titled `a + b` is
-//! recomputed from the folders beside it) must have the report `runner
-//! report` computes from the kept data alone, and README must hold every row of its final
-//! evaluation tables; in the others every kept evaluation of 10 episodes or more appears in README
-//! as `<mean> +- <std> m` (distance, two decimals). Every kept run has what `runner report` and
+//! a committed `report.md` (the comparisons; a combined one, titled `a + b`, reports the folders
+//! `a` and `b` beside it) must be the report `runner report` computes from the kept data alone, and
+//! README must hold every row of its final evaluation tables; of the experiments no report covers,
+//! every kept evaluation of 10 episodes or more appears in README as `<mean> +- <std> m` (distance,
+//! two decimals). Every kept run has what `runner report` and
 //! `runner eval` need.
 
 use std::path::{Path, PathBuf};
@@ -47,10 +47,9 @@ fn readme_quotes_the_kept_evaluations_and_every_run_is_complete() {
     let runs = runs(&results);
     assert!(!runs.is_empty(), "results/ holds no runs");
     let mut quoted = 0;
-    let reported: Vec<PathBuf> = runs
-        .iter()
-        .filter_map(|r| r.parent()?.parent().map(Path::to_path_buf))
-        .filter(|exp| exp.join("report.md").is_file())
+    let reported: Vec<PathBuf> = committed_reports(&results)
+        .into_iter()
+        .flat_map(|(_, sources, _)| sources)
         .collect();
     for run in &runs {
         for file in [
@@ -106,20 +105,18 @@ fn final_evaluation_rows(report: &str) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_final_evaluations() {
-    let results = root().join("results");
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let Ok(entries) = std::fs::read_dir(&results) else {
-        return;
+/// Every committed `results/<exp>/report.md`: its folder, the experiment folders it reports (the
+/// folder itself, or for a combined report, titled `# Report: a + b`, the folders `a` and `b`
+/// beside it), and its text.
+fn committed_reports(results: &Path) -> Vec<(PathBuf, Vec<PathBuf>, String)> {
+    let Ok(entries) = std::fs::read_dir(results) else {
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for exp in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let Ok(committed) = std::fs::read_to_string(exp.join("report.md")) else {
             continue;
         };
-        let tmp = tempfile::tempdir().unwrap();
-        // A combined report (`runner report results/a results/b -o results/c`) is titled
-        // `# Report: a + b`, its experiments being folders beside it.
         let title = committed.lines().next().unwrap_or_default();
         let sources: Vec<PathBuf> = match title.strip_prefix("# Report: ") {
             Some(names) if names.contains(" + ") => {
@@ -127,6 +124,17 @@ fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_fin
             }
             _ => vec![exp.clone()],
         };
+        out.push((exp, sources, committed));
+    }
+    out
+}
+
+#[test]
+fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_final_evaluations() {
+    let results = root().join("results");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (exp, sources, committed) in committed_reports(&results) {
+        let tmp = tempfile::tempdir().unwrap();
         let (computed, _) = locomamba::run::report::write_combined_report(
             &sources,
             tmp.path(),
