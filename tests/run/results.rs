@@ -163,6 +163,40 @@ fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_fin
     }
 }
 
+/// The header of a final-evaluation table, in reports and in README.
+const FINAL_EVAL_HEADER: &str =
+    "| variant | runs | episodes per run | distance (m) | collisions | fall rate | return |";
+
+/// The rows of every table in `text` headed by [`FINAL_EVAL_HEADER`].
+fn quoted_final_evaluation_rows(text: &str) -> Vec<&str> {
+    let mut rows = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line == FINAL_EVAL_HEADER {
+            rows.extend(lines.by_ref().skip(1).take_while(|l| l.starts_with("| ")));
+        }
+    }
+    rows
+}
+
+#[test]
+fn every_final_evaluation_row_in_readme_is_a_row_of_a_committed_report() {
+    let results = root().join("results");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let reports = committed_reports(&results);
+    let known: Vec<&str> = reports
+        .iter()
+        .flat_map(|(_, _, text)| final_evaluation_rows(text))
+        .collect();
+    for row in quoted_final_evaluation_rows(&readme) {
+        assert!(
+            known.contains(&row),
+            "README quotes a final evaluation that no committed report holds (regenerate the \
+             report, then copy its rows):\n{row}"
+        );
+    }
+}
+
 #[test]
 fn final_evaluation_rows_are_the_variant_rows_only() {
     let report = "# R\n| x | 1 | 2 | 3 | 4 | 5 | 6 |\n\n## Final evaluations\n\ntext\n\n### thin\n\n\
