@@ -12,30 +12,16 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `seed-<n>` folder below `results/`.
+/// Every run folder (`<experiment>/<variant>/seed-<n>`) below `results/`.
 fn runs(results: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let dirs = |p: &Path| -> Vec<PathBuf> {
-        std::fs::read_dir(p)
-            .map(|d| {
-                d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default()
+    let Ok(entries) = std::fs::read_dir(results) else {
+        return Vec::new();
     };
-    for exp in dirs(results) {
-        for variant in dirs(&exp) {
-            for run in dirs(&variant) {
-                if run
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
-                {
-                    out.push(run);
-                }
-            }
-        }
-    }
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .flat_map(|exp| locomamba::run::paths::runs_below(&exp))
+        .map(|run| run.root)
+        .collect();
     out.sort();
     out
 }
