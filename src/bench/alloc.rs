@@ -116,7 +116,12 @@ pub fn minor_faults() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name (field 2) is in parentheses and may hold spaces; fields resume after ')'.
     // minflt is field 10, the 8th after it.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(7)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(7)?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

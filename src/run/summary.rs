@@ -69,7 +69,8 @@ pub fn sweep_table(variants: &[(String, String)], runs: &[RunSummary]) -> String
         );
     }
     out.push('\n');
-    for (name, differs) in variants {
+    // Run folders found without a frozen grid carry no description of what differs.
+    for (name, differs) in variants.iter().filter(|(_, d)| !d.is_empty()) {
         let _ = writeln!(out, "- {name}: {differs}");
     }
     out
@@ -85,5 +86,35 @@ mod tests {
         assert!((m - 2.5).abs() < 1e-12);
         assert!((s - 1.290_994_448_7).abs() < 1e-9);
         assert_eq!(mean_std(&[5.0]), (5.0, 0.0));
+    }
+
+    #[test]
+    fn variants_say_what_differs_only_when_it_is_known() {
+        let run = |variant: &str| RunSummary {
+            variant: variant.into(),
+            seed: 0,
+            env_steps: 100,
+            updates: 1,
+            final_return: 1.0,
+            final_distance: 2.0,
+            final_collisions: 3.0,
+            final_fall_rate: 0.0,
+            wall_time_s: 4.0,
+            env_steps_per_s: 25.0,
+        };
+        let variants = [
+            (
+                "model-mamba".to_string(),
+                "sequence.model = \"mamba\"".to_string(),
+            ),
+            ("found".to_string(), String::new()),
+        ];
+        let table = sweep_table(&variants, &[run("model-mamba"), run("found")]);
+        assert!(table.contains("| found | 1 |"), "{table}");
+        assert!(
+            table.contains("- model-mamba: sequence.model = \"mamba\""),
+            "{table}"
+        );
+        assert!(!table.contains("- found"), "{table}");
     }
 }
