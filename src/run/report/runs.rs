@@ -187,13 +187,11 @@ pub(super) fn collect(experiments: &[PathBuf]) -> Result<(Vec<Run>, Vec<String>)
             _ => format!("{}/", file_name(experiment)),
         };
         for run_dir in crate::run::paths::runs_below(experiment) {
+            let variant = format!("{prefix}{}", run_dir.variant().unwrap_or_default());
+            // runs_below lists `seed-<n>` folders only, so the seed is always there.
+            let seed = run_dir.seed().map(|s| s.to_string()).unwrap_or_default();
             let dir = run_dir.root;
-            let variant = format!(
-                "{prefix}{}",
-                dir.parent().map(file_name).unwrap_or_default()
-            );
             let name = file_name(&dir);
-            let seed = name.trim_start_matches("seed-").to_string();
             let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
             let (rows, skipped) = parse_rows(&csv);
             let run = Run {
