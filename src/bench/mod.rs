@@ -55,6 +55,8 @@ impl BenchKind {
 pub struct BenchSizes {
     /// Updates to time for `train`.
     pub updates: u64,
+    /// Untimed updates before the timed ones for `train`.
+    pub warmup_updates: u64,
     /// Policy steps per task for `env`.
     pub steps: usize,
     /// Batch of the training-step rows for `nets`.
@@ -139,7 +141,12 @@ pub fn run(
             let mut rows = Vec::new();
             for recipe in recipes {
                 let device = device::select(&recipe.backend)?;
-                rows.push(train::train_bench(recipe, sizes.updates, &device)?);
+                rows.push(train::train_bench(
+                    recipe,
+                    sizes.updates,
+                    sizes.warmup_updates,
+                    &device,
+                )?);
                 eprintln!("measured {}", recipe.experiment.name);
             }
             train::tables(&rows)

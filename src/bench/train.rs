@@ -28,6 +28,9 @@ pub struct TrainBenchRow {
     pub rollout_steps: usize,
     /// Updates timed.
     pub updates: u64,
+    /// Untimed updates run first (buffers' first touch and the allocator's growth, which a
+    /// training run pays once, not per update).
+    pub warmup_updates: u64,
     /// Env steps per second while collecting (policy inference + physics + depth).
     pub rollout_steps_per_s: f64,
     /// Mean seconds of one whole update.
@@ -41,14 +44,21 @@ pub struct TrainBenchRow {
     pub phases: PhaseTimes,
 }
 
-/// Times `updates` PPO updates of `recipe` from a fresh seed-0 trainer on `device`, then the
-/// simulator alone on the same envs at the curriculum's start.
+/// Times `updates` PPO updates of `recipe` from a fresh seed-0 trainer on `device`, after
+/// `warmup_updates` untimed ones, then the simulator alone on the same envs at the curriculum's
+/// start.
 pub fn train_bench(
     recipe: &Recipe,
     updates: u64,
+    warmup_updates: u64,
     device: &Device,
 ) -> Result<TrainBenchRow, BenchError> {
     let mut trainer = Trainer::new(recipe, 0, device)?;
+    for _ in 0..warmup_updates {
+        trainer.update()?;
+    }
+    let _untimed = trainer.take_phase_times();
+    let steps_before = trainer.counters().env_steps;
     let updates = updates.max(1);
     let started = Instant::now();
     for _ in 0..updates {
@@ -56,7 +66,7 @@ pub fn train_bench(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let phases = trainer.take_phase_times();
-    let steps = trainer.counters().env_steps as f64;
+    let steps = (trainer.counters().env_steps - steps_before) as f64;
     let mut env = recipe.env.clone();
     let level = curriculum::level_at_steps(&recipe.env.curriculum, 0);
     let start = recipe.env.difficulty_at(level);
@@ -69,6 +79,7 @@ pub fn train_bench(
         num_envs: recipe.env.num_envs,
         rollout_steps: recipe.ppo.rollout_steps,
         updates,
+        warmup_updates,
         rollout_steps_per_s: steps / phases.collect_s.max(1e-9),
         update_s: elapsed / updates as f64,
         total_steps_per_s: steps / elapsed.max(1e-9),
@@ -108,7 +119,8 @@ pub fn tables(rows: &[TrainBenchRow]) -> Vec<Table> {
     let throughput = t.note(
         "rollout steps/s: while collecting (inference, physics, depth); s per update: a whole \
          update, rollout included; env steps/s: over whole updates, what bounds a budget; \
-         simulator alone: the same envs with random actions on the same threads.",
+         simulator alone: the same envs with random actions on the same threads. Timed after \
+         `--warmup-updates` untimed updates (the first pays for buffers' first touch).",
     );
     let mut p = Table::new(&[
         ("recipe", Align::Left),
@@ -146,4 +158,28 @@ pub fn tables(rows: &[TrainBenchRow]) -> Vec<Table> {
          losses, backward, optimiser (gradient norms, clipping, Adam), update other (advantages).",
     );
     vec![throughput, split]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_updates_are_run_but_not_timed() {
+        let mut r = Recipe::default();
+        r.env.num_envs = 2;
+        r.env.depth.width = 36;
+        r.env.depth.height = 36;
+        r.encoder.visual_dim = 8;
+        r.head.hidden_shapes = vec![8];
+        r.ppo.rollout_steps = 16;
+        r.ppo.minibatch_size = 8;
+        r.ppo.epochs = 1;
+        let row = train_bench(&r, 1, 2, &Device::flex()).unwrap();
+        assert_eq!((row.updates, row.warmup_updates), (1, 2));
+        // Only the timed update's phases and env steps are counted.
+        assert_eq!(row.phases.updates, 1);
+        let steps = row.total_steps_per_s * row.update_s;
+        assert!((steps - 16.0).abs() < 1e-6 * 16.0, "{steps}");
+    }
 }

@@ -250,6 +250,10 @@ pub enum Command {
         /// Updates to time for `train`.
         #[arg(long, default_value_t = 2)]
         updates: u64,
+        /// Untimed updates before the timed ones for `train`: the first update pays for the
+        /// buffers' first touch and the allocator's growth, which a long run pays once.
+        #[arg(long, default_value_t = 1)]
+        warmup_updates: u64,
         /// Policy steps per task for `env`.
         #[arg(long, default_value_t = 200)]
         steps: usize,

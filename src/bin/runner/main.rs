@@ -227,6 +227,7 @@ fn run(cli: Cli) -> Result<()> {
             recipe,
             sets,
             updates,
+            warmup_updates,
             steps,
             batch,
             batches,
@@ -239,6 +240,7 @@ fn run(cli: Cli) -> Result<()> {
             &with_backend(sets, backend),
             BenchSizes {
                 updates,
+                warmup_updates,
                 steps,
                 batch,
                 batches,
