@@ -1,10 +1,11 @@
 //! PPO, in the layout of rsl_rl: the algorithm's pieces ([`gae`] advantages, [`loss`] terms,
 //! [`grad_clip`] global norm clipping, [`normalizer`] running observation normalisation,
 //! [`reward_norm`] return-scale reward normalisation), the
-//! rollout [`storage`], the [`curriculum`] level, and the [`trainer`] loop that ties them to the envs and networks, with its
+//! rollout [`storage`], the [`exploration`] noise, the [`curriculum`] level, and the [`trainer`] loop that ties them to the envs and networks, with its
 //! [`seeding`], checkpointable [`state`] and logged [`stats`].
 
 pub mod curriculum;
+pub mod exploration;
 pub mod gae;
 pub mod grad_clip;
 pub mod loss;

@@ -46,6 +46,9 @@ pub struct TrainerState {
     /// The curriculum's level (absent in older checkpoints: the level their step count gives).
     #[serde(default)]
     pub curriculum_level: Option<f32>,
+    /// Every env's last exploration noise with `ppo.noise_correlation > 0` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploration_noise: Option<Vec<f32>>,
 }
 
 fn unit_scale() -> f64 {

@@ -456,6 +456,12 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         p.init_log_std,
         "a log-std in [-5, 2] (the policy clamps to this range)",
     );
+    c.check(
+        (0.0..1.0).contains(&p.noise_correlation),
+        "ppo.noise_correlation",
+        p.noise_correlation,
+        "a correlation in [0, 1) (0: white noise)",
+    );
 
     memory::check_memory(&mut c, r);
     trot::check_trot(&mut c, env);

@@ -189,6 +189,20 @@ fn rule_broken_by_a_defaulted_key_still_names_the_file() {
 }
 
 #[test]
+fn exploration_noise_correlation_of_one_or_more_rejected() {
+    let (path, msg) = load_err("r.toml", "[ppo]\nnoise_correlation = 1.0\n");
+    assert_has(
+        &msg,
+        &[
+            &path.display().to_string(),
+            "`ppo.noise_correlation`",
+            "found 1",
+            "[0, 1)",
+        ],
+    );
+}
+
+#[test]
 fn zero_size_rejected() {
     let (_, msg) = load_err("r.toml", "[encoder]\nhidden_shapes = [256, 0]\n");
     assert_has(&msg, &["`encoder.hidden_shapes[1]`", "found 0", "> 0"]);

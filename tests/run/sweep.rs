@@ -135,7 +135,7 @@ fn resumed_run_matches_uninterrupted_run() {
     let path = tiny_recipe(dir.path(), 64);
     let device = locomamba::device::cpu_device();
     // The last cases add the state that must survive a resume too: the adaptive learning rate,
-    // the gait prior's phase and per-episode depth frame offsets; then the privileged-state and
+    // the gait prior's phase, per-episode depth frame offsets and correlated exploration noise; then the privileged-state and
     // reward normalisers and a progress-driven curriculum's level; then memory across control
     // steps, whose per-env recurrent states a checkpoint keeps.
     let cases: [(&str, &[&str]); 6] = [
@@ -148,6 +148,7 @@ fn resumed_run_matches_uninterrupted_run() {
                 "env.action_mode=trot_residual",
                 "env.depth.frame_spacing=2",
                 "env.depth.frame_offsets=random",
+                "ppo.noise_correlation=0.9",
             ],
         ),
         (

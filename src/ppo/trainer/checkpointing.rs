@@ -37,6 +37,10 @@ impl Trainer {
             privileged_norm: self.privileged_norm.clone(),
             reward_norm: self.reward_norm.clone(),
             curriculum_level: Some(self.curriculum_level),
+            exploration_noise: self
+                .noise
+                .is_correlated()
+                .then(|| self.noise.last().to_vec()),
         }
     }
 
@@ -64,6 +68,11 @@ impl Trainer {
                 state.counters.env_steps,
             )
         });
+        if let Some(last) = state.exploration_noise
+            && self.noise.restore(last).is_none()
+        {
+            return Err(RestoreError::ExplorationNoise);
+        }
         self.restore_recent_episodes(state.recent_episodes);
         Ok(())
     }

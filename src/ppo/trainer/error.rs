@@ -51,6 +51,9 @@ pub enum RestoreError {
     /// The saved acting memory does not fit this run's `[memory]` and networks.
     #[error("acting memory: {0}")]
     Memory(String),
+    /// The saved exploration noise has another number of envs or outputs than this run.
+    #[error("exploration noise: the checkpoint's does not fit this run's envs and outputs")]
+    ExplorationNoise,
 }
 
 /// Finds a NaN or infinite parameter value, if any.

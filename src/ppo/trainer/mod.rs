@@ -26,6 +26,7 @@ pub use phases::PhaseTimes;
 
 use crate::nn::{ActorCritic, BranchMemories, ObsShape};
 use crate::ppo::curriculum;
+use crate::ppo::exploration::ExplorationNoise;
 use crate::ppo::gae::{GaeInput, gae};
 use crate::ppo::normalizer::RunningNorm;
 use crate::ppo::reward_norm::RewardNorm;
@@ -66,6 +67,8 @@ pub struct Trainer {
     privileged_norm: Option<RunningNorm>,
     /// Return-scale reward normalisation (when `ppo.reward_norm`).
     reward_norm: Option<RewardNorm>,
+    /// The sampled actions' exploration noise (`ppo.noise_correlation`).
+    noise: ExplorationNoise,
     counters: Counters,
     /// The adaptive schedule's multiplier of both learning rates.
     lr_scale: f64,
@@ -144,6 +147,11 @@ impl Trainer {
                 .ppo
                 .reward_norm
                 .then(|| RewardNorm::new(spec.num_envs, recipe.ppo.discount)),
+            noise: ExplorationNoise::new(
+                recipe.ppo.noise_correlation,
+                spec.num_envs,
+                spec.action_dim,
+            ),
             counters: Counters::default(),
             lr_scale: 1.0,
             curriculum_level,

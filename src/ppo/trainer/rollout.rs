@@ -9,7 +9,6 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{Trainer, to_vec};
 use crate::nn;
-use crate::ppo::seeding::normal;
 use crate::ppo::storage::{Rollout, RolloutWidths};
 use crate::sim::EpisodeStats;
 
@@ -112,8 +111,8 @@ impl Trainer {
             {
                 roll.segment_memory.push(m.clone());
             }
-            roll.starts
-                .extend((0..envs).map(|e| self.env.env(e).steps() == 0));
+            let starts: Vec<bool> = (0..envs).map(|e| self.env.env(e).steps() == 0).collect();
+            roll.starts.extend_from_slice(&starts);
             if let Some(norm) = &mut self.norm {
                 norm.update(self.env.proprio());
             }
@@ -136,10 +135,10 @@ impl Trainer {
                 None => acting.forward(p, d, privileged),
             };
             let mean_v = to_vec(mean.clone());
-            let mut actions = Vec::with_capacity(mean_v.len());
-            for (i, m) in mean_v.iter().enumerate() {
-                actions.push(m + log_std[i % s.action_dim].exp() * normal(rng));
-            }
+            let noise = self.noise.sample(rng, &starts);
+            let actions: Vec<f32> = (mean_v.iter().zip(noise).enumerate())
+                .map(|(i, (m, n))| m + log_std[i % s.action_dim].exp() * n)
+                .collect();
             let a = Tensor::<2>::from_data(
                 TensorData::new(actions.clone(), [envs, s.action_dim]),
                 &plain,

@@ -70,6 +70,12 @@ pub struct PpoConfig {
     /// GAE (the running statistics are kept in checkpoints; gym's `NormalizeReward`). Logged
     /// returns and distances stay unscaled.
     pub reward_norm: bool,
+    /// Temporal correlation of the exploration noise, in [0, 1): each env's noise per output
+    /// follows `e_t = c e_(t-1) + sqrt(1 - c^2) n_t` (unit variance, correlated over about
+    /// `1 / (1 - c)` steps), restarted with each episode; the log-probability stays the
+    /// Gaussian's of the taken action (coloured-noise exploration, Eberhard et al. 2023).
+    /// 0: white noise, independent per step (the original's).
+    pub noise_correlation: f32,
 }
 
 impl Default for PpoConfig {
@@ -97,6 +103,7 @@ impl Default for PpoConfig {
             init_log_std: -2.079_441_6,
             asymmetric_critic: false,
             reward_norm: false,
+            noise_correlation: 0.0,
         }
     }
 }
