@@ -41,9 +41,14 @@ impl ExplorationNoise {
         &self.last
     }
 
-    /// Restores what [`last`](Self::last) returned; `None` if its length does not match.
-    pub fn restore(&mut self, last: Vec<f32>) -> Option<()> {
-        (last.len() == self.last.len()).then(|| self.last = last)
+    /// Restores what [`last`](Self::last) returned; false (nothing restored) if its length
+    /// does not match this noise's envs and outputs.
+    pub fn restore(&mut self, last: Vec<f32>) -> bool {
+        let fits = last.len() == self.last.len();
+        if fits {
+            self.last = last;
+        }
+        fits
     }
 
     /// The next step's noise, `[envs * width]`, drawing one standard normal from `rng` per value

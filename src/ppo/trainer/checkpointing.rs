@@ -69,7 +69,7 @@ impl Trainer {
             )
         });
         if let Some(last) = state.exploration_noise
-            && self.noise.restore(last).is_none()
+            && !self.noise.restore(last)
         {
             return Err(RestoreError::ExplorationNoise);
         }
