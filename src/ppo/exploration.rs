@@ -5,13 +5,12 @@
 //! deviation for several steps (coloured-noise exploration, Eberhard et al., ICLR 2023).
 
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::ppo::seeding::normal;
 
 /// Unit-variance exploration noise for every output of every env: the AR(1) process
 /// `e_t = c e_(t-1) + sqrt(1 - c^2) n_t` with `n_t` standard normal; `c = 0` is white noise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ExplorationNoise {
     /// The correlation `c` between consecutive steps, in [0, 1).
     correlation: f32,

@@ -53,6 +53,12 @@ impl Trainer {
                 run: self.seed,
             });
         }
+        // Checked before anything is restored, so a mismatch leaves the trainer as it was.
+        if let Some(last) = state.exploration_noise
+            && !self.noise.restore(last)
+        {
+            return Err(RestoreError::ExplorationNoise);
+        }
         self.env = VecEnv::restore(&self.recipe.env, &state.env)?;
         if self.recipe.ppo.asymmetric_critic {
             self.env.read_privileged();
@@ -68,11 +74,6 @@ impl Trainer {
                 state.counters.env_steps,
             )
         });
-        if let Some(last) = state.exploration_noise
-            && !self.noise.restore(last)
-        {
-            return Err(RestoreError::ExplorationNoise);
-        }
         self.restore_recent_episodes(state.recent_episodes);
         Ok(())
     }

@@ -111,8 +111,8 @@ impl Trainer {
             {
                 roll.segment_memory.push(m.clone());
             }
-            let starts: Vec<bool> = (0..envs).map(|e| self.env.env(e).steps() == 0).collect();
-            roll.starts.extend_from_slice(&starts);
+            roll.starts
+                .extend((0..envs).map(|e| self.env.env(e).steps() == 0));
             if let Some(norm) = &mut self.norm {
                 norm.update(self.env.proprio());
             }
@@ -135,7 +135,8 @@ impl Trainer {
                 None => acting.forward(p, d, privileged),
             };
             let mean_v = to_vec(mean.clone());
-            let noise = self.noise.sample(rng, &starts);
+            let starts = &roll.starts[roll.starts.len() - envs..];
+            let noise = self.noise.sample(rng, starts);
             let actions: Vec<f32> = (mean_v.iter().zip(noise).enumerate())
                 .map(|(i, (m, n))| m + log_std[i % s.action_dim].exp() * n)
                 .collect();
