@@ -11,7 +11,9 @@
 //!    targets (36 floats);
 //! 5. `[q_t, q_t-1, q_t-2]`: the 12 joint angles (36 floats);
 //! 6. when the policy modulates the trot (`env.trot.frequency_range` or `amplitude_range`): the
-//!    sine and cosine of the trot's phase at the coming step (2 floats).
+//!    sine and cosine of the trot's phase at the coming step (2 floats);
+//! 7. with `env.heading_in_obs`: `[heading_t, heading_t-1, heading_t-2]`, the cosine and sine of
+//!    the trunk's yaw (world frame) and its yaw rate (9 floats).
 //!
 //! With the defaults that is 84 floats, 93 with the displacement sensor. Joint order: legs FR,
 //! FL, RR, RL; per leg abduction, hip, knee.
@@ -41,7 +43,9 @@ pub fn proprio_dim(cfg: &EnvConfig) -> usize {
         0
     };
     let phase = if cfg.modulates_trot() { 2 } else { 0 };
+    let heading = if cfg.heading_in_obs { 3 * HISTORY } else { 0 };
     goal + displacement
+        + heading
         + 4 * HISTORY
         + 12 * HISTORY * if cfg.last_action_in_obs { 2 } else { 1 }
         + phase
@@ -92,6 +96,9 @@ pub struct Reading {
     /// Sine and cosine of the modulated trot's phase at the coming step (read only when the
     /// policy modulates the trot).
     pub phase: [f32; 2],
+    /// Cosine and sine of the trunk's yaw, then its yaw rate (read only with
+    /// `env.heading_in_obs`).
+    pub heading: [f32; 3],
 }
 
 /// Histories and the observation vectors built from them.
@@ -101,6 +108,7 @@ pub struct ObservationHistory {
     displacement_in_obs: bool,
     last_action_in_obs: bool,
     phase_in_obs: bool,
+    heading_in_obs: bool,
     frames: usize,
     spacing: usize,
     offsets: FrameOffsets,
@@ -111,6 +119,7 @@ pub struct ObservationHistory {
     targets: [[f32; 12]; HISTORY],
     q: [[f32; 12]; HISTORY],
     phase: [f32; 2],
+    heading: [[f32; 3]; HISTORY],
     /// The newest depth frame, normalised (rendered into by the env).
     frame: Vec<f32>,
     /// The last `frames x spacing` frames, newest first.
@@ -138,6 +147,7 @@ impl ObservationHistory {
             displacement_in_obs: cfg.displacement_in_obs,
             last_action_in_obs: cfg.last_action_in_obs,
             phase_in_obs: cfg.modulates_trot(),
+            heading_in_obs: cfg.heading_in_obs,
             frames,
             spacing,
             offsets: cfg.depth.frame_offsets,
@@ -148,6 +158,7 @@ impl ObservationHistory {
             targets: [[0.0; 12]; HISTORY],
             q: [[0.0; 12]; HISTORY],
             phase: [0.0, 1.0],
+            heading: [[1.0, 0.0, 0.0]; HISTORY],
             frame: vec![0.0; n],
             depth_history: vec![0.0; n * frames * spacing],
             indices: (0..frames).map(|i| i * spacing).collect(),
@@ -182,6 +193,7 @@ impl ObservationHistory {
         self.targets = [reading.targets; HISTORY];
         self.q = [reading.q; HISTORY];
         self.phase = reading.phase;
+        self.heading = [reading.heading; HISTORY];
         if self.frames > 0 {
             self.indices = frame_indices(self.frames, self.spacing, self.offsets, rng);
             self.averaged = if self.averaging {
@@ -210,6 +222,8 @@ impl ObservationHistory {
         self.q.rotate_right(1);
         self.q[0] = reading.q;
         self.phase = reading.phase;
+        self.heading.rotate_right(1);
+        self.heading[0] = reading.heading;
         self.write_proprio();
     }
 
@@ -289,6 +303,14 @@ impl ObservationHistory {
         }
         if self.phase_in_obs {
             p[k..k + 2].copy_from_slice(&self.phase);
+            k += 2;
         }
+        if self.heading_in_obs {
+            for h in &self.heading {
+                p[k..k + 3].copy_from_slice(h);
+                k += 3;
+            }
+        }
+        debug_assert_eq!(k, p.len());
     }
 }

@@ -80,6 +80,43 @@ fn displacement_sensor_reads_the_step_and_is_clipped() {
 }
 
 #[test]
+fn heading_sensor_reads_the_trunks_yaw_and_yaw_rate_newest_first() {
+    let c = EnvConfig {
+        heading_in_obs: true,
+        ..cfg()
+    };
+    assert_eq!(proprio_dim(&c), 93, "84 + 3 steps of (cos, sin, yaw rate)");
+    let mut env = Env::new(&c, 5, 1.0).unwrap();
+    let heading = |env: &Env| env.proprio()[84..].to_vec();
+    let first = heading(&env);
+    assert_eq!(&first[..3], &first[3..6], "a reset fills the history");
+    assert_eq!(&first[..3], &first[6..9], "a reset fills the history");
+    // Pushing one side's legs harder than the other's turns the trunk.
+    let action = [0.3, -0.3, 0.3, -0.3, 0.3, -0.3];
+    let mut turned = 0.0f32;
+    for _ in 0..40 {
+        let before = heading(&env);
+        env.step(&action);
+        let now = heading(&env);
+        assert_eq!(
+            &now[3..9],
+            &before[..6],
+            "older readings shift back one step"
+        );
+        let [cos, sin] = env.privileged().heading;
+        assert!((now[0] - cos).abs() < 1e-6 && (now[1] - sin).abs() < 1e-6);
+        let trunk = &env.world().bodies[env.robot().trunk];
+        let rate = (trunk.rotation().inverse() * trunk.angvel()).z;
+        assert!((now[2] - rate).abs() < 1e-6, "{} vs {rate}", now[2]);
+        turned = turned.max(sin.atan2(cos).abs());
+    }
+    assert!(
+        turned > 0.05,
+        "the trunk never turned ({turned} rad): the test saw only yaw 0"
+    );
+}
+
+#[test]
 fn frame_indices_of_each_stacking_mode() {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     assert_eq!(

@@ -136,6 +136,11 @@ pub struct EnvConfig {
     /// the trunk's (dx, dy, dz) per policy step, world frame, clipped to +-0.1 m, for the last 3
     /// steps (9 values; 93 in all with `last_action_in_obs`). Off in every config of the original.
     pub displacement_in_obs: bool,
+    /// Add the heading sensor to the proprioception: cosine and sine of the trunk's yaw in the world
+    /// frame (the forward reward points along +x, yaw 0) and its yaw rate (rad/s, trunk frame), for
+    /// the last 3 steps (9 values). What a state estimator gives a real robot; without it a policy
+    /// cannot see that it has turned away from +x. Off in every config of the original.
+    pub heading_in_obs: bool,
     /// Goal task (legacy `goal`, only for tasks with a goal: `stairs`, `mountain`): the
     /// observation adds the trunk position and the goal position (6 values, world frame) and the
     /// reward adds `reward.goal` x the progress towards the goal per second, with the forward term
@@ -269,6 +274,7 @@ impl Default for EnvConfig {
             obstacle_density: 1.0,
             friction: 1.0,
             displacement_in_obs: false,
+            heading_in_obs: false,
             goal: false,
             random_box_sizes: false,
             moving: false,

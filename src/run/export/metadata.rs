@@ -98,6 +98,12 @@ pub fn observation_layout(env: &EnvConfig) -> Vec<ObservationField> {
         2,
         "sine and cosine of the trot's phase at the coming step (the phase input)",
     );
+    push(
+        env.heading_in_obs,
+        "heading",
+        3 * HISTORY,
+        "cosine and sine of the trunk's yaw (world frame), yaw rate (rad/s), newest step first",
+    );
     out
 }
 
@@ -204,6 +210,14 @@ mod tests {
             env.goal = goal;
             env.displacement_in_obs = displacement;
             env.last_action_in_obs = last;
+            env.heading_in_obs = goal;
+            env.trot.frequency_range = if last { 0.0 } else { 0.5 };
+            env.action_mode = if last {
+                ActionMode::JointTargets
+            } else {
+                ActionMode::TrotResidual
+            };
+            assert_eq!(env.modulates_trot(), !last);
             let total: usize = observation_layout(&env).iter().map(|f| f.size).sum();
             assert_eq!(total, proprio_dim(&env));
         }

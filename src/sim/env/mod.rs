@@ -222,7 +222,7 @@ impl Env {
         // (`PhysicsWorld::detect_collisions` would do it without advancing time, but in rapier
         // 0.36.1 it leaves the multibody frozen afterwards.)
         self.world.step();
-        let imu = self.read_imu();
+        let (imu, heading) = self.read_imu();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
@@ -237,6 +237,7 @@ impl Env {
                 targets: stand,
                 q,
                 phase: [0.0, 1.0],
+                heading,
             },
             &mut self.rng,
         );
@@ -244,13 +245,17 @@ impl Env {
         Ok(())
     }
 
-    fn read_imu(&self) -> [f32; 4] {
+    /// The IMU reading (roll, pitch, roll rate, pitch rate) and the heading reading (cosine and
+    /// sine of the yaw, yaw rate); rates in the trunk frame.
+    fn read_imu(&self) -> ([f32; 4], [f32; 3]) {
         let b = &self.world.bodies[self.robot.trunk];
         let q = *b.rotation();
         let roll = (2.0 * (q.w * q.x + q.y * q.z)).atan2(1.0 - 2.0 * (q.x * q.x + q.y * q.y));
         let pitch = (2.0 * (q.w * q.y - q.z * q.x)).clamp(-1.0, 1.0).asin();
         let w = q.inverse() * b.angvel();
-        [roll, pitch, w.x, w.y]
+        let forward = q * Vector::X;
+        let (sin, cos) = forward.y.atan2(forward.x).sin_cos();
+        ([roll, pitch, w.x, w.y], [cos, sin, w.z])
     }
 
     /// Trunk position and goal position, for goal tasks' observations (zeros otherwise).
@@ -446,7 +451,7 @@ impl Env {
     /// Reads the sensors after a step that commanded `targets` and left the trunk at `pos` into
     /// the observation history.
     fn observe(&mut self, targets: [f32; 12], pos: Vector) {
-        let imu = self.read_imu();
+        let (imu, heading) = self.read_imu();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
         self.robot.joint_state(&self.world, &mut q, &mut qd);
@@ -462,6 +467,7 @@ impl Env {
             targets,
             q,
             phase: [self.gait.phase.sin(), self.gait.phase.cos()],
+            heading,
         });
         self.render_frame();
         self.obs.push_frame();
