@@ -80,11 +80,12 @@ fn displacement_sensor_reads_the_step_and_is_clipped() {
 }
 
 #[test]
-fn heading_sensor_reads_the_trunks_yaw_and_yaw_rate_newest_first() {
-    let c = EnvConfig {
+fn heading_sensor_and_penalty_read_the_trunks_yaw_newest_first() {
+    let mut c = EnvConfig {
         heading_in_obs: true,
         ..cfg()
     };
+    c.reward.heading = 2.0;
     assert_eq!(proprio_dim(&c), 93, "84 + 3 steps of (cos, sin, yaw rate)");
     let mut env = Env::new(&c, 5, 1.0).unwrap();
     let heading = |env: &Env| env.proprio()[84..].to_vec();
@@ -96,7 +97,7 @@ fn heading_sensor_reads_the_trunks_yaw_and_yaw_rate_newest_first() {
     let mut turned = 0.0f32;
     for _ in 0..40 {
         let before = heading(&env);
-        env.step(&action);
+        let penalty = env.step(&action).terms.heading;
         let now = heading(&env);
         assert_eq!(
             &now[3..9],
@@ -108,7 +109,12 @@ fn heading_sensor_reads_the_trunks_yaw_and_yaw_rate_newest_first() {
         let trunk = &env.world().bodies[env.robot().trunk];
         let rate = (trunk.rotation().inverse() * trunk.angvel()).z;
         assert!((now[2] - rate).abs() < 1e-6, "{} vs {rate}", now[2]);
-        turned = turned.max(sin.atan2(cos).abs());
+        let yaw = sin.atan2(cos);
+        assert!(
+            (penalty + 2.0 * yaw * yaw).abs() < 1e-5,
+            "{penalty} at yaw {yaw}"
+        );
+        turned = turned.max(yaw.abs());
     }
     assert!(
         turned > 0.05,

@@ -302,6 +302,11 @@ pub struct RewardConfig {
     pub z_velocity: f32,
     /// Weight of the `-v_y^2` penalty (legacy `other_direction_penalty`).
     pub lateral_velocity: f32,
+    /// Weight of the heading penalty `-heading * yaw^2`, yaw being the trunk's angle off +x (off the
+    /// direction to the goal on goal tasks), wrapped to [-pi, pi]. Not in the original: its forward
+    /// term hardly notices a slow turn within the discount's horizon, so its policies drift off
+    /// course over an episode.
+    pub heading: f32,
     /// Weight of the energy penalty `-sum(tau^2) dt` over physics sub-steps.
     pub energy: f32,
     /// Added every step the robot is alive (legacy `alive_reward`).
@@ -322,6 +327,7 @@ impl Default for RewardConfig {
             forward: 1.0,
             z_velocity: 1.0,
             lateral_velocity: 0.0,
+            heading: 0.0,
             energy: 0.005,
             alive: -0.05,
             fall: -20.0,

@@ -338,6 +338,11 @@ impl Env {
             let dt = self.cfg.time_step_s * self.cfg.action_repeat as f32;
             ((goal - self.prev_position).length() - (goal - pos).length()) / dt
         });
+        let forward = *self.world.bodies[self.robot.trunk].rotation() * Vector::X;
+        let rewarded = self
+            .scene
+            .goal
+            .map_or(0.0, |g| (g[1] - pos.y).atan2(g[0] - pos.x));
         let terms = RewardTerms::of_step(
             &self.cfg.reward,
             self.difficulty.target_vel,
@@ -347,6 +352,7 @@ impl Env {
                 fell,
                 spheres,
                 goal_progress: self.scene.goal.map(|_| goal_progress),
+                yaw_off: forward.y.atan2(forward.x) - rewarded,
             },
         );
         let reward = self.cfg.reward.scale * terms.sum();
