@@ -32,13 +32,19 @@ pub struct Privileged {
     pub obstacles: [[f32; 3]; NEAREST_OBSTACLES],
 }
 
+/// The yaw of a trunk rotation: the angle of its forward (+x) axis in the world's x-y plane,
+/// radians in [-pi, pi].
+pub fn yaw_of(rotation: &Rotation) -> f32 {
+    let forward = rotation * Vector::X;
+    forward.y.atan2(forward.x)
+}
+
 impl Privileged {
     /// Reads the privileged state of `robot` in `world` among `scene`'s obstacles.
     pub fn read(world: &PhysicsWorld, robot: &Robot, scene: &Scene) -> Self {
         let body = &world.bodies[robot.trunk];
-        let (pos, v, rot) = (body.translation(), body.linvel(), *body.rotation());
-        let forward = rot * Vector::X;
-        let yaw = forward.y.atan2(forward.x);
+        let (pos, v) = (body.translation(), body.linvel());
+        let yaw = yaw_of(body.rotation());
         let (sin, cos) = yaw.sin_cos();
         let mut foot_contacts = [0.0; 4];
         for (c, &foot) in foot_contacts.iter_mut().zip(&robot.feet) {

@@ -15,6 +15,7 @@ use crate::sim::contacts;
 use crate::sim::depth::Camera;
 use crate::sim::observation::{DISPLACEMENT_CLIP, ObservationHistory, Reading};
 pub use crate::sim::observation::{HISTORY, proprio_dim};
+use crate::sim::privileged::yaw_of;
 use crate::sim::reward::{RewardTerms, StepMotion};
 use crate::sim::robot::{Robot, RobotParams, TAG_GROUND, TAG_OBSTACLE, a1};
 use crate::sim::terrain::{self, Scene};
@@ -253,8 +254,7 @@ impl Env {
         let roll = (2.0 * (q.w * q.x + q.y * q.z)).atan2(1.0 - 2.0 * (q.x * q.x + q.y * q.y));
         let pitch = (2.0 * (q.w * q.y - q.z * q.x)).clamp(-1.0, 1.0).asin();
         let w = q.inverse() * b.angvel();
-        let forward = q * Vector::X;
-        let (sin, cos) = forward.y.atan2(forward.x).sin_cos();
+        let (sin, cos) = yaw_of(&q).sin_cos();
         ([roll, pitch, w.x, w.y], [cos, sin, w.z])
     }
 
@@ -338,7 +338,6 @@ impl Env {
             let dt = self.cfg.time_step_s * self.cfg.action_repeat as f32;
             ((goal - self.prev_position).length() - (goal - pos).length()) / dt
         });
-        let forward = *self.world.bodies[self.robot.trunk].rotation() * Vector::X;
         let rewarded = self
             .scene
             .goal
@@ -352,7 +351,7 @@ impl Env {
                 fell,
                 spheres,
                 goal_progress: self.scene.goal.map(|_| goal_progress),
-                yaw_off: forward.y.atan2(forward.x) - rewarded,
+                yaw_off: yaw_of(self.world.bodies[self.robot.trunk].rotation()) - rewarded,
             },
         );
         let reward = self.cfg.reward.scale * terms.sum();
