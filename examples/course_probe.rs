@@ -8,10 +8,10 @@
 use anyhow::{Context, Result};
 use locomamba::run::deploy::Policy;
 use locomamba::sim::VecEnv;
+use locomamba::sim::privileged::yaw_of;
 
 fn yaw_deg(env: &VecEnv, e: usize) -> f32 {
-    let [cos, sin] = env.env(e).privileged().heading;
-    sin.atan2(cos).to_degrees()
+    yaw_of(&env.env(e).trunk_pose().rotation).to_degrees()
 }
 
 fn main() -> Result<()> {

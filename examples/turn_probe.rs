@@ -5,10 +5,10 @@
 //! RR, RL in turn.
 use locomamba::recipe::{ActionMode, EnvConfig, Task};
 use locomamba::sim::Env;
+use locomamba::sim::privileged::yaw_of;
 
 fn heading_deg(env: &Env) -> f32 {
-    let f = env.trunk_pose().rotation * rapier3d::prelude::Vector::X;
-    f.y.atan2(f.x).to_degrees()
+    yaw_of(&env.trunk_pose().rotation).to_degrees()
 }
 
 fn trial(c: &EnvConfig, seed: u64, action: &[f32]) -> (f32, f32, f32, bool) {
