@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+mod curves;
 mod final_eval;
 mod plot;
 mod runs;
@@ -271,8 +272,9 @@ fn markdown(
             out,
             "## Learning curves\n\nPer variant, the mean over seeds of the training episodes \
              (each run smoothed over {} updates) with its 95% bootstrap band over seeds; dots are \
-             the mean of the evaluations. SVG versions lie beside the PNGs.\n",
-            plot::SMOOTH_ROWS
+             the mean of the evaluations, and the speed panel has evaluations only. SVG versions \
+             lie beside the PNGs.\n",
+            curves::SMOOTH_ROWS
         );
         for (axis, png) in figures {
             let file = png.file_name().unwrap_or_default().to_string_lossy();

@@ -1,8 +1,9 @@
 //! Learning curves of an experiment's runs as PNG and SVG figures (the `plotters` crate): one
 //! figure against env steps and one against training wall time, each with a panel per reported
-//! metric. Per variant, a line is the mean over seeds of the training episodes' values (each run
-//! smoothed by a centred running mean over [`SMOOTH_ROWS`] updates), the shaded band its 95%
-//! bootstrap interval over seeds, and the dots the mean of the deterministic evaluations.
+//! metric and one of the evaluations' speed. Per variant, a line is the mean over seeds of the
+//! training episodes' values (each run smoothed by a centred running mean over
+//! [`SMOOTH_ROWS`](super::curves::SMOOTH_ROWS) updates), the shaded band its 95% bootstrap interval
+//! over seeds, and the dots the mean of the deterministic evaluations.
 
 use std::path::{Path, PathBuf};
 
@@ -10,22 +11,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::ReportError;
-use super::runs::{METRICS, Row, Run};
+use super::curves::{Band, Panel, band};
+use super::runs::{Row, Run};
 use crate::run::atomic::write_atomic;
 use crate::run::font;
-use crate::run::stats::{BOOTSTRAP_REPS, mean, stratified_bootstrap};
 use crate::sim::png_out::encode_png;
 
 /// Width and height of a figure in pixels (PNG) or user units (SVG).
 pub(super) const SIZE: (u32, u32) = (1200, 800);
-/// Rows (updates) in each run's centred running mean of its training values.
-pub const SMOOTH_ROWS: usize = 5;
-/// Points along the x axis at which the seeds' mean and band are computed.
-const GRID_POINTS: usize = 120;
-/// Confidence level of the bands.
-const LEVEL: f64 = 0.95;
-/// Seed of the bands' bootstraps.
-const SEED: u64 = 0;
+/// Rows and columns of a figure's grid of panels.
+const GRID: (usize, usize) = (2, 3);
 /// Line colours of the variants, in order (matplotlib's tab10).
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -65,7 +60,8 @@ impl XAxis {
         }
     }
 
-    fn x(self, row: &Row) -> f64 {
+    /// The x value of `row` on this axis.
+    pub(super) fn x(self, row: &Row) -> f64 {
         match self {
             XAxis::EnvSteps => row.env_steps as f64,
             XAxis::WallTime => row.wall_time_s,
@@ -73,112 +69,7 @@ impl XAxis {
     }
 }
 
-/// One variant's curve in one panel.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Band {
-    /// Grid x values where at least one seed has data.
-    x: Vec<f64>,
-    /// Mean over seeds at each x.
-    mean: Vec<f64>,
-    /// Lower end of the 95% bootstrap interval of the mean.
-    low: Vec<f64>,
-    /// Upper end.
-    high: Vec<f64>,
-    /// Evaluation points: (mean x, mean value) over the seeds evaluated at the same env steps.
-    evals: Vec<(f64, f64)>,
-}
-
-/// Centred running mean of `y` over `window` values, skipping NaN.
-fn smooth(y: &[f64], window: usize) -> Vec<f64> {
-    let half = window / 2;
-    (0..y.len())
-        .map(|i| {
-            let part: Vec<f64> = y[i.saturating_sub(half)..(i + half + 1).min(y.len())]
-                .iter()
-                .copied()
-                .filter(|v| v.is_finite())
-                .collect();
-            if part.is_empty() {
-                f64::NAN
-            } else {
-                mean(&part)
-            }
-        })
-        .collect()
-}
-
-/// Linear interpolation of the polyline `points` (x ascending) at `x`; `None` outside it.
-fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
-    let first = points.first()?;
-    let last = points.last()?;
-    if x < first.0 || x > last.0 {
-        return None;
-    }
-    let i = points.partition_point(|p| p.0 < x);
-    if i == 0 {
-        return Some(first.1);
-    }
-    let (a, b) = (points[i - 1], points[i]);
-    if b.0 == a.0 {
-        return Some(b.1);
-    }
-    Some(a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0))
-}
-
-/// The band of `metric` for the runs of one variant against `axis`.
-fn band(runs: &[&Run], metric: usize, axis: XAxis) -> Band {
-    let series: Vec<Vec<(f64, f64)>> = runs
-        .iter()
-        .map(|run| {
-            let rows: Vec<&Row> = run.rows.iter().filter(|r| axis.x(r).is_finite()).collect();
-            let y: Vec<f64> = rows.iter().map(|r| r.train[metric]).collect();
-            rows.iter()
-                .zip(smooth(&y, SMOOTH_ROWS))
-                .map(|(r, y)| (axis.x(r), y))
-                .filter(|(_, y)| y.is_finite())
-                .collect()
-        })
-        .collect();
-    let x_max = series
-        .iter()
-        .filter_map(|s| s.last().map(|p| p.0))
-        .fold(f64::NAN, f64::max);
-    let x_min = series
-        .iter()
-        .filter_map(|s| s.first().map(|p| p.0))
-        .fold(f64::NAN, f64::min);
-    let mut out = Band::default();
-    if x_max.is_finite() {
-        for i in 0..GRID_POINTS {
-            let x = x_min + (x_max - x_min) * i as f64 / (GRID_POINTS - 1) as f64;
-            let values: Vec<f64> = series.iter().filter_map(|s| interpolate(s, x)).collect();
-            if values.is_empty() {
-                continue;
-            }
-            let e = stratified_bootstrap(&[values], mean, BOOTSTRAP_REPS, LEVEL, SEED);
-            out.x.push(x);
-            out.mean.push(e.value);
-            out.low.push(e.low);
-            out.high.push(e.high);
-        }
-    }
-    // Evaluations: grouped by env steps over the seeds, at the seeds' mean x.
-    let mut evals: Vec<(u64, f64, f64)> = runs
-        .iter()
-        .flat_map(|run| run.rows.iter())
-        .filter(|r| r.eval[metric].is_finite() && axis.x(r).is_finite())
-        .map(|r| (r.env_steps, axis.x(r), r.eval[metric]))
-        .collect();
-    evals.sort_by_key(|e| e.0);
-    for group in evals.chunk_by(|a, b| a.0 == b.0) {
-        let xs: Vec<f64> = group.iter().map(|e| e.1).collect();
-        let ys: Vec<f64> = group.iter().map(|e| e.2).collect();
-        out.evals.push((mean(&xs), mean(&ys)));
-    }
-    out
-}
-
-/// Everything one figure draws: per variant (name, colour), one band per metric.
+/// Everything one figure draws: per variant (name, colour), one band per [`Panel`].
 struct FigureData {
     axis: XAxis,
     /// Seconds per x unit (wall time in minutes or hours; 1 for env steps).
@@ -196,7 +87,7 @@ impl FigureData {
             .enumerate()
             .map(|(i, name)| {
                 let mine: Vec<&Run> = runs.iter().filter(|r| r.variant == name).collect();
-                let bands = (0..METRICS.len()).map(|m| band(&mine, m, axis)).collect();
+                let bands = Panel::ALL.iter().map(|&p| band(&mine, p, axis)).collect();
                 (name, PALETTE[i % PALETTE.len()], bands)
             })
             .collect();
@@ -217,11 +108,11 @@ impl FigureData {
         }
     }
 
-    /// The x and y ranges of panel `metric` over every variant, padded.
-    fn ranges(&self, metric: usize) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
+    /// The x and y ranges of the panel at `index` of [`Panel::ALL`] over every variant, padded.
+    fn ranges(&self, index: usize) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for (_, _, bands) in &self.variants {
-            let b = &bands[metric];
+            let b = &bands[index];
             let xs = b.x.iter().chain(b.evals.iter().map(|e| &e.0));
             let ys = b
                 .low
@@ -275,10 +166,11 @@ where
         fig.axis.describe()
     );
     let root = root.titled(&title, (font::FAMILY, 20)).map_err(err)?;
-    for (metric, panel) in root.split_evenly((2, 2)).iter().enumerate() {
-        let (xr, yr) = fig.ranges(metric);
-        let mut chart = ChartBuilder::on(panel)
-            .caption(METRICS[metric].1, (font::FAMILY, 18))
+    let areas = root.split_evenly(GRID);
+    for (index, (&panel, area)) in Panel::ALL.iter().zip(&areas).enumerate() {
+        let (xr, yr) = fig.ranges(index);
+        let mut chart = ChartBuilder::on(area)
+            .caption(panel.caption(), (font::FAMILY, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -298,7 +190,7 @@ where
             .draw()
             .map_err(err)?;
         for (name, colour, bands) in &fig.variants {
-            let b = &bands[metric];
+            let b = &bands[index];
             let sx = |x: f64| x / fig.x_scale;
             let outline: Vec<(f64, f64)> =
                 b.x.iter()
@@ -327,8 +219,16 @@ where
                         .map(|&(x, y)| Circle::new((sx(x), y), 4, colour.filled())),
                 )
                 .map_err(err)?;
+            if panel == Panel::EvalSpeed {
+                chart
+                    .draw_series(LineSeries::new(
+                        b.evals.iter().map(|&(x, y)| (sx(x), y)),
+                        colour.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+            }
         }
-        if metric == 0 {
+        if index == 0 {
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperLeft)
@@ -398,67 +298,6 @@ pub(super) fn write_learning_curves(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interpolation_is_linear_inside_and_absent_outside() {
-        let line = [(0.0, 0.0), (10.0, 5.0), (20.0, 5.0)];
-        assert_eq!(interpolate(&line, 4.0), Some(2.0));
-        assert_eq!(interpolate(&line, 15.0), Some(5.0));
-        assert_eq!(interpolate(&line, 0.0), Some(0.0));
-        assert_eq!(interpolate(&line, 20.0), Some(5.0));
-        assert_eq!(interpolate(&line, 20.5), None);
-        assert_eq!(interpolate(&line, -1.0), None);
-    }
-
-    #[test]
-    fn smoothing_is_a_centred_mean_that_skips_gaps() {
-        let s = smooth(&[1.0, 2.0, f64::NAN, 4.0, 5.0], 3);
-        assert_eq!(s, [1.5, 1.5, 3.0, 4.5, 4.5]);
-    }
-
-    fn run(seed: &str, slope: f64) -> Run {
-        let rows = (1..=10)
-            .map(|i| Row {
-                env_steps: 100 * i,
-                wall_time_s: 2.0 * i as f64,
-                train: [slope * i as f64, 0.0, f64::NAN, 0.0],
-                eval: if i % 5 == 0 {
-                    [10.0 * slope, 0.0, 0.0, 0.0]
-                } else {
-                    [f64::NAN; 4]
-                },
-                eval_spread: [f64::NAN; 2],
-            })
-            .collect();
-        Run {
-            variant: "v".into(),
-            seed: seed.into(),
-            dir: std::path::PathBuf::new(),
-            rows,
-            skipped: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn the_band_holds_the_seeds_mean_inside_its_interval() {
-        let runs = [run("0", 1.0), run("1", 3.0)];
-        let refs: Vec<&Run> = runs.iter().collect();
-        let b = band(&refs, 0, XAxis::EnvSteps);
-        assert_eq!(b.x.len(), GRID_POINTS);
-        assert_eq!(b.x[0], 100.0);
-        assert_eq!(*b.x.last().unwrap(), 1000.0);
-        for i in 0..b.x.len() {
-            assert!(b.low[i] <= b.mean[i] && b.mean[i] <= b.high[i]);
-        }
-        // The seeds' slopes 1 and 3 average to 2 (the ends are smoothed over fewer rows).
-        let mid = GRID_POINTS / 2;
-        let expected = 2.0 * b.x[mid] / 100.0;
-        assert!((b.mean[mid] - expected).abs() < 1e-9, "{}", b.mean[mid]);
-        assert_eq!(b.evals, [(500.0, 20.0), (1000.0, 20.0)]);
-        let wall = band(&refs, 0, XAxis::WallTime);
-        assert_eq!(wall.evals, [(10.0, 20.0), (20.0, 20.0)]);
-        assert!(band(&refs, 2, XAxis::EnvSteps).x.is_empty(), "no values");
-    }
 
     #[test]
     fn step_labels_are_short() {
