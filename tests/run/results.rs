@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use locomamba::run::report::ReportOptions;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -115,6 +117,27 @@ fn committed_reports(results: &Path) -> Vec<(PathBuf, Vec<PathBuf>, String)> {
     out
 }
 
+/// The options a report was written with: `--reach M` from its "Env steps to first reach M m"
+/// heading (the default where it has none).
+fn options_of(report: &str) -> ReportOptions {
+    let reach = report
+        .split("\n## Env steps to first reach ")
+        .nth(1)
+        .and_then(|rest| rest.split(" m\n").next())
+        .and_then(|m| m.parse().ok());
+    match reach {
+        Some(reach_distance_m) => ReportOptions { reach_distance_m },
+        None => ReportOptions::default(),
+    }
+}
+
+#[test]
+fn a_reports_reach_distance_is_read_from_its_heading() {
+    let report = "# Report: x\n\n## Env steps to first reach 28 m\n\nPer run, ...";
+    assert_eq!(options_of(report).reach_distance_m, 28.0);
+    assert_eq!(options_of("# Report: x\n").reach_distance_m, 8.0);
+}
+
 #[test]
 fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_final_evaluations() {
     let results = root().join("results");
@@ -124,7 +147,7 @@ fn committed_reports_are_what_runner_report_computes_and_readme_quotes_their_fin
         let (computed, _) = locomamba::run::report::write_combined_report(
             &sources,
             tmp.path(),
-            &Default::default(),
+            &options_of(&committed),
         )
         .unwrap();
         assert!(
