@@ -108,21 +108,24 @@ impl FigureData {
         }
     }
 
-    /// The x and y ranges of the panel at `index` of [`Panel::ALL`] over every variant, padded.
+    /// The x and y ranges of the panel at `index` of [`Panel::ALL`] over every variant, padded:
+    /// x spans every panel's data (the panels share their x axis, an empty panel included), y
+    /// this panel's.
     fn ranges(&self, index: usize) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for b in self.variants.iter().flat_map(|v| &v.2) {
+            for &x in b.x.iter().chain(b.evals.iter().map(|e| &e.0)) {
+                x0 = x0.min(x / self.x_scale);
+                x1 = x1.max(x / self.x_scale);
+            }
+        }
         for (_, _, bands) in &self.variants {
             let b = &bands[index];
-            let xs = b.x.iter().chain(b.evals.iter().map(|e| &e.0));
             let ys = b
                 .low
                 .iter()
                 .chain(&b.high)
                 .chain(b.evals.iter().map(|e| &e.1));
-            for &x in xs {
-                x0 = x0.min(x / self.x_scale);
-                x1 = x1.max(x / self.x_scale);
-            }
             for &y in ys.filter(|y| y.is_finite()) {
                 y0 = y0.min(y);
                 y1 = y1.max(y);
