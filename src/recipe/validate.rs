@@ -224,6 +224,12 @@ pub fn violations(r: &Recipe) -> Vec<Violation> {
         "a range >= 0",
     );
     c.check(
+        (0.0..=5.0).contains(&env.settle_s),
+        "env.settle_s",
+        env.settle_s,
+        "seconds in [0, 5]",
+    );
+    c.check(
         env.obstacle_density >= 0.0,
         "env.obstacle_density",
         env.obstacle_density,

@@ -86,3 +86,36 @@ fn a_robot_that_stood_still_still_follows_new_targets() {
         assert!(a - b > 0.2, "knee moved from {b} to {a}");
     }
 }
+
+#[test]
+fn settling_before_the_first_step_keeps_a_trot_from_folding_a_landing_robot() {
+    // walk_fast's env: the robot is dropped from 0.32 m with randomised gains and masses. The trot
+    // prior alone (zero actions) starts swinging a diagonal pair while the robot lands, which
+    // folds these episodes' robots below the 0.2 m fall height within 0.25 s; standing 0.2 s
+    // first (`env.settle_s`) lands them on four feet. Episodes found with
+    // `cargo run --release --example fall_probe -- RUN 0 100 40 prior`.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/walk_fast.toml");
+    let recipe = locomamba::recipe::load(&path, &Default::default()).unwrap();
+    let folds_within = |settle_s: f32, index: usize| {
+        let c = EnvConfig {
+            settle_s,
+            ..recipe.env.clone()
+        };
+        let seed = locomamba::sim::vec_env::episode_seed(0, index, 0);
+        let mut env = Env::new(&c, seed, c.obstacle_density).unwrap();
+        let a = stand_action(&c);
+        (1..=10).find(|_| env.step(&a).terminated)
+    };
+    for index in [8, 20, 73, 94] {
+        let unsettled = folds_within(0.0, index);
+        assert!(
+            matches!(unsettled, Some(4..=7)),
+            "env {index}: expected a fold at step 4-7, got {unsettled:?}"
+        );
+        assert_eq!(
+            folds_within(0.2, index),
+            None,
+            "env {index} fell after settling"
+        );
+    }
+}

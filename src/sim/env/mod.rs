@@ -223,6 +223,11 @@ impl Env {
         // (`PhysicsWorld::detect_collisions` would do it without advancing time, but in rapier
         // 0.36.1 it leaves the multibody frozen afterwards.)
         self.world.step();
+        let settle = cfg.settle_substeps();
+        if settle > 0 {
+            (0..settle).for_each(|_| self.world.step());
+            self.start = self.world.bodies[self.robot.trunk].translation();
+        }
         let (imu, heading) = self.read_imu();
         let mut q = [0.0; 12];
         let mut qd = [0.0; 12];
