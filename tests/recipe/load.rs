@@ -66,6 +66,16 @@ fn the_comparison_sweeps_train_exactly_the_fast_recipes() {
         expected.sweep.clear();
         assert_eq!(variant, expected, "{what}");
     };
+    // The comparisons trained the fixed trot the fast recipes had before they adopted the
+    // modulated one (results/thin_gait_vs_compare); everything else is the fast recipes'.
+    let fixed_trot = [
+        "env.diagonal_act=true",
+        "env.heading_in_obs=false",
+        "env.trot.frequency_range=0",
+        "env.trot.amplitude_range=0",
+        "env.trot.modulation_std=0",
+        "ppo.init_log_std=-2.9957323",
+    ];
     for (file, memory, seeds) in [
         ("recipes/thin_compare.toml", "memory.enabled=false", 5),
         ("recipes/thin_compare_memory.toml", "memory.enabled=true", 3),
@@ -76,11 +86,12 @@ fn the_comparison_sweeps_train_exactly_the_fast_recipes() {
         for (name, variant) in variants {
             assert_eq!(variant.experiment.seeds.len(), seeds, "{file}");
             let model = name.trim_start_matches("model-");
-            let expected = fast(&format!("recipes/{model}_thin_fast.toml"), &[memory]);
+            let sets: Vec<&str> = fixed_trot.iter().copied().chain([memory]).collect();
+            let expected = fast(&format!("recipes/{model}_thin_fast.toml"), &sets);
             same(variant, expected, &format!("{file} {name}"));
         }
     }
-    let transformer = fast("recipes/transformer_thin_fast.toml", &[]);
+    let transformer = fast("recipes/transformer_thin_fast.toml", &fixed_trot);
     for (name, mut variant) in sweep_variants("recipes/thin_compare_baselines.toml") {
         let model = variant.sequence.model();
         assert!(
@@ -93,6 +104,23 @@ fn the_comparison_sweeps_train_exactly_the_fast_recipes() {
         }
         variant.sequence = transformer.sequence.clone();
         same(variant, transformer.clone(), &name);
+    }
+}
+
+#[test]
+fn the_kept_gait_runs_trained_the_fast_recipes() {
+    // results/thin_gait and results/thin_gait_tf are the evidence the fast recipes adopted the
+    // modulated trot on: their resolved recipes are the fast recipes but for the experiment.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let load = |f: &str| recipe::load(&root.join(f), &Overrides::default()).unwrap();
+    for (kept, model) in [("thin_gait", "mamba"), ("thin_gait_tf", "transformer")] {
+        let mut fast = load(&format!("recipes/{model}_thin_fast.toml"));
+        for seed in 0..2 {
+            let run = load(&format!("results/{kept}/base/seed-{seed}/recipe.toml"));
+            assert_eq!(run.experiment.total_env_steps, 614_400, "{kept}");
+            fast.experiment = run.experiment.clone();
+            assert_eq!(run, fast, "{kept} seed {seed}");
+        }
     }
 }
 
