@@ -124,6 +124,42 @@ fn the_kept_gait_runs_trained_the_fast_recipes() {
     }
 }
 
+#[test]
+fn the_kept_fall_penalty_runs_trained_the_walk_fast_recipe() {
+    // results/walk_fallpen is the evidence walk_fast adopted `env.settle_s = 0.2`, a fall penalty
+    // of -100 and its one-hour budget on: its resolved recipes are walk_fast's but for the
+    // experiment.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let load = |f: &str| recipe::load(&root.join(f), &Overrides::default()).unwrap();
+    let mut fast = load("recipes/walk_fast.toml");
+    assert_eq!(fast.env.reward.fall, -100.0);
+    for seed in 0..3 {
+        let run = load(&format!(
+            "results/walk_fallpen/base/seed-{seed}/recipe.toml"
+        ));
+        assert_eq!(run.experiment.total_env_steps, 1_310_720);
+        fast.experiment = run.experiment.clone();
+        assert_eq!(run, fast, "walk_fallpen seed {seed}");
+    }
+    // README trains the kept results/walk_fast runs again with three `--set`s.
+    let before = Overrides {
+        sets: [
+            "env.settle_s=0",
+            "env.reward.fall=-20",
+            "experiment.total_env_steps=2000000",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Overrides::default()
+    };
+    let mut old_fast = recipe::load(&root.join("recipes/walk_fast.toml"), &before).unwrap();
+    for seed in 0..2 {
+        let run = load(&format!("results/walk_fast/base/seed-{seed}/recipe.toml"));
+        old_fast.experiment = run.experiment.clone();
+        assert_eq!(run, old_fast, "walk_fast seed {seed}");
+    }
+}
+
 fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.toml");
