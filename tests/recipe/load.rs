@@ -107,20 +107,32 @@ fn the_comparison_sweeps_train_exactly_the_fast_recipes() {
     }
 }
 
+/// Asserts that each kept run `results/<kept>/base/seed-<s>` (s in `seeds`) trained `budget` env
+/// steps of `recipe_file` with the `--set`s `sets`: their resolved recipes are equal but for the
+/// experiment.
+fn assert_kept_runs_trained(kept: &str, seeds: u64, budget: u64, recipe_file: &str, sets: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let overrides = Overrides {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        ..Overrides::default()
+    };
+    let mut shipped = recipe::load(&root.join(recipe_file), &overrides).unwrap();
+    for seed in 0..seeds {
+        let path = root.join(format!("results/{kept}/base/seed-{seed}/recipe.toml"));
+        let run = recipe::load(&path, &Overrides::default()).unwrap();
+        assert_eq!(run.experiment.total_env_steps, budget, "{kept} seed {seed}");
+        shipped.experiment = run.experiment.clone();
+        assert_eq!(run, shipped, "{kept} seed {seed}");
+    }
+}
+
 #[test]
 fn the_kept_gait_runs_trained_the_fast_recipes() {
     // results/thin_gait and results/thin_gait_tf are the evidence the fast recipes adopted the
     // modulated trot on: their resolved recipes are the fast recipes but for the experiment.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let load = |f: &str| recipe::load(&root.join(f), &Overrides::default()).unwrap();
     for (kept, model) in [("thin_gait", "mamba"), ("thin_gait_tf", "transformer")] {
-        let mut fast = load(&format!("recipes/{model}_thin_fast.toml"));
-        for seed in 0..2 {
-            let run = load(&format!("results/{kept}/base/seed-{seed}/recipe.toml"));
-            assert_eq!(run.experiment.total_env_steps, 614_400, "{kept}");
-            fast.experiment = run.experiment.clone();
-            assert_eq!(run, fast, "{kept} seed {seed}");
-        }
+        let fast = format!("recipes/{model}_thin_fast.toml");
+        assert_kept_runs_trained(kept, 2, 614_400, &fast, &[]);
     }
 }
 
@@ -129,35 +141,15 @@ fn the_kept_fall_penalty_runs_trained_the_walk_fast_recipe() {
     // results/walk_fallpen is the evidence walk_fast adopted `env.settle_s = 0.2`, a fall penalty
     // of -100 and its one-hour budget on: its resolved recipes are walk_fast's but for the
     // experiment.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let load = |f: &str| recipe::load(&root.join(f), &Overrides::default()).unwrap();
-    let mut fast = load("recipes/walk_fast.toml");
-    assert_eq!(fast.env.reward.fall, -100.0);
-    for seed in 0..3 {
-        let run = load(&format!(
-            "results/walk_fallpen/base/seed-{seed}/recipe.toml"
-        ));
-        assert_eq!(run.experiment.total_env_steps, 1_310_720);
-        fast.experiment = run.experiment.clone();
-        assert_eq!(run, fast, "walk_fallpen seed {seed}");
-    }
+    let walk_fast = "recipes/walk_fast.toml";
+    assert_kept_runs_trained("walk_fallpen", 3, 1_310_720, walk_fast, &[]);
     // README trains the kept results/walk_fast runs again with three `--set`s.
-    let before = Overrides {
-        sets: [
-            "env.settle_s=0",
-            "env.reward.fall=-20",
-            "experiment.total_env_steps=2000000",
-        ]
-        .map(String::from)
-        .to_vec(),
-        ..Overrides::default()
-    };
-    let mut old_fast = recipe::load(&root.join("recipes/walk_fast.toml"), &before).unwrap();
-    for seed in 0..2 {
-        let run = load(&format!("results/walk_fast/base/seed-{seed}/recipe.toml"));
-        old_fast.experiment = run.experiment.clone();
-        assert_eq!(run, old_fast, "walk_fast seed {seed}");
-    }
+    let before = [
+        "env.settle_s=0",
+        "env.reward.fall=-20",
+        "experiment.total_env_steps=2000000",
+    ];
+    assert_kept_runs_trained("walk_fast", 2, 2_000_000, walk_fast, &before);
 }
 
 fn tmp_recipe(text: &str) -> (tempfile::TempDir, PathBuf) {
