@@ -137,14 +137,20 @@ fn the_kept_gait_runs_trained_the_fast_recipes() {
 }
 
 #[test]
-fn the_kept_fall_penalty_runs_trained_the_walk_fast_recipe() {
-    // results/walk_fallpen is the evidence walk_fast adopted `env.settle_s = 0.2`, a fall penalty
-    // of -100 and its one-hour budget on: its resolved recipes are walk_fast's but for the
-    // experiment.
+fn the_kept_walk_fast_runs_trained_the_walk_fast_recipe() {
+    // results/walk_headpen is the evidence walk_fast adopted `env.reward.heading = 0.1` on: its
+    // resolved recipes are walk_fast's but for the experiment.
     let walk_fast = "recipes/walk_fast.toml";
-    assert_kept_runs_trained("walk_fallpen", 3, 1_310_720, walk_fast, &[]);
-    // README trains the kept results/walk_fast runs again with three `--set`s.
+    assert_kept_runs_trained("walk_headpen", 2, 1_310_720, walk_fast, &[]);
+    // README trains the earlier kept runs again with `--set`s: results/walk_fallpen (the fall
+    // penalty, before the heading penalty), results/walk_target (a higher target velocity
+    // instead) and results/walk_fast (before the settling and the fall penalty).
+    let no_heading = "env.reward.heading=0";
+    assert_kept_runs_trained("walk_fallpen", 3, 1_310_720, walk_fast, &[no_heading]);
+    let target = [no_heading, "env.target_vel=1.5"];
+    assert_kept_runs_trained("walk_target", 2, 1_310_720, walk_fast, &target);
     let before = [
+        no_heading,
         "env.settle_s=0",
         "env.reward.fall=-20",
         "experiment.total_env_steps=2000000",
