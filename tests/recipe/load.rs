@@ -142,9 +142,10 @@ fn the_kept_walk_fast_runs_trained_the_walk_fast_recipe() {
     // resolved recipes are walk_fast's but for the experiment.
     let walk_fast = "recipes/walk_fast.toml";
     assert_kept_runs_trained("walk_headpen", 2, 1_310_720, walk_fast, &[]);
-    // README trains the earlier kept runs again with `--set`s: results/walk_fallpen (the fall
-    // penalty, before the heading penalty), results/walk_target (a higher target velocity
-    // instead) and results/walk_fast (before the settling and the fall penalty).
+    // The earlier kept runs are today's recipe with the `--set`s README names:
+    // results/walk_fallpen (the fall penalty, before the heading penalty), results/walk_target (a
+    // higher target velocity instead) and results/walk_fast (before the settling and the fall
+    // penalty).
     let no_heading = "env.reward.heading=0";
     assert_kept_runs_trained("walk_fallpen", 3, 1_310_720, walk_fast, &[no_heading]);
     let target = [no_heading, "env.target_vel=1.5"];
