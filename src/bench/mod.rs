@@ -1,6 +1,7 @@
-//! `runner bench`: network ([`nets`]), selective-scan ([`scan`]), simulator ([`env`]) and
-//! end-to-end training ([`train`]) throughput, and the counting allocator ([`alloc`]) that lets the
-//! network rows report peak heap memory. [`run`] picks the measurement and its per-device sizes.
+//! `runner bench`: network ([`nets`], its training step in [`train_step`]), selective-scan
+//! ([`scan`]), simulator ([`env`]) and end-to-end training ([`train`]) throughput, and the counting
+//! allocator ([`alloc`]) that lets the network rows report peak heap memory. [`run`] picks the
+//! measurement and its per-device sizes.
 
 pub mod alloc;
 pub mod env;
@@ -11,6 +12,7 @@ pub mod nets;
 pub mod scan;
 pub mod table;
 pub mod train;
+pub mod train_step;
 
 use thiserror::Error;
 

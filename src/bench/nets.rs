@@ -8,13 +8,13 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::bench::alloc;
 use crate::bench::flops;
 use crate::bench::table::{Align, Table, num};
+use crate::bench::train_step::TrainStep;
 use crate::nn::encoder::ObsShape;
 use crate::nn::fusion::Fusion;
 use crate::nn::registry::{build_actor_critic, build_fusion};
@@ -215,24 +215,10 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
                 ),
             )
         };
-        if let Ok(mut model) = build_actor_critic(&recipe, shape, &train_device) {
-            let mut optim = AdamConfig::new().init();
-            let (p, d) = obs(opts.train_batch, &train_device);
-            let privileged = model.asymmetric().then(|| {
-                Tensor::<2>::random(
-                    [opts.train_batch, shape.privileged_dim],
-                    Distribution::Default,
-                    &train_device,
-                )
-            });
-            let ms = mean_ms(opts.repeats, || {
-                let (mean, value) = model.forward(p.clone(), d.clone(), privileged.clone());
-                let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(1e-4, model.clone(), grads);
-            });
-            let flops =
-                flops::train_step_flops_per_sample(&model, shape, tokens) * opts.train_batch as f64;
+        if let Ok(mut step) = TrainStep::new(&recipe, shape, opts.train_batch, &train_device) {
+            let ms = mean_ms(opts.repeats, || step.run());
+            let flops = flops::train_step_flops_per_sample(step.model(), shape, tokens)
+                * opts.train_batch as f64;
             rows.push(BenchRow {
                 gflop_per_s: Some(flops / (ms * 1e6)),
                 ..row(

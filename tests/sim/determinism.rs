@@ -87,9 +87,9 @@ fn snapshot_restore_continues_identically() {
 }
 
 /// One episode of random actions on a randomised robot, every step's observation and trunk pose as
-/// bits, with the multibody mass matrix formed by upstream rapier's dense products (`dense`) or by
-/// the vendored patch's products over each link's support (vendor/README.md).
-fn trajectory_bits(dense: bool) -> Vec<u32> {
+/// bits, with upstream rapier's arithmetic (`upstream`) or the vendored patch's (vendor/README.md:
+/// the mass matrix formed over each link's support, a joint axis's constraint row solved once).
+fn trajectory_bits(upstream: bool) -> Vec<u32> {
     let c = EnvConfig {
         task: Task::ThinObstacles,
         horizon: 150,
@@ -102,7 +102,7 @@ fn trajectory_bits(dense: bool) -> Vec<u32> {
         .multibody_joints
         .get_mut(trunk_joint)
         .expect("the robot is a multibody");
-    multibody.set_dense_mass_matrix(dense);
+    multibody.set_upstream_reference(upstream);
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let mut acts = vec![0.0f32; action_dim(&c)];
     let mut bits = Vec::new();
@@ -123,15 +123,15 @@ fn trajectory_bits(dense: bool) -> Vec<u32> {
 }
 
 #[test]
-fn sparse_mass_matrix_products_reproduce_the_dense_ones_bit_for_bit() {
-    let sparse = trajectory_bits(false);
-    let dense = trajectory_bits(true);
+fn the_patched_rapier_reproduces_upstreams_arithmetic_bit_for_bit() {
+    let patched = trajectory_bits(false);
+    let upstream = trajectory_bits(true);
     assert!(
-        sparse.len() > 40 * 50,
+        patched.len() > 40 * 50,
         "the episode ran ({} values)",
-        sparse.len()
+        patched.len()
     );
-    let first_difference = sparse.iter().zip(&dense).position(|(a, b)| a != b);
+    let first_difference = patched.iter().zip(&upstream).position(|(a, b)| a != b);
     assert_eq!(first_difference, None, "trajectories differ");
-    assert_eq!(sparse.len(), dense.len());
+    assert_eq!(patched.len(), upstream.len());
 }

@@ -142,10 +142,10 @@ pub struct Multibody {
     /// locomamba patch: scratch of the compact mass-matrix products.
     #[cfg_attr(feature = "serde-serialize", serde(skip))]
     compact_products: CompactProducts,
-    /// locomamba patch: form the mass matrix with upstream's dense products instead (the
-    /// reference the sparse products are tested against).
+    /// locomamba patch: run upstream's arithmetic instead (dense mass-matrix products, every
+    /// constraint row solved afresh), the reference the patch is tested against.
     #[cfg_attr(feature = "serde-serialize", serde(skip))]
-    dense_mass_matrix: bool,
+    upstream_reference: bool,
 }
 impl Default for Multibody {
     fn default() -> Self {
@@ -181,7 +181,7 @@ impl Multibody {
             i_coriolis_dt: Jacobian::zeros(0),
             tree_support: TreeSupport::default(),
             compact_products: CompactProducts::default(),
-            dense_mass_matrix: false,
+            upstream_reference: false,
             root_is_dynamic: false,
             self_contacts_enabled,
             couplings: Vec::new(),
@@ -858,7 +858,7 @@ impl Multibody {
 
         let mut curr_assembly_id = 0;
         // locomamba patch: the products below run over each link's support (vendor/README.md).
-        let dense = self.dense_mass_matrix;
+        let dense = self.upstream_reference;
         self.tree_support.rebuild(&self.links, self.ndofs, dense);
 
         for i in 0..self.links.len() {
@@ -1658,12 +1658,18 @@ impl Multibody {
             .unwrap_or(Pose::IDENTITY)
     }
 
-    /// locomamba patch: forms the augmented mass matrix with upstream's dense per-link products
-    /// (`true`) or, the default, with the same products over each link's own and ancestors'
-    /// degrees of freedom only, which gives the same matrix bit for bit. The dense path is kept as
-    /// the reference that parity tests compare against.
-    pub fn set_dense_mass_matrix(&mut self, dense: bool) {
-        self.dense_mass_matrix = dense;
+    /// locomamba patch: with `true`, runs upstream's arithmetic: the augmented mass matrix's
+    /// per-link products over all degrees of freedom, and every unit constraint row of a joint
+    /// axis solved afresh. The default forms the products over each link's own and ancestors'
+    /// degrees of freedom and solves an axis's row once for its limit, motor and friction, which
+    /// gives the same values bit for bit. The reference is kept for the tests that show it.
+    pub fn set_upstream_reference(&mut self, upstream: bool) {
+        self.upstream_reference = upstream;
+    }
+
+    /// locomamba patch: whether upstream's arithmetic runs (see `set_upstream_reference`).
+    pub(crate) fn upstream_reference(&self) -> bool {
+        self.upstream_reference
     }
 
     /// The total number of freedoms of this multibody.

@@ -1,7 +1,11 @@
+use super::unit_multibody_joint::{
+    unit_joint_friction_constraint_reusing, unit_joint_limit_constraint_reusing,
+    unit_joint_motor_constraint_reusing,
+};
 use crate::dynamics::solver::GenericJointConstraint;
 use crate::dynamics::{
     FixedJointBuilder, GenericJoint, IntegrationParameters, Multibody, MultibodyLink,
-    RigidBodyVelocity, joint,
+    RigidBodyVelocity,
 };
 use crate::math::{
     ANG_DIM, DIM, DVector, JacobianViewMut, Pose, Real, Rotation, SPATIAL_DIM, SpatialVector,
@@ -321,9 +325,12 @@ impl MultibodyJoint {
         let motor_bits = self.data.motor_axes.bits();
         let mut num_constraints = 0;
         let mut curr_free_dof = 0;
+        let reuse_rows = !multibody.upstream_reference();
 
         for i in 0..DIM {
             if (locked_bits & (1 << i)) == 0 {
+                // locomamba patch: the axis's rows share one solved jacobian row.
+                let mut solved_row = None;
                 let limits = if (limit_bits & (1 << i)) != 0 {
                     Some([self.data.limits[i].min, self.data.limits[i].max])
                 } else {
@@ -331,7 +338,8 @@ impl MultibodyJoint {
                 };
 
                 if (motor_bits & (1 << i)) != 0 {
-                    joint::unit_joint_motor_constraint(
+                    let row = *j_id;
+                    unit_joint_motor_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -343,11 +351,14 @@ impl MultibodyJoint {
                         jacobians,
                         constraints,
                         &mut num_constraints,
+                        solved_row,
                     );
+                    solved_row = reuse_rows.then_some(row);
                 }
 
                 if (limit_bits & (1 << i)) != 0 {
-                    joint::unit_joint_limit_constraint(
+                    let row = *j_id;
+                    unit_joint_limit_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -359,14 +370,16 @@ impl MultibodyJoint {
                         constraints,
                         &mut num_constraints,
                         self.data.softness,
+                        solved_row,
                     );
+                    solved_row = reuse_rows.then_some(row);
                 }
                 // Dry joint friction (MuJoCo `frictionloss`), keyed per-DoF on
                 // the multibody rather than per-axis on the joint. Zero (the
                 // default) emits nothing.
                 let friction = multibody.frictions()[link.assembly_id + curr_free_dof];
                 if friction > 0.0 {
-                    joint::unit_joint_friction_constraint(
+                    unit_joint_friction_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -377,6 +390,7 @@ impl MultibodyJoint {
                         constraints,
                         &mut num_constraints,
                         self.data.softness,
+                        solved_row,
                     );
                 }
                 curr_free_dof += 1;
@@ -399,9 +413,12 @@ impl MultibodyJoint {
         // TODO: we should make special cases for multi-angular-dofs limits/motors
         for i in DIM..SPATIAL_DIM {
             if (locked_bits & (1 << i)) == 0 {
+                // locomamba patch: the axis's rows share one solved jacobian row.
+                let mut solved_row = None;
                 let limits = if (limit_bits & (1 << i)) != 0 {
                     let limits = [self.data.limits[i].min, self.data.limits[i].max];
-                    joint::unit_joint_limit_constraint(
+                    let row = *j_id;
+                    unit_joint_limit_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -413,14 +430,17 @@ impl MultibodyJoint {
                         constraints,
                         &mut num_constraints,
                         self.data.softness,
+                        solved_row,
                     );
+                    solved_row = reuse_rows.then_some(row);
                     Some(limits)
                 } else {
                     None
                 };
 
                 if (motor_bits & (1 << i)) != 0 {
-                    joint::unit_joint_motor_constraint(
+                    let row = *j_id;
+                    unit_joint_motor_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -432,7 +452,9 @@ impl MultibodyJoint {
                         jacobians,
                         constraints,
                         &mut num_constraints,
+                        solved_row,
                     );
+                    solved_row = reuse_rows.then_some(row);
                 }
 
                 // Dry joint friction (MuJoCo `frictionloss`), keyed per-DoF on
@@ -440,7 +462,7 @@ impl MultibodyJoint {
                 // default) emits nothing.
                 let friction = multibody.frictions()[link.assembly_id + curr_free_dof];
                 if friction > 0.0 {
-                    joint::unit_joint_friction_constraint(
+                    unit_joint_friction_constraint_reusing(
                         params,
                         multibody,
                         link,
@@ -451,6 +473,7 @@ impl MultibodyJoint {
                         constraints,
                         &mut num_constraints,
                         self.data.softness,
+                        solved_row,
                     );
                 }
                 curr_free_dof += 1;

@@ -8,7 +8,7 @@ use crate::math::{DVector, Real};
 
 /// Initializes and generate the velocity constraints applicable to the multibody links attached
 /// to this multibody_joint.
-pub fn unit_joint_limit_constraint(
+pub(crate) fn unit_joint_limit_constraint_reusing(
     params: &IntegrationParameters,
     multibody: &Multibody,
     link: &MultibodyLink,
@@ -20,6 +20,7 @@ pub fn unit_joint_limit_constraint(
     constraints: &mut [GenericJointConstraint],
     insert_at: &mut usize,
     softness: SpringCoefficients<Real>,
+    reuse: Option<usize>,
 ) {
     let ndofs = multibody.ndofs();
     let min_enabled = curr_pos < limits[0];
@@ -33,12 +34,7 @@ pub fn unit_joint_limit_constraint(
     let rhs_wo_bias = 0.0;
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
-    jacobians[dof_j_id] = 1.0;
-    jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    write_unit_row(multibody, *j_id, dof_j_id, jacobians, reuse);
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let impulse_bounds = [
@@ -80,7 +76,7 @@ pub fn unit_joint_limit_constraint(
 /// `softness` supplies the CFM compliance (MuJoCo's `solreffriction`); only CFM
 /// applies, never ERP, since there is no position error for a bias to chase.
 #[allow(clippy::too_many_arguments)]
-pub fn unit_joint_friction_constraint(
+pub(crate) fn unit_joint_friction_constraint_reusing(
     params: &IntegrationParameters,
     multibody: &Multibody,
     link: &MultibodyLink,
@@ -91,17 +87,13 @@ pub fn unit_joint_friction_constraint(
     constraints: &mut [GenericJointConstraint],
     insert_at: &mut usize,
     softness: SpringCoefficients<Real>,
+    reuse: Option<usize>,
 ) {
     let ndofs = multibody.ndofs();
     let cfm_coeff = softness.cfm_coeff(params.dt);
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
-    jacobians[dof_j_id] = 1.0;
-    jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    write_unit_row(multibody, *j_id, dof_j_id, jacobians, reuse);
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let max_impulse = friction * params.dt;
@@ -135,7 +127,7 @@ pub fn unit_joint_friction_constraint(
 
 /// Initializes and generate the velocity constraints applicable to the multibody links attached
 /// to this multibody_joint.
-pub fn unit_joint_motor_constraint(
+pub(crate) fn unit_joint_motor_constraint_reusing(
     params: &IntegrationParameters,
     multibody: &Multibody,
     link: &MultibodyLink,
@@ -147,18 +139,14 @@ pub fn unit_joint_motor_constraint(
     jacobians: &mut DVector,
     constraints: &mut [GenericJointConstraint],
     insert_at: &mut usize,
+    reuse: Option<usize>,
 ) {
     let inv_dt = params.inv_dt();
     let ndofs = multibody.ndofs();
     let motor_params = motor.motor_params(params.dt);
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
-    jacobians[dof_j_id] = 1.0;
-    jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    write_unit_row(multibody, *j_id, dof_j_id, jacobians, reuse);
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let impulse_bounds = [-motor_params.max_impulse, motor_params.max_impulse];
@@ -204,4 +192,126 @@ pub fn unit_joint_motor_constraint(
     *insert_at += 1;
 
     *j_id += 2 * ndofs;
+}
+
+/// Upstream's public entry point (locomamba patch: the constraint passes call the `_reusing`
+/// variant; this one solves its jacobian row afresh).
+#[allow(clippy::too_many_arguments)]
+pub fn unit_joint_limit_constraint(
+    params: &IntegrationParameters,
+    multibody: &Multibody,
+    link: &MultibodyLink,
+    limits: [Real; 2],
+    curr_pos: Real,
+    dof_id: usize,
+    j_id: &mut usize,
+    jacobians: &mut DVector,
+    constraints: &mut [GenericJointConstraint],
+    insert_at: &mut usize,
+    softness: SpringCoefficients<Real>,
+) {
+    unit_joint_limit_constraint_reusing(
+        params,
+        multibody,
+        link,
+        limits,
+        curr_pos,
+        dof_id,
+        j_id,
+        jacobians,
+        constraints,
+        insert_at,
+        softness,
+        None,
+    )
+}
+
+
+/// Upstream's public entry point (locomamba patch: the constraint passes call the `_reusing`
+/// variant; this one solves its jacobian row afresh).
+#[allow(clippy::too_many_arguments)]
+pub fn unit_joint_friction_constraint(
+    params: &IntegrationParameters,
+    multibody: &Multibody,
+    link: &MultibodyLink,
+    friction: Real,
+    dof_id: usize,
+    j_id: &mut usize,
+    jacobians: &mut DVector,
+    constraints: &mut [GenericJointConstraint],
+    insert_at: &mut usize,
+    softness: SpringCoefficients<Real>,
+) {
+    unit_joint_friction_constraint_reusing(
+        params,
+        multibody,
+        link,
+        friction,
+        dof_id,
+        j_id,
+        jacobians,
+        constraints,
+        insert_at,
+        softness,
+        None,
+    )
+}
+
+
+/// Upstream's public entry point (locomamba patch: the constraint passes call the `_reusing`
+/// variant; this one solves its jacobian row afresh).
+#[allow(clippy::too_many_arguments)]
+pub fn unit_joint_motor_constraint(
+    params: &IntegrationParameters,
+    multibody: &Multibody,
+    link: &MultibodyLink,
+    motor: &JointMotor,
+    curr_pos: Real,
+    limits: Option<[Real; 2]>,
+    dof_id: usize,
+    j_id: &mut usize,
+    jacobians: &mut DVector,
+    constraints: &mut [GenericJointConstraint],
+    insert_at: &mut usize,
+) {
+    unit_joint_motor_constraint_reusing(
+        params,
+        multibody,
+        link,
+        motor,
+        curr_pos,
+        limits,
+        dof_id,
+        j_id,
+        jacobians,
+        constraints,
+        insert_at,
+        None,
+    )
+}
+
+/// locomamba patch: writes a unit jacobian row `J` (1 at `dof_j_id`) and `M⁻¹·J` into the block
+/// at `j_id`, solving, or copying both from the block at `reuse`: the same row of the same dof,
+/// already solved in this constraint pass with the same factorization, so the copy is the solve's
+/// result bit for bit. A joint axis with a limit and a motor solves once instead of twice.
+fn write_unit_row(
+    multibody: &Multibody,
+    j_id: usize,
+    dof_j_id: usize,
+    jacobians: &mut DVector,
+    reuse: Option<usize>,
+) {
+    let ndofs = multibody.ndofs();
+    if let Some(src) = reuse {
+        jacobians
+            .as_mut_slice()
+            .copy_within(src..src + 2 * ndofs, j_id);
+        return;
+    }
+    jacobians.rows_mut(j_id, ndofs * 2).fill(0.0);
+    jacobians[dof_j_id] = 1.0;
+    jacobians[dof_j_id + ndofs] = 1.0;
+    multibody
+        .inv_augmented_mass()
+        .solve_mut(&mut jacobians.rows_mut(j_id + ndofs, ndofs));
 }

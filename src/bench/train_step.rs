@@ -1,0 +1,74 @@
+//! One training step of a recipe's actor-critic on random inputs (forward, a loss on both heads,
+//! backward, Adam): what `runner bench nets` times as its train-step row and
+//! `examples/train_prof` runs under `perf`.
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use crate::nn::encoder::ObsShape;
+use crate::nn::registry::build_actor_critic;
+use crate::nn::{ActorCritic, NnError};
+use crate::recipe::Recipe;
+
+/// A recipe's network, its Adam and one minibatch of random observations.
+pub struct TrainStep {
+    /// The actor-critic, replaced by Adam's update at each step.
+    model: ActorCritic,
+    /// Adam with its defaults.
+    optim: ModuleOptimizer,
+    /// Proprioception, `[batch, proprio_dim]`.
+    proprio: Tensor<2>,
+    /// Depth stacks, `[batch, frames, height, width]`.
+    depth: Tensor<4>,
+    /// Privileged state for an asymmetric critic, `[batch, privileged_dim]`.
+    privileged: Option<Tensor<2>>,
+}
+
+impl TrainStep {
+    /// Builds the recipe's network on `device` (an autodiff device) and `batch` random samples.
+    pub fn new(
+        recipe: &Recipe,
+        shape: &ObsShape,
+        batch: usize,
+        device: &Device,
+    ) -> Result<Self, NnError> {
+        let model = build_actor_critic(recipe, shape, device)?;
+        let privileged = model.asymmetric().then(|| {
+            Tensor::<2>::random([batch, shape.privileged_dim], Distribution::Default, device)
+        });
+        Ok(Self {
+            optim: AdamConfig::new().init(),
+            proprio: Tensor::<2>::random([batch, shape.proprio_dim], Distribution::Default, device),
+            depth: Tensor::<4>::random(
+                [
+                    batch,
+                    shape.depth_frames,
+                    shape.depth_height,
+                    shape.depth_width,
+                ],
+                Distribution::Default,
+                device,
+            ),
+            privileged,
+            model,
+        })
+    }
+
+    /// One step: forward, the mean squares of both heads' outputs as the loss, backward, Adam.
+    pub fn run(&mut self) {
+        let (mean, value) = self.model.forward(
+            self.proprio.clone(),
+            self.depth.clone(),
+            self.privileged.clone(),
+        );
+        let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(1e-4, self.model.clone(), grads);
+    }
+
+    /// The network (for its FLOP count).
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+}
