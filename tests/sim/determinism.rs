@@ -1,4 +1,5 @@
-//! Same seed => bitwise identical trajectories with 1 or 2 threads, and across snapshot/restore.
+//! Same seed => bitwise identical trajectories with 1 or 2 threads, across snapshot/restore, and
+//! with the vendored rapier's patch or upstream's arithmetic.
 
 use locomamba::recipe::{EnvConfig, Task};
 use locomamba::sim::joints::action_dim;
