@@ -911,19 +911,12 @@ impl Multibody {
                 self.acc_augmented_mass
                     .quadform(1.0, &rb_mass_matrix, body_jacobian, 1.0);
             } else {
-                let support = self.tree_support.support(i);
-                self.compact_products.add_quadform(
-                    &mut self.augmented_mass,
-                    support,
-                    &rb_mass_matrix_wo_gyro,
-                    body_jacobian,
-                );
-                self.compact_products.add_quadform(
-                    &mut self.acc_augmented_mass,
-                    support,
-                    &rb_mass_matrix,
-                    body_jacobian,
-                );
+                self.compact_products
+                    .set_link(body_jacobian, self.tree_support.support(i));
+                self.compact_products
+                    .add_quadform(&mut self.augmented_mass, &rb_mass_matrix_wo_gyro);
+                self.compact_products
+                    .add_quadform(&mut self.acc_augmented_mass, &rb_mass_matrix);
             }
 
             /*
@@ -971,7 +964,12 @@ impl Multibody {
                     coriolis_v.copy_from(&parent_coriolis_v.columns(c0, nc));
                     coriolis_w.copy_from(&parent_coriolis_w.columns(c0, nc));
 
-                    coriolis_v.gemm(1.0, &shift_cross_tr, &parent_coriolis_w.columns(c0, nc), 1.0);
+                    coriolis_v.gemm(
+                        1.0,
+                        &shift_cross_tr,
+                        &parent_coriolis_w.columns(c0, nc),
+                        1.0,
+                    );
                     coriolis_v.gemm(1.0, &dvel_cross, &parent_j_w, 1.0);
                     // JDot/u * qdot
                     coriolis_v.gemm(1.0, &linvel_cross, &parent_j_w, 1.0);
@@ -1067,12 +1065,9 @@ impl Multibody {
                 self.acc_augmented_mass
                     .gemm_tr(1.0, rb_j, &self.i_coriolis_dt, 1.0);
             } else {
-                self.compact_products.add_gemm_tr(
-                    &mut self.acc_augmented_mass,
-                    self.tree_support.support(i),
-                    rb_j,
-                    &self.i_coriolis_dt,
-                );
+                // The link's body jacobian (`rb_j`) was taken by `set_link` above.
+                self.compact_products
+                    .add_gemm_tr(&mut self.acc_augmented_mass, &self.i_coriolis_dt);
             }
         }
 

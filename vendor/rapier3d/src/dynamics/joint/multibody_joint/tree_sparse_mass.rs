@@ -56,16 +56,17 @@ impl TreeSupport {
             if dense {
                 self.ranges.push((0, ndofs));
             } else {
-                for k in start..self.dofs.len() {
-                    let d = self.dofs[k];
-                    let extends_last = self.ranges.len() > range_start
-                        && self.ranges.last().is_some_and(|&(s, n)| s + n == d);
-                    if extends_last {
-                        if let Some(last) = self.ranges.last_mut() {
-                            last.1 += 1;
+                for &d in &self.dofs[start..] {
+                    let last = self
+                        .ranges
+                        .len()
+                        .checked_sub(1)
+                        .filter(|&l| l >= range_start);
+                    match last {
+                        Some(l) if self.ranges[l].0 + self.ranges[l].1 == d => {
+                            self.ranges[l].1 += 1
                         }
-                    } else {
-                        self.ranges.push((d, 1));
+                        _ => self.ranges.push((d, 1)),
                     }
                 }
             }
@@ -86,76 +87,75 @@ impl TreeSupport {
     }
 }
 
-/// The scratch matrices of the compact products.
-#[derive(Clone, Debug, Default)]
+/// One link's body jacobian restricted to its support, and the scratch of the compact products.
+#[derive(Clone, Debug)]
 pub(crate) struct CompactProducts {
-    /// The first operand's support columns.
-    lhs: Option<Jacobian<Real>>,
+    /// The link's support (see [`TreeSupport::support`]).
+    support: Vec<usize>,
+    /// The link's body jacobian, its support columns only.
+    jacobian: Jacobian<Real>,
     /// The second operand's support columns (`gemm_tr`).
-    rhs: Option<Jacobian<Real>>,
+    rhs: Jacobian<Real>,
     /// The compact product, `support × support`.
     block: DMatrix<Real>,
 }
 
+impl Default for CompactProducts {
+    fn default() -> Self {
+        Self {
+            support: Vec::new(),
+            jacobian: Jacobian::zeros(0),
+            rhs: Jacobian::zeros(0),
+            block: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
 impl CompactProducts {
-    fn gather(
-        scratch: &mut Option<Jacobian<Real>>,
-        full: &Jacobian<Real>,
-        support: &[usize],
-    ) -> Jacobian<Real> {
-        let mut compact = match scratch.take() {
-            Some(m) if m.ncols() == support.len() => m,
-            _ => Jacobian::zeros(support.len()),
-        };
+    fn gather(compact: &mut Jacobian<Real>, full: &Jacobian<Real>, support: &[usize]) {
+        compact.resize_horizontally_mut(support.len(), 0.0);
         for (c, &d) in support.iter().enumerate() {
             compact.column_mut(c).copy_from(&full.column(d));
         }
-        compact
     }
 
-    fn scatter_add(target: &mut DMatrix<Real>, block: &DMatrix<Real>, support: &[usize]) {
-        for (cj, &j) in support.iter().enumerate() {
-            for (ci, &i) in support.iter().enumerate() {
-                target[(i, j)] += block[(ci, cj)];
+    /// Adds `self.block`, the product over the support, into `target`.
+    fn scatter_add_block(&self, target: &mut DMatrix<Real>) {
+        for (cj, &j) in self.support.iter().enumerate() {
+            for (ci, &i) in self.support.iter().enumerate() {
+                target[(i, j)] += self.block[(ci, cj)];
             }
         }
     }
 
-    /// `target += jacobianᵀ · mid · jacobian` for a jacobian non-zero only in the `support`
-    /// columns: upstream's `target.quadform(1.0, mid, jacobian, 1.0)`.
+    /// Takes a link's body jacobian, non-zero only in the `support` columns: the products below
+    /// use it until the next call.
+    pub(crate) fn set_link(&mut self, jacobian: &Jacobian<Real>, support: &[usize]) {
+        self.support.clear();
+        self.support.extend_from_slice(support);
+        Self::gather(&mut self.jacobian, jacobian, support);
+        let k = support.len();
+        self.block.resize_mut(k, k, 0.0);
+    }
+
+    /// `target += Jᵀ · mid · J` for the link's body jacobian `J`: upstream's
+    /// `target.quadform(1.0, mid, J, 1.0)`.
     pub(crate) fn add_quadform(
         &mut self,
         target: &mut DMatrix<Real>,
-        support: &[usize],
         mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
-        jacobian: &Jacobian<Real>,
     ) {
-        let k = support.len();
-        let compact = Self::gather(&mut self.lhs, jacobian, support);
-        self.block.resize_mut(k, k, 0.0);
         let mut work = SVector::<Real, SPATIAL_DIM>::zeros();
         self.block
-            .quadform_with_workspace(&mut work, 1.0, mid, &compact, 0.0);
-        Self::scatter_add(target, &self.block, support);
-        self.lhs = Some(compact);
+            .quadform_with_workspace(&mut work, 1.0, mid, &self.jacobian, 0.0);
+        self.scatter_add_block(target);
     }
 
-    /// `target += lhsᵀ · rhs` where both are non-zero only in the `support` columns: upstream's
-    /// `target.gemm_tr(1.0, lhs, rhs, 1.0)`.
-    pub(crate) fn add_gemm_tr(
-        &mut self,
-        target: &mut DMatrix<Real>,
-        support: &[usize],
-        lhs: &Jacobian<Real>,
-        rhs: &Jacobian<Real>,
-    ) {
-        let k = support.len();
-        let a = Self::gather(&mut self.lhs, lhs, support);
-        let b = Self::gather(&mut self.rhs, rhs, support);
-        self.block.resize_mut(k, k, 0.0);
-        self.block.gemm_tr(1.0, &a, &b, 0.0);
-        Self::scatter_add(target, &self.block, support);
-        self.lhs = Some(a);
-        self.rhs = Some(b);
+    /// `target += Jᵀ · rhs` for the link's body jacobian `J` and an `rhs` non-zero only in the
+    /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`.
+    pub(crate) fn add_gemm_tr(&mut self, target: &mut DMatrix<Real>, rhs: &Jacobian<Real>) {
+        Self::gather(&mut self.rhs, rhs, &self.support);
+        self.block.gemm_tr(1.0, &self.jacobian, &self.rhs, 0.0);
+        self.scatter_add_block(target);
     }
 }

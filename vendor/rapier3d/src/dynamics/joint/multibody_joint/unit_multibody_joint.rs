@@ -226,7 +226,6 @@ pub fn unit_joint_limit_constraint(
     )
 }
 
-
 /// Upstream's public entry point (locomamba patch: the constraint passes call the `_reusing`
 /// variant; this one solves its jacobian row afresh).
 #[allow(clippy::too_many_arguments)]
@@ -256,7 +255,6 @@ pub fn unit_joint_friction_constraint(
         None,
     )
 }
-
 
 /// Upstream's public entry point (locomamba patch: the constraint passes call the `_reusing`
 /// variant; this one solves its jacobian row afresh).
