@@ -169,15 +169,45 @@ impl ActorCritic {
         depth: Tensor<4>,
         privileged: Option<Tensor<2>>,
     ) -> (Tensor<2>, Tensor<1>) {
+        self.forward_branches(proprio, depth, privileged, false)
+    }
+
+    /// [`forward`](Self::forward) with the policy and value branches run at the same time on
+    /// rayon's threads, which gives the same values bit for bit: for acting, where a branch's few
+    /// rows leave a thread idle. Training keeps [`forward`](Self::forward), so that an autodiff
+    /// graph grows in one order.
+    pub fn forward_branches_joined(
+        &self,
+        proprio: Tensor<2>,
+        depth: Tensor<4>,
+        privileged: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        self.forward_branches(proprio, depth, privileged, true)
+    }
+
+    /// The encoder(s), then the policy branch and the value branch: one after the other, or at
+    /// the same time when `joined`.
+    fn forward_branches(
+        &self,
+        proprio: Tensor<2>,
+        depth: Tensor<4>,
+        privileged: Option<Tensor<2>>,
+        joined: bool,
+    ) -> (Tensor<2>, Tensor<1>) {
         let has_state = self.encoder.has_state_token();
         let tokens = self.encoder.forward(proprio.clone(), depth.clone());
         let value_tokens = match &self.value_encoder {
             Some(enc) => enc.forward(proprio, depth),
             None => tokens.clone(),
         };
-        let mean = self.policy.forward(tokens, has_state);
-        let value = self.value.forward(value_tokens, has_state, privileged);
-        (mean, value)
+        let mean = || self.policy.forward(tokens, has_state);
+        let value = || self.value.forward(value_tokens, has_state, privileged);
+        if joined {
+            rayon::join(mean, value)
+        } else {
+            let mean = mean();
+            (mean, value())
+        }
     }
 
     /// The policy alone (what a deployed robot runs): proprio and depth -> action mean `[B, A]`.

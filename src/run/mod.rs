@@ -25,5 +25,6 @@ pub mod summarize;
 pub mod summary;
 pub mod sweep;
 pub mod tensorboard;
+pub mod threads;
 pub mod video;
 pub mod weights;

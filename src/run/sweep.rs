@@ -153,6 +153,7 @@ pub fn run_sweep(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
+                // Each job runs on a worker of its own pool (why: `super::threads`).
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads_per_job)
                     .build()

@@ -4,17 +4,9 @@
 
 use burn::prelude::*;
 use locomamba::bench::nets::{BenchOptions, run, table};
-use locomamba::nn::ObsShape;
 use locomamba::recipe::Recipe;
 
-const SHAPE: ObsShape = ObsShape {
-    proprio_dim: 84,
-    depth_frames: 4,
-    depth_height: 64,
-    depth_width: 64,
-    action_dim: 12,
-    privileged_dim: 19,
-};
+use crate::SHAPE;
 
 #[test]
 fn bench_runs_and_reports_every_row() {

@@ -7,14 +7,7 @@ use locomamba::device::cpu_device;
 use locomamba::nn::{ObsShape, build_actor_critic};
 use locomamba::recipe::{EncoderKind, Recipe, SequenceConfig};
 
-const SHAPE: ObsShape = ObsShape {
-    proprio_dim: 84,
-    depth_frames: 4,
-    depth_height: 64,
-    depth_width: 64,
-    action_dim: 12,
-    privileged_dim: 19,
-};
+use crate::SHAPE;
 
 fn variants() -> Vec<(&'static str, Recipe)> {
     let mut out = Vec::new();

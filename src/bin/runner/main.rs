@@ -23,6 +23,7 @@ use locomamba::recipe::legacy::LegacyModel;
 use locomamba::recipe::{self, Overrides};
 use locomamba::run;
 use locomamba::run::sweep::{SweepOptions, run_sweep};
+use locomamba::run::threads::on_pool;
 
 /// mimalloc, counting heap bytes so `runner bench nets` can report peak memory.
 #[global_allocator]
@@ -30,7 +31,10 @@ static ALLOC: locomamba::bench::alloc::PeakAlloc = locomamba::bench::alloc::Peak
 
 fn main() {
     locomamba::bench::alloc::keep_freed_memory();
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Every command runs on a rayon pool's worker, as each sweep job does (see run::threads).
+    let outcome = on_pool(None, || run(cli)).unwrap_or_else(|e| Err(e.into()));
+    if let Err(e) = outcome {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -132,7 +132,7 @@ impl Trainer {
                     memory = Some(next);
                     (mean, value)
                 }
-                None => acting.forward(p, d, privileged),
+                None => acting.forward_branches_joined(p, d, privileged),
             };
             let mean_v = to_vec(mean.clone());
             let starts = &roll.starts[roll.starts.len() - envs..];
