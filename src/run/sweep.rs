@@ -16,6 +16,7 @@ use super::progress::SweepProgress;
 use super::report::ReportError;
 use super::shard::{self, Grid, GridError, GridItem, Shard};
 use super::summary::{RunSummary, sweep_table};
+use super::threads::on_pool;
 use crate::recipe::{Overrides, RecipeError, RecipeSource, Variant, variants};
 
 /// Why a sweep failed.
@@ -152,25 +153,24 @@ pub fn run_sweep(
     let results: Mutex<Vec<(usize, Result<JobOutcome, JobError>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..workers {
+            // Each worker runs its jobs on a pool of its own (why: `super::threads`).
             scope.spawn(|| {
-                // Each job runs on a worker of its own pool (why: `super::threads`).
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads_per_job)
-                    .build()
-                    .expect("thread pool");
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= planned.len() || stop.load(Ordering::SeqCst) {
-                        break;
+                on_pool(Some(threads_per_job), || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= planned.len() || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let job = &planned[i].1;
+                        let progress = display.job(&format!("{}/seed-{}", job.variant, job.seed));
+                        let outcome = run_job(job, device, progress.as_ref(), stop);
+                        if let Err(e) = &outcome {
+                            progress.finish(&format!("failed: {e}"));
+                        }
+                        results.lock().expect("lock").push((i, outcome));
                     }
-                    let job = &planned[i].1;
-                    let progress = display.job(&format!("{}/seed-{}", job.variant, job.seed));
-                    let outcome = pool.install(|| run_job(job, device, progress.as_ref(), stop));
-                    if let Err(e) = &outcome {
-                        progress.finish(&format!("failed: {e}"));
-                    }
-                    results.lock().expect("lock").push((i, outcome));
-                }
+                })
+                .expect("thread pool");
             });
         }
     });
