@@ -169,45 +169,63 @@ impl ActorCritic {
         depth: Tensor<4>,
         privileged: Option<Tensor<2>>,
     ) -> (Tensor<2>, Tensor<1>) {
-        self.forward_branches(proprio, depth, privileged, false)
-    }
-
-    /// [`forward`](Self::forward) with the policy and value branches run at the same time on
-    /// rayon's threads, which gives the same values bit for bit: for acting, where a branch's few
-    /// rows leave a thread idle. Training keeps [`forward`](Self::forward), so that an autodiff
-    /// graph grows in one order.
-    pub fn forward_branches_joined(
-        &self,
-        proprio: Tensor<2>,
-        depth: Tensor<4>,
-        privileged: Option<Tensor<2>>,
-    ) -> (Tensor<2>, Tensor<1>) {
-        self.forward_branches(proprio, depth, privileged, true)
-    }
-
-    /// The encoder(s), then the policy branch and the value branch: one after the other, or at
-    /// the same time when `joined`.
-    fn forward_branches(
-        &self,
-        proprio: Tensor<2>,
-        depth: Tensor<4>,
-        privileged: Option<Tensor<2>>,
-        joined: bool,
-    ) -> (Tensor<2>, Tensor<1>) {
         let has_state = self.encoder.has_state_token();
+        let (tokens, value_tokens) = self.tokens(proprio, depth);
+        let mean = self.policy.forward(tokens, has_state);
+        let value = self.value.forward(value_tokens, has_state, privileged);
+        (mean, value)
+    }
+
+    /// What acting needs from one control step of `B` envs: the action mean `[B, A]`, the value
+    /// `[B]` and, with `memory`, both branches' memories after the step (continuing, no episode
+    /// starting). The same values bit for bit as [`forward`](Self::forward) and
+    /// [`forward_memory`](Self::forward_memory), with the policy and value branches run at the
+    /// same time on rayon's threads: a branch's few rows leave a thread idle. Training keeps
+    /// those two, so that an autodiff graph grows in one order.
+    pub fn act_and_value(
+        &self,
+        (proprio, depth, privileged): (Tensor<2>, Tensor<4>, Option<Tensor<2>>),
+        memory: Option<&BranchMemories>,
+    ) -> (Tensor<2>, Tensor<1>, Option<BranchMemories>) {
+        let has_state = self.encoder.has_state_token();
+        let (tokens, value_tokens) = self.tokens(proprio, depth);
+        let Some(memory) = memory else {
+            let (mean, value) = rayon::join(
+                || self.policy.forward(tokens, has_state),
+                || self.value.forward(value_tokens, has_state, privileged),
+            );
+            return (mean, value, None);
+        };
+        let starts = vec![false; memory.policy.batch];
+        let ((mean, policy), (value, value_memory)) = rayon::join(
+            || {
+                self.policy
+                    .forward_memory(tokens, has_state, (&memory.policy, &starts, 1))
+            },
+            || {
+                self.value.forward_memory(
+                    value_tokens,
+                    has_state,
+                    privileged,
+                    (&memory.value, &starts, 1),
+                )
+            },
+        );
+        let next = BranchMemories {
+            policy,
+            value: value_memory,
+        };
+        (mean, value, Some(next))
+    }
+
+    /// The tokens of the policy branch and of the value branch: the same with a shared encoder.
+    fn tokens(&self, proprio: Tensor<2>, depth: Tensor<4>) -> (Tensor<3>, Tensor<3>) {
         let tokens = self.encoder.forward(proprio.clone(), depth.clone());
         let value_tokens = match &self.value_encoder {
             Some(enc) => enc.forward(proprio, depth),
             None => tokens.clone(),
         };
-        let mean = || self.policy.forward(tokens, has_state);
-        let value = || self.value.forward(value_tokens, has_state, privileged);
-        if joined {
-            rayon::join(mean, value)
-        } else {
-            let mean = mean();
-            (mean, value())
-        }
+        (tokens, value_tokens)
     }
 
     /// The policy alone (what a deployed robot runs): proprio and depth -> action mean `[B, A]`.
@@ -259,11 +277,7 @@ impl ActorCritic {
         steps: usize,
     ) -> (Tensor<2>, Tensor<1>, BranchMemories) {
         let has_state = self.encoder.has_state_token();
-        let tokens = self.encoder.forward(proprio.clone(), depth.clone());
-        let value_tokens = match &self.value_encoder {
-            Some(enc) => enc.forward(proprio, depth),
-            None => tokens.clone(),
-        };
+        let (tokens, value_tokens) = self.tokens(proprio, depth);
         let (mean, policy) =
             self.policy
                 .forward_memory(tokens, has_state, (&memory.policy, starts, steps));

@@ -1,21 +1,48 @@
-//! Acting's forward pass, which runs the policy and value branches at the same time, against the
-//! training forward that runs them one after the other: the same values bit for bit.
+//! Acting's forward pass (`ActorCritic::act_and_value`), which runs the policy and value branches
+//! at the same time, against the training forwards that run them one after the other: the same
+//! values, and with memory the same next memory, bit for bit.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use locomamba::device::cpu_device;
-use locomamba::nn::build_actor_critic;
+use locomamba::nn::{ActorCritic, BranchMemories, build_actor_critic};
 use locomamba::recipe::{Recipe, SequenceConfig};
 
 use crate::SHAPE;
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec_as::<f32>().expect("f32 values")
+const BATCH: usize = 16;
+
+fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
+    let values = t.into_data().try_to_vec_as::<f32>().expect("f32 values");
+    assert!(
+        values.iter().all(|v| v.is_finite()),
+        "a value is not finite"
+    );
+    values.iter().map(|v| v.to_bits()).collect()
 }
 
-#[test]
-fn joined_branches_give_the_sequential_forwards_values_bit_for_bit() {
+fn memory_bits(m: &BranchMemories) -> Vec<u32> {
+    let buffers = m.policy.buffers.iter().chain(&m.value.buffers);
+    let values: Vec<f32> = buffers.flat_map(|b| b.values.iter().copied()).collect();
+    assert!(values.iter().any(|&v| v != 0.0), "the memory is all zeros");
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+type Inputs = (Tensor<2>, Tensor<4>, Option<Tensor<2>>);
+
+fn inputs(asymmetric: bool) -> Inputs {
     let device = cpu_device();
+    let p = Tensor::<2>::random([BATCH, 84], Distribution::Default, &device);
+    let d = Tensor::<4>::random([BATCH, 4, 64, 64], Distribution::Default, &device);
+    let privileged =
+        asymmetric.then(|| Tensor::<2>::random([BATCH, 19], Distribution::Default, &device));
+    (p, d, privileged)
+}
+
+/// Every model kind with a shared encoder, and with a value encoder of its own and an asymmetric
+/// critic: (case, model, whether the critic is asymmetric).
+fn models() -> Vec<(String, ActorCritic, bool)> {
+    let mut out = Vec::new();
     for mamba in [false, true] {
         for (shared, asymmetric) in [(true, false), (false, true)] {
             let mut r = Recipe::default();
@@ -29,21 +56,44 @@ fn joined_branches_give_the_sequential_forwards_values_bit_for_bit() {
                 };
             }
             let case = format!("mamba {mamba}, shared encoder {shared}, asymmetric {asymmetric}");
-            let model = build_actor_critic(&r, &SHAPE, &device).expect("a model");
-            let batch = 16;
-            let p = Tensor::<2>::random([batch, 84], Distribution::Default, &device);
-            let d = Tensor::<4>::random([batch, 4, 64, 64], Distribution::Default, &device);
-            let privileged = asymmetric
-                .then(|| Tensor::<2>::random([batch, 19], Distribution::Default, &device));
-            let (mean, value) = model.forward(p.clone(), d.clone(), privileged.clone());
-            let (mean_joined, value_joined) = model.forward_branches_joined(p, d, privileged);
-            let (mean, mean_joined) = (values(mean), values(mean_joined));
-            let (value, value_joined) = (values(value), values(value_joined));
-            assert_eq!(mean.len(), batch * 12, "{case}");
-            assert!(mean.iter().chain(&value).all(|v| v.is_finite()), "{case}");
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&mean), bits(&mean_joined), "{case}: means differ");
-            assert_eq!(bits(&value), bits(&value_joined), "{case}: values differ");
+            let model = build_actor_critic(&r, &SHAPE, &cpu_device()).expect("a model");
+            out.push((case, model, asymmetric));
         }
+    }
+    out
+}
+
+#[test]
+fn acting_gives_the_sequential_forwards_values_bit_for_bit() {
+    for (case, model, asymmetric) in models() {
+        let x = inputs(asymmetric);
+        let (mean, value) = model.forward(x.0.clone(), x.1.clone(), x.2.clone());
+        let (mean_acting, value_acting, next) = model.act_and_value(x, None);
+        assert!(next.is_none(), "{case}: a memory without one");
+        assert_eq!(mean.dims(), [BATCH, 12], "{case}");
+        assert_eq!(bits(mean), bits(mean_acting), "{case}: means differ");
+        assert_eq!(bits(value), bits(value_acting), "{case}: values differ");
+    }
+}
+
+#[test]
+fn acting_with_memory_gives_forward_memorys_values_and_memory_bit_for_bit() {
+    for (case, model, asymmetric) in models() {
+        let tokens = model.tokens_per_step(&SHAPE);
+        let zero = model.zero_memory(BATCH, tokens, 4).expect("a memory");
+        let no_starts = vec![false; BATCH];
+        // One step first, so that the memory compared from is not zero.
+        let (_, _, memory) = model.forward_memory(inputs(asymmetric), &zero, &no_starts, 1);
+        let x = inputs(asymmetric);
+        let (mean, value, next) = model.forward_memory(x.clone(), &memory, &no_starts, 1);
+        let (mean_acting, value_acting, next_acting) = model.act_and_value(x, Some(&memory));
+        let next_acting = next_acting.expect("the next memory");
+        assert_eq!(bits(mean), bits(mean_acting), "{case}: means differ");
+        assert_eq!(bits(value), bits(value_acting), "{case}: values differ");
+        assert_eq!(
+            memory_bits(&next),
+            memory_bits(&next_acting),
+            "{case}: next memories differ"
+        );
     }
 }

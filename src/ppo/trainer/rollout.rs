@@ -104,7 +104,6 @@ impl Trainer {
         let log_std = to_vec(acting.log_std());
         let segment = self.segment_len();
         let mut memory = self.memory.take();
-        let no_starts = vec![false; envs];
         for t in 0..steps {
             if let Some(m) = &memory
                 && t % segment == 0
@@ -125,15 +124,8 @@ impl Trainer {
             roll.privileged.extend_from_slice(&obs.privileged);
             let inference_started = Instant::now();
             let (p, d, privileged) = self.input(obs, envs, &plain);
-            let (mean, value) = match &memory {
-                Some(m) => {
-                    let (mean, value, next) =
-                        acting.forward_memory((p, d, privileged), m, &no_starts, 1);
-                    memory = Some(next);
-                    (mean, value)
-                }
-                None => acting.forward_branches_joined(p, d, privileged),
-            };
+            let (mean, value, next) = acting.act_and_value((p, d, privileged), memory.as_ref());
+            memory = next;
             let mean_v = to_vec(mean.clone());
             let starts = &roll.starts[roll.starts.len() - envs..];
             let noise = self.noise.sample(rng, starts);
@@ -164,15 +156,8 @@ impl Trainer {
                 let rows = truncated_rows.len();
                 let (p, d, privileged) = self.input(terminal, rows, &plain);
                 // With memory, the terminal observation continues the episode's memory.
-                let v = to_vec(match &memory {
-                    Some(m) => {
-                        let m = m.gather(&truncated_rows);
-                        acting
-                            .forward_memory((p, d, privileged), &m, &vec![false; rows], 1)
-                            .1
-                    }
-                    None => acting.forward(p, d, privileged).1,
-                });
+                let m = memory.as_ref().map(|m| m.gather(&truncated_rows));
+                let v = to_vec(acting.act_and_value((p, d, privileged), m.as_ref()).1);
                 for (k, &e) in truncated_rows.iter().enumerate() {
                     terminal_values[e] = v[k];
                 }
@@ -212,13 +197,10 @@ impl Trainer {
         let (p, d, privileged) = self.input(self.current_observations(), envs, &plain);
         // With memory the values continue each env's memory, which the next rollout's first
         // step then advances (not this bootstrap).
-        to_vec(match &self.memory {
-            Some(m) => {
-                acting
-                    .forward_memory((p, d, privileged), m, &vec![false; envs], 1)
-                    .1
-            }
-            None => acting.forward(p, d, privileged).1,
-        })
+        to_vec(
+            acting
+                .act_and_value((p, d, privileged), self.memory.as_ref())
+                .1,
+        )
     }
 }
