@@ -4,15 +4,14 @@
 //! measurement; the figure is a guide (evaluations and checkpoints add to it, the curriculum and
 //! the robot's falls change the simulator's rate).
 
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::bench::BenchError;
 use crate::bench::env::vec_env_rate;
 use crate::bench::nets::mean_ms;
+use crate::bench::train_step::{TrainStep, random_inputs};
 use crate::nn::{ObsShape, build_actor_critic};
 use crate::recipe::Recipe;
 use crate::sim::EnvSpec;
@@ -40,36 +39,16 @@ pub fn estimate(recipe: &Recipe, device: &Device) -> Result<TimeEstimate, BenchE
     let shape = ObsShape::from(&spec);
     let sim_steps = (256 / envs).clamp(4, 64);
     let sim_steps_per_s = vec_env_rate(env, sim_steps, &mut ChaCha8Rng::seed_from_u64(3))?;
-    let obs = |b: usize, dev: &Device| {
-        (
-            Tensor::<2>::random([b, shape.proprio_dim], Distribution::Default, dev),
-            Tensor::<4>::random(
-                [b, shape.depth_frames, shape.depth_height, shape.depth_width],
-                Distribution::Default,
-                dev,
-            ),
-            (shape.privileged_dim > 0 && recipe.ppo.asymmetric_critic).then(|| {
-                Tensor::<2>::random([b, shape.privileged_dim], Distribution::Default, dev)
-            }),
-        )
-    };
     let model = build_actor_critic(recipe, &shape, device)?;
-    let (p, d, privileged) = obs(envs, device);
+    let inputs = random_inputs(&shape, envs, model.asymmetric(), device);
+    // As the rollout acts: both branches, at the same time.
     let inference_ms = mean_ms(3, || {
-        let (m, v) = model.forward(p.clone(), d.clone(), privileged.clone());
+        let (m, v, _) = model.act_and_value(inputs.clone(), None);
         let _ = (m.into_data(), v.into_data());
     });
-    let train_device = device.clone().autodiff();
-    let mut train = build_actor_critic(recipe, &shape, &train_device)?;
-    let mut optim = AdamConfig::new().init();
     let batch = recipe.ppo.minibatch_size.max(1);
-    let (p, d, privileged) = obs(batch, &train_device);
-    let train_step_ms = mean_ms(1, || {
-        let (mean, value) = train.forward(p.clone(), d.clone(), privileged.clone());
-        let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &train);
-        train = optim.step(1e-4, train.clone(), grads);
-    });
+    let mut step = TrainStep::new(recipe, &shape, batch, &device.clone().autodiff())?;
+    let train_step_ms = mean_ms(1, || step.run());
     let ppo = &recipe.ppo;
     let rollout = ppo.rollout_steps as f64;
     let steps_per_env = rollout / envs as f64;

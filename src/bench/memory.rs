@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 use crate::bench::alloc;
 use crate::bench::nets::{both_models, mean_ms};
 use crate::bench::table::{Align, Table, num};
+use crate::bench::train_step::random_inputs;
 use crate::nn::{ObsShape, build_actor_critic};
 use crate::recipe::Recipe;
 
@@ -78,16 +78,6 @@ pub fn run(
     let mut rows = Vec::new();
     let envs = base.env.num_envs.max(1);
     let train_device = device.clone().autodiff();
-    let obs = |b: usize, dev: &Device| {
-        (
-            Tensor::<2>::random([b, shape.proprio_dim], Distribution::Default, dev),
-            Tensor::<4>::random(
-                [b, shape.depth_frames, shape.depth_height, shape.depth_width],
-                Distribution::Default,
-                dev,
-            ),
-        )
-    };
     for recipe in both_models(base) {
         let name = recipe.sequence.model().name().to_string();
         let mamba = name == "mamba";
@@ -106,7 +96,7 @@ pub fn run(
                 // A full window of the current episode.
                 flags.values.iter_mut().for_each(|v| *v = 1.0);
             }
-            let (p, d) = obs(envs, device);
+            let (p, d, _) = random_inputs(shape, envs, false, device);
             let warm = if mamba { context.min(64) } else { 1 };
             for _ in 0..warm {
                 memory = model.act_memory(p.clone(), d.clone(), &memory).1;
@@ -144,7 +134,7 @@ pub fn run(
                 let Some(memory) = train_model.zero_memory(segments, tokens, context) else {
                     continue;
                 };
-                let (p, d) = obs(n, &train_device);
+                let (p, d, _) = random_inputs(shape, n, false, &train_device);
                 let starts = vec![false; n];
                 let mut step = || {
                     let (mean, value, _) = train_model.forward_memory(

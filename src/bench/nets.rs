@@ -14,7 +14,7 @@ use burn::tensor::Distribution;
 use crate::bench::alloc;
 use crate::bench::flops;
 use crate::bench::table::{Align, Table, num};
-use crate::bench::train_step::TrainStep;
+use crate::bench::train_step::{TrainStep, random_inputs};
 use crate::nn::encoder::ObsShape;
 use crate::nn::fusion::Fusion;
 use crate::nn::registry::{build_actor_critic, build_fusion};
@@ -205,16 +205,6 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
     for recipe in both_models(base) {
         let name = recipe.sequence.model().name();
         let tokens = crate::nn::encoder::token_count(recipe.encoder.kind, shape).unwrap_or(0);
-        let obs = |b: usize, dev: &Device| {
-            (
-                Tensor::<2>::random([b, shape.proprio_dim], Distribution::Default, dev),
-                Tensor::<4>::random(
-                    [b, shape.depth_frames, shape.depth_height, shape.depth_width],
-                    Distribution::Default,
-                    dev,
-                ),
-            )
-        };
         if let Ok(mut step) = TrainStep::new(&recipe, shape, opts.train_batch, &train_device) {
             let ms = mean_ms(opts.repeats, || step.run());
             let flops = flops::train_step_flops_per_sample(step.model(), shape, tokens)
@@ -233,7 +223,7 @@ pub fn run(base: &Recipe, shape: &ObsShape, device: &Device, opts: &BenchOptions
         }
         if let Ok(model) = build_actor_critic(&recipe, shape, device) {
             for &b in &opts.infer_batches {
-                let (p, d) = obs(b, device);
+                let (p, d, _) = random_inputs(shape, b, false, device);
                 let ms = mean_ms(opts.repeats, || {
                     let mean = model.act(p.clone(), d.clone());
                     let _ = mean.into_data();

@@ -34,22 +34,11 @@ impl TrainStep {
         device: &Device,
     ) -> Result<Self, NnError> {
         let model = build_actor_critic(recipe, shape, device)?;
-        let privileged = model.asymmetric().then(|| {
-            Tensor::<2>::random([batch, shape.privileged_dim], Distribution::Default, device)
-        });
+        let (proprio, depth, privileged) = random_inputs(shape, batch, model.asymmetric(), device);
         Ok(Self {
             optim: AdamConfig::new().init(),
-            proprio: Tensor::<2>::random([batch, shape.proprio_dim], Distribution::Default, device),
-            depth: Tensor::<4>::random(
-                [
-                    batch,
-                    shape.depth_frames,
-                    shape.depth_height,
-                    shape.depth_width,
-                ],
-                Distribution::Default,
-                device,
-            ),
+            proprio,
+            depth,
             privileged,
             model,
         })
@@ -71,4 +60,29 @@ impl TrainStep {
     pub fn model(&self) -> &ActorCritic {
         &self.model
     }
+}
+
+/// `batch` random inputs of a network for observations of `shape` on `device`: proprioception
+/// `[batch, proprio_dim]`, depth stacks `[batch, frames, height, width]` and, for an asymmetric
+/// critic, privileged state `[batch, privileged_dim]`.
+pub fn random_inputs(
+    shape: &ObsShape,
+    batch: usize,
+    asymmetric: bool,
+    device: &Device,
+) -> (Tensor<2>, Tensor<4>, Option<Tensor<2>>) {
+    let proprio = Tensor::<2>::random([batch, shape.proprio_dim], Distribution::Default, device);
+    let depth = Tensor::<4>::random(
+        [
+            batch,
+            shape.depth_frames,
+            shape.depth_height,
+            shape.depth_width,
+        ],
+        Distribution::Default,
+        device,
+    );
+    let privileged = asymmetric
+        .then(|| Tensor::<2>::random([batch, shape.privileged_dim], Distribution::Default, device));
+    (proprio, depth, privileged)
 }

@@ -4,8 +4,8 @@
 //! themselves. Started from any other thread (the process's main thread, say), the loop is handed
 //! to the pool and its caller sleeps until a worker wakes it, once per loop. A training step starts
 //! hundreds of loops (every layer's kernels), and those wake-ups cost 8-18% of a step at 2
-//! threads. So the runner runs every command on a pool ([`on_pool`]), and a sweep runs each job
-//! on a pool of its own. Results do not depend on it: the kernels split work the same way on any
+//! threads. So the runner runs every command on a pool ([`on_pool`]), and each of a sweep's
+//! workers runs its jobs on a pool of its own. Results do not depend on it: the kernels split work the same way on any
 //! thread.
 
 use rayon::{ThreadPoolBuildError, ThreadPoolBuilder};
