@@ -545,7 +545,7 @@ impl Multibody {
             return; // Nothing to do.
         }
 
-        self.accelerations.fill(0.0);
+        self.accelerations.as_mut_slice().fill(0.0); // locomamba patch: as a slice
 
         // If there is significant movement, the semi-implicit coriolis term
         // occasionally cause instabilities due to the matrix being near singular.
@@ -807,7 +807,7 @@ impl Multibody {
                     link_j_v.gemm(1.0, &shift_tr, &parent_j_w, 1.0);
                 }
             } else {
-                self.body_jacobians[i].fill(0.0);
+                self.body_jacobians[i].as_mut_slice().fill(0.0); // locomamba patch: as a slice
                 parent_to_world = Pose::IDENTITY;
             }
 
@@ -841,8 +841,9 @@ impl Multibody {
             self.augmented_mass = DMatrix::zeros(self.ndofs, self.ndofs);
             self.acc_augmented_mass = DMatrix::zeros(self.ndofs, self.ndofs);
         } else {
-            self.augmented_mass.fill(0.0);
-            self.acc_augmented_mass.fill(0.0);
+            // locomamba patch: zeroed as slices (nalgebra's `fill` walks a strided iterator).
+            self.augmented_mass.as_mut_slice().fill(0.0);
+            self.acc_augmented_mass.as_mut_slice().fill(0.0);
         }
 
         self.augmented_mass_indices.clear();
@@ -955,8 +956,9 @@ impl Multibody {
                 #[cfg(feature = "dim3")]
                 let vel_wrt_joint_w = vect_to_na(link.joint_velocity.angvel).gcross_matrix();
 
-                coriolis_v.fill(0.0);
-                coriolis_w.fill(0.0);
+                // locomamba patch: zeroed as slices, as the mass matrices above.
+                coriolis_v.as_mut_slice().fill(0.0);
+                coriolis_w.as_mut_slice().fill(0.0);
                 for &(c0, nc) in cols {
                     let parent_j_w = parent_j_w.columns(c0, nc);
                     let mut coriolis_v = coriolis_v.columns_mut(c0, nc);
@@ -1002,8 +1004,8 @@ impl Multibody {
                     }
                 }
             } else {
-                self.coriolis_v[i].fill(0.0);
-                self.coriolis_w[i].fill(0.0);
+                self.coriolis_v[i].as_mut_slice().fill(0.0);
+                self.coriolis_w[i].as_mut_slice().fill(0.0);
             }
 
             let coriolis_v = &mut self.coriolis_v[i];
@@ -1244,7 +1246,8 @@ impl Multibody {
             let q2 = self.links[c.link2].joint().coords()[c.axis2];
 
             // Jacobian J = e_{g2} − coeff·e_{g1}, then WJ = M⁻¹ J.
-            jacobians.rows_mut(j_id, ndofs * 2).fill(0.0);
+            // locomamba patch: zeroed as a slice.
+            jacobians.as_mut_slice()[j_id..j_id + ndofs * 2].fill(0.0);
             jacobians[j_id + g2] += 1.0;
             jacobians[j_id + g1] -= c.coeff;
             for k in 0..ndofs {
@@ -1580,7 +1583,7 @@ impl Multibody {
             if out_jacobian.ncols() != self.ndofs {
                 *out_jacobian = Jacobian::zeros(self.ndofs);
             } else {
-                out_jacobian.fill(0.0);
+                out_jacobian.as_mut_slice().fill(0.0); // locomamba patch: as a slice
             }
         }
 

@@ -15,8 +15,8 @@
 //! upstream adds exact zeros, are left as they are.
 
 use crate::alloc_prelude::*;
-use crate::math::{Jacobian, Real, SPATIAL_DIM};
-use na::{DMatrix, SMatrix, SVector};
+use crate::math::{Jacobian, JacobianView, Real, SPATIAL_DIM};
+use na::{DMatrix, DMatrixViewMut, SMatrix, SVector};
 
 use super::multibody_link::MultibodyLinkVec;
 
@@ -88,42 +88,48 @@ impl TreeSupport {
 }
 
 /// One link's body jacobian restricted to its support, and the scratch of the compact products.
-#[derive(Clone, Debug)]
+///
+/// The operands live in flat column-major buffers that keep their capacity from link to link
+/// (a support has 6 to 9 columns), viewed as matrices of the link's size: resizing owned
+/// nalgebra matrices reallocated and copied them three times per link and physics step.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct CompactProducts {
     /// The link's support (see [`TreeSupport::support`]).
     support: Vec<usize>,
-    /// The link's body jacobian, its support columns only.
-    jacobian: Jacobian<Real>,
-    /// The second operand's support columns (`gemm_tr`).
-    rhs: Jacobian<Real>,
-    /// The compact product, `support × support`.
-    block: DMatrix<Real>,
-}
-
-impl Default for CompactProducts {
-    fn default() -> Self {
-        Self {
-            support: Vec::new(),
-            jacobian: Jacobian::zeros(0),
-            rhs: Jacobian::zeros(0),
-            block: DMatrix::zeros(0, 0),
-        }
-    }
+    /// The link's body jacobian, its support columns only (`SPATIAL_DIM x support`).
+    jacobian: Vec<Real>,
+    /// The second operand's support columns (`gemm_tr`), `SPATIAL_DIM x support`.
+    rhs: Vec<Real>,
+    /// The compact product, `support x support`.
+    block: Vec<Real>,
 }
 
 impl CompactProducts {
-    fn gather(compact: &mut Jacobian<Real>, full: &Jacobian<Real>, support: &[usize]) {
-        compact.resize_horizontally_mut(support.len(), 0.0);
-        for (c, &d) in support.iter().enumerate() {
-            compact.column_mut(c).copy_from(&full.column(d));
+    /// Copies the `support` columns of `full` into `compact`, one after the other.
+    fn gather(compact: &mut Vec<Real>, full: &Jacobian<Real>, support: &[usize]) {
+        let columns = full.as_slice();
+        compact.clear();
+        for &d in support {
+            compact.extend_from_slice(&columns[d * SPATIAL_DIM..(d + 1) * SPATIAL_DIM]);
         }
+    }
+
+    /// A `SPATIAL_DIM x support` buffer as a matrix.
+    fn view(compact: &[Real]) -> JacobianView<'_, Real> {
+        JacobianView::from_slice(compact, compact.len() / SPATIAL_DIM)
+    }
+
+    /// The block buffer as a `support x support` matrix.
+    fn block_mut(block: &mut [Real], k: usize) -> DMatrixViewMut<'_, Real> {
+        DMatrixViewMut::from_slice(block, k, k)
     }
 
     /// Adds `self.block`, the product over the support, into `target`.
     fn scatter_add_block(&self, target: &mut DMatrix<Real>) {
+        let k = self.support.len();
         for (cj, &j) in self.support.iter().enumerate() {
             for (ci, &i) in self.support.iter().enumerate() {
-                target[(i, j)] += self.block[(ci, cj)];
+                target[(i, j)] += self.block[cj * k + ci];
             }
         }
     }
@@ -135,7 +141,8 @@ impl CompactProducts {
         self.support.extend_from_slice(support);
         Self::gather(&mut self.jacobian, jacobian, support);
         let k = support.len();
-        self.block.resize_mut(k, k, 0.0);
+        self.block.clear();
+        self.block.resize(k * k, 0.0);
     }
 
     /// `target += Jᵀ · mid · J` for the link's body jacobian `J`: upstream's
@@ -146,8 +153,14 @@ impl CompactProducts {
         mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
     ) {
         let mut work = SVector::<Real, SPATIAL_DIM>::zeros();
-        self.block
-            .quadform_with_workspace(&mut work, 1.0, mid, &self.jacobian, 0.0);
+        let k = self.support.len();
+        Self::block_mut(&mut self.block, k).quadform_with_workspace(
+            &mut work,
+            1.0,
+            mid,
+            &Self::view(&self.jacobian),
+            0.0,
+        );
         self.scatter_add_block(target);
     }
 
@@ -155,7 +168,13 @@ impl CompactProducts {
     /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`.
     pub(crate) fn add_gemm_tr(&mut self, target: &mut DMatrix<Real>, rhs: &Jacobian<Real>) {
         Self::gather(&mut self.rhs, rhs, &self.support);
-        self.block.gemm_tr(1.0, &self.jacobian, &self.rhs, 0.0);
+        let k = self.support.len();
+        Self::block_mut(&mut self.block, k).gemm_tr(
+            1.0,
+            &Self::view(&self.jacobian),
+            &Self::view(&self.rhs),
+            0.0,
+        );
         self.scatter_add_block(target);
     }
 }

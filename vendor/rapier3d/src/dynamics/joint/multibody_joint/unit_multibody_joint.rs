@@ -306,7 +306,8 @@ fn write_unit_row(
             .copy_within(src..src + 2 * ndofs, j_id);
         return;
     }
-    jacobians.rows_mut(j_id, ndofs * 2).fill(0.0);
+    // locomamba patch: zeroed as a slice (nalgebra's `fill` walks a strided iterator).
+    jacobians.as_mut_slice()[j_id..j_id + ndofs * 2].fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
     multibody
