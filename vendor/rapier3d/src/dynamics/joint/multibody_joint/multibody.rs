@@ -1004,6 +1004,7 @@ impl Multibody {
                     }
                 }
             } else {
+                // locomamba patch: zeroed as slices.
                 self.coriolis_v[i].as_mut_slice().fill(0.0);
                 self.coriolis_w[i].as_mut_slice().fill(0.0);
             }
