@@ -180,9 +180,17 @@ fn ppo_on_the_gpu_agrees_with_the_cpu_and_its_checkpoint_resumes_on_the_cpu() {
         "first update (policy, value, entropy): cpu {cpu_losses:?}, {} {gpu_losses:?}",
         gpu.name()
     );
-    for (c, g) in cpu_losses.iter().zip(&gpu_losses) {
+    // The losses are means over the update's 4 minibatches x 2 epochs, so they carry the Adam
+    // steps, which amplify the device's rounding (a first Adam step is about `lr * sign(grad)`),
+    // and a rollout acted on by the device. The policy loss is a residue near zero (advantages
+    // are normalised to unit spread per minibatch), so it is held to 1e-3 of that unit, not of
+    // itself. On the CPU, this update without learning (`ppo.policy_lr = 1e-12`) moves the losses
+    // by 1.3e-2 (policy) and 6% (value); a 1% larger learning rate by 1.3e-4 and 0.05%, the size
+    // of what one CI machine's lavapipe gave (7.9e-5 and 0.055%).
+    let tolerances = [1e-3, 5e-3 * cpu_losses[1].abs(), 1e-3 * cpu_losses[2].abs()];
+    for ((c, g), tol) in cpu_losses.iter().zip(&gpu_losses).zip(tolerances) {
         assert!(
-            (c - g).abs() <= 1e-3 * c.abs().max(1e-2),
+            (c - g).abs() <= tol,
             "first update: cpu {cpu_losses:?}, {} {gpu_losses:?}",
             gpu.name()
         );
