@@ -3,9 +3,7 @@
 //! `cargo run --release --example scan_prof -- [BATCH] [LEN] [CHANNELS] [STATE] [REPEATS]`
 //! (default the paper recipe's 1024 17 512 16, 10 repeats).
 
-use std::time::Instant;
-
-use locomamba::kernels::selective_scan::{ScanData, ScanDims, scan_backward, scan_forward_packed};
+use locomamba::kernels::selective_scan::{ScanData, ScanDims, bench, scan_backward};
 
 #[global_allocator]
 static ALLOC: locomamba::bench::alloc::PeakAlloc = locomamba::bench::alloc::PeakAlloc;
@@ -24,22 +22,11 @@ fn main() {
         state: arg(3, 16),
     };
     let repeats = arg(4, 10);
+    // The timing `runner bench scan` prints for its fused columns.
+    let (fwd, bwd) = bench(&dims, repeats);
     let data = ScanData::random(&dims, 7);
-    let x = data.inputs();
     let dy = ScanData::random(&dims, 8).u;
-    // One untimed call of each first: the first touch of their buffers.
-    std::hint::black_box(scan_forward_packed(&dims, &x));
-    let mut grads = scan_backward(&dims, &x, &dy, None);
-    let start = Instant::now();
-    for _ in 0..repeats {
-        std::hint::black_box(scan_forward_packed(&dims, &x));
-    }
-    let fwd = start.elapsed().as_secs_f64() * 1e3 / repeats as f64;
-    let start = Instant::now();
-    for _ in 0..repeats {
-        grads = scan_backward(&dims, &x, &dy, None);
-    }
-    let bwd = start.elapsed().as_secs_f64() * 1e3 / repeats as f64;
+    let grads = scan_backward(&dims, &data.inputs(), &dy, None);
     let every_gradient = [
         &grads.du,
         &grads.ddelta,
