@@ -1,14 +1,15 @@
 //! One training step of a recipe's actor-critic on random inputs (forward, a loss on both heads,
-//! backward, Adam): what `runner bench nets` times as its train-step row and
-//! `examples/train_prof` runs under `perf`.
+//! backward, Adam; in shards as the trainer runs its minibatches): what `runner bench nets` times
+//! as its train-step row and `examples/train_prof` runs under `perf`.
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::nn::encoder::ObsShape;
 use crate::nn::registry::build_actor_critic;
 use crate::nn::{ActorCritic, NnError};
+use crate::ppo::shards::{map_shards, shard_network, shard_ranges, shards_for};
 use crate::recipe::Recipe;
 
 /// A recipe's network, its Adam and one minibatch of random observations.
@@ -44,16 +45,32 @@ impl TrainStep {
         })
     }
 
-    /// One step: forward, the mean squares of both heads' outputs as the loss, backward, Adam.
+    /// One step: forward, the mean squares of both heads' outputs as the loss, backward, Adam;
+    /// the forward and backward cut into shards as the trainer cuts its minibatches
+    /// ([`shards_for`]), their gradients added in shard order.
     pub fn run(&mut self) {
-        let (mean, value) = self.model.forward(
-            self.proprio.clone(),
-            self.depth.clone(),
-            self.privileged.clone(),
-        );
-        let loss = mean.powi_scalar(2).mean() + value.powi_scalar(2).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(1e-4, self.model.clone(), grads);
+        let device = self.proprio.device();
+        let batch = self.proprio.dims()[0];
+        let model = &self.model;
+        let ranges = shard_ranges(batch, shards_for(&device));
+        let count = ranges.len();
+        let shards = map_shards(ranges, |rows| {
+            let net = shard_network(model, &device, count);
+            let (start, len) = (rows.start, rows.len());
+            let (mean, value) = net.forward(
+                self.proprio.clone().narrow(0, start, len),
+                self.depth.clone().narrow(0, start, len),
+                self.privileged.clone().map(|x| x.narrow(0, start, len)),
+            );
+            let loss = (mean.powi_scalar(2).mean() + value.powi_scalar(2).mean())
+                .mul_scalar(len as f32 / batch as f32);
+            GradientsParams::from_grads(loss.backward(), &*net)
+        });
+        let mut grads = GradientsAccumulator::new();
+        for shard in shards {
+            grads.accumulate(&self.model, shard);
+        }
+        self.model = self.optim.step(1e-4, self.model.clone(), grads.grads());
     }
 
     /// The network (for its FLOP count).

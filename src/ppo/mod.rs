@@ -1,6 +1,6 @@
 //! PPO, in the layout of rsl_rl: the algorithm's pieces ([`gae`] advantages, [`loss`] terms,
 //! [`grad_clip`] global norm clipping, [`normalizer`] running observation normalisation,
-//! [`reward_norm`] return-scale reward normalisation), the
+//! [`reward_norm`] return-scale reward normalisation, [`shards`] data-parallel minibatches), the
 //! rollout [`storage`], the [`exploration`] noise, the [`curriculum`] level, and the [`trainer`] loop that ties them to the envs and networks, with its
 //! [`seeding`], checkpointable [`state`] and logged [`stats`].
 
@@ -12,6 +12,7 @@ pub mod loss;
 pub mod normalizer;
 pub mod reward_norm;
 pub mod seeding;
+pub mod shards;
 pub mod state;
 pub mod stats;
 pub mod storage;

@@ -19,6 +19,8 @@ mod error;
 mod minibatch;
 mod phases;
 mod rollout;
+#[cfg(test)]
+mod shard_tests;
 
 pub use checkpointing::OptimizerRole;
 pub use error::{RestoreError, TrainError, first_non_finite_param};
@@ -83,6 +85,9 @@ pub struct Trainer {
     /// With `[memory]` on: each env's recurrent state of both fusion stacks, zeroed when its
     /// episode ends (the one place acting memory lives during training).
     memory: Option<BranchMemories>,
+    /// Shards each minibatch's forward and backward is cut into (see
+    /// [`shards_for`](crate::ppo::shards::shards_for)).
+    minibatch_shards: usize,
 }
 
 pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -131,6 +136,7 @@ impl Trainer {
         Ok(Self {
             recipe: recipe.clone(),
             seed,
+            minibatch_shards: crate::ppo::shards::shards_for(&device),
             device,
             model,
             opt_policy: adam.init(),
