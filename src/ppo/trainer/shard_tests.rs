@@ -1,5 +1,6 @@
 //! The data-parallel minibatch against the minibatch run as one graph: the same losses and
-//! gradients within f32 rounding (the order of the sums is all that differs).
+//! gradients within f32 rounding (the order of the sums is all that differs); and the same bits
+//! on any number of threads.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -119,4 +120,53 @@ fn two_shards_agree_with_one_graph() {
     let mut memory = small.to_vec();
     memory.extend(["memory.enabled=true", "memory.segment_steps=4"]);
     assert_agree("recipes/walk_flat.toml", &memory);
+}
+
+#[test]
+fn shards_give_the_same_bits_on_any_number_of_threads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/walk_flat.toml");
+    let overrides = Overrides {
+        sets: [
+            "env.num_envs=4",
+            "ppo.rollout_steps=64",
+            "ppo.minibatch_size=32",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        ..Overrides::default()
+    };
+    let r = load(&path, &overrides).expect("a valid recipe");
+    let mut trainer = Trainer::new(&r, 3, &crate::device::cpu_device()).expect("a trainer");
+    let roll = trainer.collect(&mut ChaCha8Rng::seed_from_u64(5), &mut Vec::new());
+    let n = roll.len();
+    let adv: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3).collect();
+    let ret: Vec<f32> = (0..n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
+    let units: Vec<usize> = (0..n).rev().step_by(2).collect();
+    let batch = Minibatch::new(&roll, &units, 1);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        let g = pool.install(|| {
+            trainer
+                .minibatch_gradients(&roll, (&adv, &ret), &batch, 2)
+                .unwrap()
+        });
+        (g.policy_loss, g.value_loss, flat(&trainer, &g.grads))
+    };
+    let one = on(1);
+    for threads in [2, 3] {
+        let other = on(threads);
+        assert_eq!(one.0.to_bits(), other.0.to_bits(), "{threads} threads");
+        assert_eq!(one.1.to_bits(), other.1.to_bits(), "{threads} threads");
+        assert!(
+            one.2
+                .iter()
+                .zip(&other.2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "gradients differ between 1 and {threads} threads"
+        );
+    }
 }
