@@ -5,11 +5,14 @@
 //! fused op does not cover (padding, no bias) still run, through burn; and the depth encoder built
 //! on it equals the same network run through burn's convolutions.
 
+use burn::module::{ModuleMapper, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use burn::tensor::{Distribution, TensorData};
 use locomamba::ops::conv::{InputLayout, conv2d_relu, conv2d_relu_reference};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 #[allow(deprecated)]
 fn cpu_devices() -> [Device; 2] {
@@ -18,6 +21,47 @@ fn cpu_devices() -> [Device; 2] {
 
 fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// Values drawn from `rng`: standard normal, or uniform in [0, 1) when `uniform`.
+fn drawn<const D: usize>(
+    shape: [usize; D],
+    rng: &mut ChaCha8Rng,
+    uniform: bool,
+    device: &Device,
+) -> Tensor<D> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            if uniform {
+                rng.random::<f32>()
+            } else {
+                locomamba::ppo::seeding::normal(rng)
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// Redraws every float parameter from a seeded generator (scaled by `1 / sqrt(fan_in)`), so a
+/// test's network does not depend on burn's global generator, which the tests running beside it
+/// draw from too.
+struct Redraw(ChaCha8Rng);
+
+impl ModuleMapper for Redraw {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| {
+            let dims = t.dims();
+            let fan_in: usize = dims[1..].iter().product::<usize>().max(1);
+            let fresh = drawn(dims, &mut self.0, false, &t.device())
+                .mul_scalar(1.0 / (fan_in as f32).sqrt());
+            if t.is_require_grad() {
+                fresh.require_grad()
+            } else {
+                fresh
+            }
+        })
+    }
 }
 
 fn max_abs_diff<const D: usize>(x: Tensor<D>, y: Tensor<D>) -> f32 {
@@ -138,10 +182,15 @@ fn the_encoder_equals_burns_convolutions_in_nchw_order() {
         visual_dim: 32,
         ..EncoderConfig::default()
     };
-    let encoder = Encoder::new(&cfg, &shape, &device);
+    // Every draw from one seeded generator: the fused forward rounds differently from burn's, and
+    // a pre-activation within that rounding of zero flips a ReLU between the two, which moves a
+    // weight gradient by up to about 1% (unseeded, that happened in about one run in a hundred).
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let encoder =
+        Encoder::new(&cfg, &shape, &device).map(&mut Redraw(ChaCha8Rng::seed_from_u64(7)));
     let batch = 11;
-    let proprio = normal([batch, shape.proprio_dim], &device);
-    let depth = Tensor::<4>::random([batch, 4, 64, 64], Distribution::Default, &device);
+    let proprio = drawn([batch, shape.proprio_dim], &mut rng, false, &device);
+    let depth = drawn([batch, 4, 64, 64], &mut rng, true, &device);
     let got = encoder.forward(proprio.clone(), depth.clone());
     // The reference: the state token from the encoder itself, the visual tokens by burn.
     let mut x = depth;
@@ -156,7 +205,7 @@ fn the_encoder_equals_burns_convolutions_in_nchw_order() {
     assert_eq!(got.dims(), want.dims());
     let diff = max_abs_diff(got.clone().detach(), want.clone().detach());
     assert!(diff <= 1e-4, "tokens differ by {diff}");
-    let probe = normal(got.dims(), &device);
+    let probe = drawn(got.dims(), &mut rng, false, &device);
     let g_got = (got * probe.clone()).sum().backward();
     let g_want = (want * probe).sum().backward();
     for (i, conv) in encoder.convs.iter().enumerate() {
