@@ -14,7 +14,7 @@ use super::{TrainError, Trainer};
 use crate::nn::{self, ActorCritic, BranchMemories};
 use crate::ppo::grad_clip;
 use crate::ppo::loss;
-use crate::ppo::shards::{map_shards, shard_network, shard_ranges};
+use crate::ppo::shards::{map_shards, shard_network, shard_ranges, shards_for};
 use crate::ppo::stats::MinibatchStats;
 use crate::ppo::storage::{Minibatch, Rollout};
 use crate::recipe::PpoConfig;
@@ -121,7 +121,7 @@ impl Trainer {
         lr_p: f64,
         lr_v: f64,
     ) -> Result<MinibatchStats, TrainError> {
-        let step = self.minibatch_gradients(roll, targets, batch, self.minibatch_shards)?;
+        let step = self.minibatch_gradients(roll, targets, batch, shards_for(&self.device))?;
         let optimizer_started = Instant::now();
         let PartGrads {
             encoder: mut g_enc,

@@ -85,9 +85,6 @@ pub struct Trainer {
     /// With `[memory]` on: each env's recurrent state of both fusion stacks, zeroed when its
     /// episode ends (the one place acting memory lives during training).
     memory: Option<BranchMemories>,
-    /// Shards each minibatch's forward and backward is cut into (see
-    /// [`shards_for`](crate::ppo::shards::shards_for)).
-    minibatch_shards: usize,
 }
 
 pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -136,7 +133,6 @@ impl Trainer {
         Ok(Self {
             recipe: recipe.clone(),
             seed,
-            minibatch_shards: crate::ppo::shards::shards_for(&device),
             device,
             model,
             opt_policy: adam.init(),

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Trainer;
 use super::minibatch::{MinibatchGrads, PartGrads};
-use crate::ppo::storage::Minibatch;
+use crate::ppo::storage::{Minibatch, Rollout};
 use crate::recipe::{Overrides, load};
 
 /// Every gradient value of `grads` for `module`'s parameters, in visiting order.
@@ -49,8 +49,9 @@ fn flat(trainer: &Trainer, g: &PartGrads) -> Vec<f32> {
     out
 }
 
-/// The first minibatch of the first update of `recipe` with `sets`, with 1 and with 2 shards.
-fn both_ways(recipe: &str, sets: &[&str]) -> (Trainer, MinibatchGrads, MinibatchGrads) {
+/// A trainer of `recipe` with `sets`, its first rollout, targets with spread for it (the checks
+/// compare gradients, not what an update learns) and a minibatch of every other unit.
+fn first_minibatch(recipe: &str, sets: &[&str]) -> (Trainer, Rollout, [Vec<f32>; 2], Minibatch) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(recipe);
     let overrides = Overrides {
         sets: sets.iter().map(|s| s.to_string()).collect(),
@@ -59,19 +60,24 @@ fn both_ways(recipe: &str, sets: &[&str]) -> (Trainer, MinibatchGrads, Minibatch
     let r = load(&path, &overrides).expect("a valid recipe");
     let mut trainer = Trainer::new(&r, 3, &crate::device::cpu_device()).expect("a trainer");
     let roll = trainer.collect(&mut ChaCha8Rng::seed_from_u64(5), &mut Vec::new());
-    // Targets with spread (the check compares gradients, not what the update learns).
     let n = roll.len();
     let adv: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3).collect();
     let ret: Vec<f32> = (0..n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
     let segment = trainer.segment_len();
     let units: Vec<usize> = (0..n / segment).rev().step_by(2).collect();
     let batch = Minibatch::new(&roll, &units, segment);
-    let one = trainer
-        .minibatch_gradients(&roll, (&adv, &ret), &batch, 1)
-        .unwrap();
-    let two = trainer
-        .minibatch_gradients(&roll, (&adv, &ret), &batch, 2)
-        .unwrap();
+    (trainer, roll, [adv, ret], batch)
+}
+
+/// The first minibatch of `recipe` with `sets`, with 1 and with 2 shards.
+fn both_ways(recipe: &str, sets: &[&str]) -> (Trainer, MinibatchGrads, MinibatchGrads) {
+    let (trainer, roll, [adv, ret], batch) = first_minibatch(recipe, sets);
+    let grads = |shards| {
+        trainer
+            .minibatch_gradients(&roll, (&adv, &ret), &batch, shards)
+            .unwrap()
+    };
+    let (one, two) = (grads(1), grads(2));
     (trainer, one, two)
 }
 
@@ -124,26 +130,12 @@ fn two_shards_agree_with_one_graph() {
 
 #[test]
 fn shards_give_the_same_bits_on_any_number_of_threads() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/walk_flat.toml");
-    let overrides = Overrides {
-        sets: [
-            "env.num_envs=4",
-            "ppo.rollout_steps=64",
-            "ppo.minibatch_size=32",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        ..Overrides::default()
-    };
-    let r = load(&path, &overrides).expect("a valid recipe");
-    let mut trainer = Trainer::new(&r, 3, &crate::device::cpu_device()).expect("a trainer");
-    let roll = trainer.collect(&mut ChaCha8Rng::seed_from_u64(5), &mut Vec::new());
-    let n = roll.len();
-    let adv: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3).collect();
-    let ret: Vec<f32> = (0..n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
-    let units: Vec<usize> = (0..n).rev().step_by(2).collect();
-    let batch = Minibatch::new(&roll, &units, 1);
+    let sets = [
+        "env.num_envs=4",
+        "ppo.rollout_steps=64",
+        "ppo.minibatch_size=32",
+    ];
+    let (trainer, roll, [adv, ret], batch) = first_minibatch("recipes/walk_flat.toml", &sets);
     let on = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
