@@ -75,10 +75,19 @@ CONF
 }
 
 cluster_stop() {
-    local dir=$CLUSTER_DIR
+    local dir=$CLUSTER_DIR pids=() pid
     for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/run/munged.pid"; do
         if [ -f "$pidfile" ]; then
-            kill "$(cat "$pidfile")" 2>/dev/null || true
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null && pids+=("$pid")
         fi
+    done
+    # The daemons save their state as they stop: wait (at most 10 s each) until they are gone, so
+    # that the caller's cleanup does not race their last writes ("Directory not empty").
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
     done
 }
