@@ -35,20 +35,30 @@ struct Batch {
     returns: Tensor<1>,
 }
 
+impl Batch {
+    /// Rows `start .. start + len`.
+    fn narrow(&self, start: usize, len: usize) -> Batch {
+        let (p, d, privileged) = &self.obs;
+        let rows = |t: &Tensor<1>| t.clone().narrow(0, start, len);
+        Batch {
+            obs: (
+                p.clone().narrow(0, start, len),
+                d.clone().narrow(0, start, len),
+                privileged.clone().map(|x| x.narrow(0, start, len)),
+            ),
+            actions: self.actions.clone().narrow(0, start, len),
+            old_logp: rows(&self.old_logp),
+            old_values: rows(&self.old_values),
+            advantages: rows(&self.advantages),
+            returns: rows(&self.returns),
+        }
+    }
+}
+
 /// One shard's inputs: a contiguous range of the minibatch's rows (whole segments with memory).
 struct ShardInput {
-    /// Proprioception, depth and privileged state of the shard's rows.
-    obs: (Tensor<2>, Tensor<4>, Option<Tensor<2>>),
-    /// The sampled actions.
-    actions: Tensor<2>,
-    /// Log-probabilities of the actions under the acting policy.
-    old_logp: Tensor<1>,
-    /// Values under the acting critic.
-    old_values: Tensor<1>,
-    /// Advantages (normalised over the whole minibatch).
-    advantages: Tensor<1>,
-    /// Returns.
-    returns: Tensor<1>,
+    /// The shard's rows (advantages normalised over the whole minibatch).
+    rows: Batch,
     /// With memory: the memory each of the shard's segments starts from and its rows'
     /// episode-start flags.
     memory: Option<(BranchMemories, Vec<bool>)>,
@@ -308,25 +318,13 @@ impl Trainer {
 /// `segments`.
 fn shard_input(full: &Batch, batch: &Minibatch, segments: Range<usize>, first: bool) -> ShardInput {
     let rows = segments.start * batch.segment..segments.end * batch.segment;
-    let (start, len) = (rows.start, rows.len());
-    let total = batch.rows.len();
-    let (p, d, privileged) = &full.obs;
     ShardInput {
-        obs: (
-            p.clone().narrow(0, start, len),
-            d.clone().narrow(0, start, len),
-            privileged.clone().map(|x| x.narrow(0, start, len)),
-        ),
-        actions: full.actions.clone().narrow(0, start, len),
-        old_logp: full.old_logp.clone().narrow(0, start, len),
-        old_values: full.old_values.clone().narrow(0, start, len),
-        advantages: full.advantages.clone().narrow(0, start, len),
-        returns: full.returns.clone().narrow(0, start, len),
+        rows: full.narrow(rows.start, rows.len()),
         memory: batch.memory.as_ref().map(|(memory, starts)| {
             let units: Vec<usize> = segments.collect();
-            (memory.gather(&units), starts[rows].to_vec())
+            (memory.gather(&units), starts[rows.clone()].to_vec())
         }),
-        weight: len as f32 / total as f32,
+        weight: rows.len() as f32 / batch.rows.len() as f32,
         entropy: first,
     }
 }
@@ -339,21 +337,21 @@ fn shard_step(
     input: ShardInput,
 ) -> ShardOutput {
     let started = Instant::now();
+    let rows = input.rows;
     let (mean, value) = match &input.memory {
         Some((memory, starts)) => {
-            let (mean, value, _) = net.forward_memory(input.obs, memory, starts, segment);
+            let (mean, value, _) = net.forward_memory(rows.obs, memory, starts, segment);
             (mean, value)
         }
-        None => net.forward(input.obs.0, input.obs.1, input.obs.2),
+        None => net.forward(rows.obs.0, rows.obs.1, rows.obs.2),
     };
     let log_std = net.log_std();
-    let logp = nn::gaussian_log_prob(mean, log_std.clone(), input.actions);
+    let logp = nn::gaussian_log_prob(mean, log_std.clone(), rows.actions);
     let w = input.weight;
     let policy_loss =
-        loss::surrogate_loss(logp.clone(), input.old_logp, input.advantages, ppo.clip)
-            .mul_scalar(w);
+        loss::surrogate_loss(logp.clone(), rows.old_logp, rows.advantages, ppo.clip).mul_scalar(w);
     let value_loss =
-        loss::value_loss(value, input.returns, input.old_values, ppo.value_clip).mul_scalar(w);
+        loss::value_loss(value, rows.returns, rows.old_values, ppo.value_clip).mul_scalar(w);
     let entropy = nn::gaussian_entropy(log_std).mean();
     let (pl, vl, ent) = (
         policy_loss.clone().into_scalar::<f32>() as f64,
