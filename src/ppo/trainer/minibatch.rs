@@ -149,15 +149,7 @@ impl Trainer {
                 _ => 0.0,
             })
         .sqrt();
-        for (what, v) in [("policy gradient norm", pn), ("value gradient norm", vn)] {
-            if !v.is_finite() {
-                return Err(TrainError::NonFinite {
-                    update: self.counters.update,
-                    what: what.into(),
-                    value: v,
-                });
-            }
-        }
+        self.ensure_finite([("policy gradient norm", pn), ("value gradient norm", vn)])?;
         let (fp, fv) = (
             grad_clip::clip_factor(pn, max),
             grad_clip::clip_factor(vn, max),
@@ -218,15 +210,7 @@ impl Trainer {
 
         let pl: f64 = outputs.iter().map(|o| o.policy_loss).sum();
         let vl: f64 = outputs.iter().map(|o| o.value_loss).sum();
-        for (what, v) in [("policy loss", pl), ("value loss", vl)] {
-            if !v.is_finite() {
-                return Err(TrainError::NonFinite {
-                    update: self.counters.update,
-                    what: what.into(),
-                    value: v,
-                });
-            }
-        }
+        self.ensure_finite([("policy loss", pl), ("value loss", vl)])?;
         let entropy = outputs[0].entropy;
         let logp = Tensor::cat(outputs.iter().map(|o| o.log_prob.clone()).collect(), 0);
         let (kl, clip_fraction) = loss::kl_and_clip_fraction(logp, full.old_logp, ppo.clip);
@@ -246,6 +230,18 @@ impl Trainer {
             forward_s: (shards_started - forward_started).as_secs_f64() + shards_s * forward_share,
             backward_s: shards_s * (1.0 - forward_share),
         })
+    }
+
+    /// Stops the update with an error naming the first of `values` that is NaN or infinite.
+    fn ensure_finite(&self, values: [(&str, f64); 2]) -> Result<(), TrainError> {
+        match values.into_iter().find(|(_, v)| !v.is_finite()) {
+            Some((what, value)) => Err(TrainError::NonFinite {
+                update: self.counters.update,
+                what: what.into(),
+                value,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The minibatch's rows of the rollout as tensors, advantages normalised over all of them.
