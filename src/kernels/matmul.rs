@@ -51,6 +51,16 @@ impl Operand {
         }
     }
 
+    /// Element `(i, j)` at `values[i * row_stride + j * col_stride]`; rows may overlap (a
+    /// sliding window). The caller checks that every element it uses lies inside `values`.
+    pub(crate) fn strided(values: &[f32], row_stride: isize, col_stride: isize) -> Self {
+        Operand {
+            ptr: values.as_ptr(),
+            row_stride,
+            col_stride,
+        }
+    }
+
     /// The same strides from `n` values further into the buffer: for a row-major weight, its
     /// columns from `n` on (or, transposed, its rows from `n` on). A view, no copy.
     fn offset(self, n: usize) -> Self {

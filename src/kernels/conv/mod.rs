@@ -13,7 +13,8 @@
 //! last layer's output the token rows themselves; large row counts keep the products near the
 //! machine's matrix-product rate, where one product per sample (tens of rows) ran far below it.
 //! Chunks run in parallel on rayon's threads, and the weight gradient is summed over the chunks
-//! in a fixed order, so results do not depend on the thread count.
+//! in a fixed order, so results do not depend on the thread count. The first layer (a kernel of
+//! twice its stride over NCHW depth) skips im2row: see `space_to_depth.rs`.
 
 use std::mem::MaybeUninit;
 
@@ -24,6 +25,7 @@ use super::matmul::{Operand, product_into};
 use super::sum_partials;
 
 mod patches;
+mod space_to_depth;
 #[cfg(test)]
 mod tests;
 
@@ -128,6 +130,21 @@ fn check(name: &str, got: usize, want: usize) {
     );
 }
 
+/// A thread's scratch buffers across the chunks it runs: the im2row patch rows, or the
+/// space-to-depth blocks and product rows.
+type Scratch = (Vec<f32>, space_to_depth::Scratch);
+
+thread_local! {
+    /// Each thread's [`Scratch`], kept across calls: a fresh buffer per parallel piece paid
+    /// its pages' first touch at every call.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's [`Scratch`].
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
 /// The patch rows `[samples x positions, patch]` of a chunk of input samples: the chunk itself
 /// for a 1x1 NHWC convolution, else written into `buffer` by im2row.
 fn chunk_rows<'a>(d: &ConvDims, xs: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
@@ -163,36 +180,37 @@ pub fn conv_forward(
         check("bias", b.len(), dims.out_channels);
     }
     let (o, kk) = (dims.out_channels, dims.patch());
+    let zeros = vec![0.0f32; o];
+    let init = bias.unwrap_or(&zeros);
+    let blocked = space_to_depth::applies(dims).then(|| space_to_depth::block_weight(dims, weight));
     let w = patch_weight(dims, weight);
     let fill = |out: &mut [MaybeUninit<f32>]| {
         out.par_chunks_mut(SAMPLES_PER_CHUNK * dims.out_sample())
             .zip(x.par_chunks(SAMPLES_PER_CHUNK * dims.sample()))
-            .for_each_init(Vec::new, |buffer, (y, xs)| {
-                let rows = chunk_rows(dims, xs, buffer);
-                // Every value is written here (the bias, or zeros), before gemm reads it.
-                let zeros;
-                let init = match bias {
-                    Some(b) => b,
-                    None => {
-                        zeros = vec![0.0f32; o];
-                        &zeros
+            .for_each(|(y, xs)| {
+                with_scratch(|scratch| {
+                    // Every value is written here (the bias, or zeros), before gemm reads it.
+                    for row in y.chunks_exact_mut(o) {
+                        for (v, &b) in row.iter_mut().zip(init) {
+                            v.write(b);
+                        }
                     }
-                };
-                for row in y.chunks_exact_mut(o) {
-                    for (v, &b) in row.iter_mut().zip(init) {
-                        v.write(b);
+                    // SAFETY: every value of `y` was initialised just above.
+                    let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                    if let Some(halves) = &blocked {
+                        space_to_depth::forward_chunk(dims, xs, halves, init, &mut scratch.1, y);
+                    } else {
+                        let rows = chunk_rows(dims, xs, &mut scratch.0);
+                        let m = y.len() / o;
+                        let (lhs, rhs) = (Operand::rows(rows, kk), Operand::transposed(&w, kk));
+                        product_into(y, (m, o, kk), lhs, rhs, true);
                     }
-                }
-                // SAFETY: every value of `y` was initialised just above.
-                let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
-                let m = y.len() / o;
-                let (lhs, rhs) = (Operand::rows(rows, kk), Operand::transposed(&w, kk));
-                product_into(y, (m, o, kk), lhs, rhs, true);
-                if relu {
-                    for v in y.iter_mut() {
-                        *v = v.max(0.0);
+                    if relu {
+                        for v in y.iter_mut() {
+                            *v = v.max(0.0);
+                        }
                     }
-                }
+                })
             });
     };
     // SAFETY: `fill` writes every value of every chunk.
@@ -218,6 +236,7 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
     check("dy", dy.len(), dims.batch * dims.out_sample());
     let (o, kk) = (dims.out_channels, dims.patch());
     let chunks = dims.batch.div_ceil(SAMPLES_PER_CHUNK);
+    let blocked = space_to_depth::applies(dims);
     // Each chunk's partial `[dW | db]` (dW in patch order), then the partials added in chunk
     // order.
     let width = o * kk + o;
@@ -226,18 +245,24 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
         .par_chunks_mut(width)
         .zip(x.par_chunks(SAMPLES_PER_CHUNK * dims.sample()))
         .zip(dy.par_chunks(SAMPLES_PER_CHUNK * dims.out_sample()))
-        .for_each_init(Vec::new, |buffer, ((partial, xs), dys)| {
-            let rows = chunk_rows(dims, xs, buffer);
-            let (dw, db) = partial.split_at_mut(o * kk);
-            // dW [o, kk] = dy^T [o, rows] x patches [rows, kk].
-            let m = dys.len() / o;
-            let (lhs, rhs) = (Operand::transposed(dys, o), Operand::rows(rows, kk));
-            product_into(dw, (o, kk, m), lhs, rhs, false);
-            for row in dys.chunks_exact(o) {
-                for (sum, &g) in db.iter_mut().zip(row) {
-                    *sum += g;
+        .for_each(|((partial, xs), dys)| {
+            with_scratch(|scratch| {
+                let (dw, db) = partial.split_at_mut(o * kk);
+                if blocked {
+                    space_to_depth::weight_grad_chunk(dims, xs, dys, &mut scratch.1, dw);
+                } else {
+                    // dW [o, kk] = dy^T [o, rows] x patches [rows, kk].
+                    let rows = chunk_rows(dims, xs, &mut scratch.0);
+                    let m = dys.len() / o;
+                    let (lhs, rhs) = (Operand::transposed(dys, o), Operand::rows(rows, kk));
+                    product_into(dw, (o, kk, m), lhs, rhs, false);
                 }
-            }
+                for row in dys.chunks_exact(o) {
+                    for (sum, &g) in db.iter_mut().zip(row) {
+                        *sum += g;
+                    }
+                }
+            })
         });
     let mut sums = vec![0.0f32; width];
     sum_partials(&mut sums, &partials);

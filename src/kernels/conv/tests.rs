@@ -63,7 +63,34 @@ fn cases(batch: usize) -> Vec<ConvDims> {
             });
         }
     }
+    all.extend(blocked_cases(batch));
     all
+}
+
+/// NCHW cases that run as space-to-depth convolutions (a kernel of twice the stride over sides
+/// that are multiples of it), one with the first layer's 8x8 / 4.
+fn blocked_cases(batch: usize) -> Vec<ConvDims> {
+    let base = ConvDims {
+        batch,
+        in_channels: 3,
+        height: 12,
+        width: 10,
+        out_channels: 5,
+        kernel: 4,
+        stride: 2,
+        input: InputLayout::Nchw,
+    };
+    let first_layer = ConvDims {
+        in_channels: 2,
+        height: 16,
+        width: 20,
+        kernel: 8,
+        stride: 4,
+        ..base
+    };
+    let cases = vec![base, first_layer];
+    assert!(cases.iter().all(space_to_depth::applies));
+    cases
 }
 
 fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
@@ -193,4 +220,35 @@ fn a_kernel_larger_than_the_image_is_named() {
         None,
         false,
     );
+}
+
+/// The space-to-depth path against im2row on the same inputs (the patch rows built by
+/// [`chunk_rows`] and multiplied directly): outputs and weight gradients agree to rounding.
+#[test]
+fn space_to_depth_agrees_with_im2row() {
+    for d in blocked_cases(2 * SAMPLES_PER_CHUNK + 3) {
+        let x = wave(d.batch * d.sample(), 0.8);
+        let w = wave(d.out_channels * d.patch(), 1.9);
+        let dy = wave(d.batch * d.out_sample(), 2.4);
+        let (o, kk) = (d.out_channels, d.patch());
+        let mut buffer = Vec::new();
+        let rows = chunk_rows(&d, &x, &mut buffer).to_vec();
+        let m = rows.len() / kk;
+        let mut y = vec![0.0f32; m * o];
+        let (lhs, rhs) = (Operand::rows(&rows, kk), Operand::transposed(&w, kk));
+        product_into(&mut y, (m, o, kk), lhs, rhs, false);
+        let mut dw = vec![0.0f32; o * kk];
+        let (lhs, rhs) = (Operand::transposed(&dy, o), Operand::rows(&rows, kk));
+        product_into(&mut dw, (o, kk, m), lhs, rhs, false);
+        let as_f64 = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+        let what = format!("{d:?}");
+        close(
+            &conv_forward(&d, &x, &w, None, false),
+            &as_f64(&y),
+            1e-5,
+            &what,
+        );
+        let grads = conv_weight_grads(&d, &x, &w, &dy);
+        close(&grads.weight, &as_f64(&dw), 1e-5, &what);
+    }
 }
