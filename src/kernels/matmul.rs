@@ -61,6 +61,15 @@ impl Operand {
         }
     }
 
+    /// The transpose of this operand: a view, no copy.
+    pub(crate) fn transpose(self) -> Self {
+        Operand {
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
     /// The same strides from `n` values further into the buffer: for a row-major weight, its
     /// columns from `n` on (or, transposed, its rows from `n` on). A view, no copy.
     fn offset(self, n: usize) -> Self {
@@ -292,14 +301,7 @@ pub fn linear_backward(
         Operand::transposed(weight, weight_width).offset(col_start),
         None,
     );
-    let dw = product(
-        d_in,
-        d_out,
-        rows,
-        Operand::transposed(x, d_in),
-        Operand::rows(dy, d_out),
-        None,
-    );
+    let dw = weight_grad(x, dy, (rows, d_in, d_out));
     // The bias gradient as a product too, `1^T dy`: one pass over `dy` in gemm's fixed order.
     let bias = with_bias.then(|| {
         let ones = vec![1.0f32; rows];
@@ -329,6 +331,38 @@ pub fn linear_backward(
         weight,
         bias,
     }
+}
+
+/// `x^T dy`, `[d_in, d_out]`, for `x` `[rows, d_in]` and `dy` `[rows, d_out]`. When `d_in` is
+/// the larger side the product runs transposed (`dy^T x`, then one small transpose): gemm's widest
+/// kernels cover 64 columns of a row-major output, so the larger side as its columns runs them
+/// full, where a 32-wide side leaves them half used.
+fn weight_grad(x: &[f32], dy: &[f32], (rows, d_in, d_out): (usize, usize, usize)) -> Vec<f32> {
+    if d_in <= d_out {
+        return product(
+            d_in,
+            d_out,
+            rows,
+            Operand::transposed(x, d_in),
+            Operand::rows(dy, d_out),
+            None,
+        );
+    }
+    let dw_t = product(
+        d_out,
+        d_in,
+        rows,
+        Operand::transposed(dy, d_out),
+        Operand::rows(x, d_in),
+        None,
+    );
+    let mut dw = vec![0.0f32; d_in * d_out];
+    for (j, row) in dw_t.chunks_exact(d_in).enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            dw[i * d_out + j] = v;
+        }
+    }
+    dw
 }
 
 #[cfg(test)]
@@ -368,8 +402,13 @@ mod tests {
 
     #[test]
     fn forward_and_backward_match_a_naive_triple_loop() {
-        // Large enough to take gemm's parallel path, and a small one for its serial path.
-        for dims in [LinearDims::whole(300, 70, 130), LinearDims::whole(5, 3, 4)] {
+        // Large enough to take gemm's parallel path, and small ones for its serial path; the
+        // weight gradient runs transposed where d_in > d_out.
+        for dims in [
+            LinearDims::whole(300, 70, 130),
+            LinearDims::whole(5, 3, 4),
+            LinearDims::whole(40, 9, 6),
+        ] {
             let LinearDims {
                 rows, d_in, d_out, ..
             } = dims;

@@ -237,9 +237,11 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
     let (o, kk) = (dims.out_channels, dims.patch());
     let chunks = dims.batch.div_ceil(SAMPLES_PER_CHUNK);
     let blocked = space_to_depth::applies(dims);
-    // Each chunk's partial `[dW | db]` (dW in patch order), then the partials added in chunk
-    // order.
-    let width = o * kk + o;
+    // Each chunk's partial `[dW^T | db]` (dW^T `[patch, out]`, in patch order), then the
+    // partials added in chunk order. Transposed because the product then runs with the patch
+    // (hundreds of values) as its rows and the few output channels as its columns, the shape
+    // gemm's widest kernels fit.
+    let width = kk * o + o;
     let mut partials = vec![0.0f32; chunks * width];
     partials
         .par_chunks_mut(width)
@@ -247,15 +249,15 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
         .zip(dy.par_chunks(SAMPLES_PER_CHUNK * dims.out_sample()))
         .for_each(|((partial, xs), dys)| {
             with_scratch(|scratch| {
-                let (dw, db) = partial.split_at_mut(o * kk);
+                let (dw_t, db) = partial.split_at_mut(kk * o);
                 if blocked {
-                    space_to_depth::weight_grad_chunk(dims, xs, dys, &mut scratch.1, dw);
+                    space_to_depth::weight_grad_chunk(dims, xs, dys, &mut scratch.1, dw_t);
                 } else {
-                    // dW [o, kk] = dy^T [o, rows] x patches [rows, kk].
+                    // dW^T [kk, o] = patches^T [kk, rows] x dy [rows, o].
                     let rows = chunk_rows(dims, xs, &mut scratch.0);
                     let m = dys.len() / o;
-                    let (lhs, rhs) = (Operand::transposed(dys, o), Operand::rows(rows, kk));
-                    product_into(dw, (o, kk, m), lhs, rhs, false);
+                    let (lhs, rhs) = (Operand::transposed(rows, kk), Operand::rows(dys, o));
+                    product_into(dw_t, (kk, o, m), lhs, rhs, false);
                 }
                 for row in dys.chunks_exact(o) {
                     for (sum, &g) in db.iter_mut().zip(row) {
@@ -266,9 +268,15 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
         });
     let mut sums = vec![0.0f32; width];
     sum_partials(&mut sums, &partials);
-    let bias = sums.split_off(o * kk);
+    let bias = sums.split_off(kk * o);
+    let mut dw = vec![0.0f32; o * kk];
+    for (p, row) in sums.chunks_exact(o).enumerate() {
+        for (oc, &v) in row.iter().enumerate() {
+            dw[oc * kk + p] = v;
+        }
+    }
     ConvParamGrads {
-        weight: unpatch_weight(dims, sums),
+        weight: unpatch_weight(dims, dw),
         bias,
     }
 }

@@ -119,22 +119,6 @@ pub(super) fn block_weight(d: &ConvDims, weight: &[f32]) -> [Vec<f32>; 2] {
     [half(0), half(1)]
 }
 
-/// The inverse of [`block_weight`]: the two halves' gradients in burn's `[out, in, 2s, 2s]`.
-fn unblock_weight(d: &ConvDims, halves: &[Vec<f32>; 2]) -> Vec<f32> {
-    let (s, c, k) = (d.stride, d.in_channels, d.kernel);
-    let size = c * s * s;
-    let mut out = vec![0.0f32; d.out_channels * c * k * k];
-    for (bi, half) in halves.iter().enumerate() {
-        for (o, src) in half.chunks_exact(2 * size).enumerate() {
-            for (q, &v) in src.iter().enumerate() {
-                let (bj, ch, a, e) = (q / size, q % size / (s * s), q % (s * s) / s, q % s);
-                out[((o * c + ch) * k + bi * s + a) * k + bj * s + e] = v;
-            }
-        }
-    }
-    out
-}
-
 /// The view of block row offset `bi`: row `r` is the `2 x block` values from block `r + bi x
 /// block columns` on.
 fn view(blocks: &[f32], g: Blocks, bi: usize, rows: usize) -> Operand {
@@ -190,14 +174,14 @@ pub(super) fn forward_chunk(
     }
 }
 
-/// One chunk's weight gradient, `[out, in, 2s, 2s]`, added into `dw` given the chunk's samples
-/// `xs` and its output gradient `dys` (NHWC).
+/// One chunk's weight gradient, transposed (`[in x 2s x 2s, out]`, the patch in burn's order),
+/// written into `dw_t`, given the chunk's samples `xs` and its output gradient `dys` (NHWC).
 pub(super) fn weight_grad_chunk(
     d: &ConvDims,
     xs: &[f32],
     dys: &[f32],
     scratch: &mut Scratch,
-    dw: &mut [f32],
+    dw_t: &mut [f32],
 ) {
     let g = Blocks::of(d);
     let o = d.out_channels;
@@ -224,14 +208,21 @@ pub(super) fn weight_grad_chunk(
         last.fill(0.0);
     }
     let halves = [0, 1].map(|bi| {
-        // dW_bi [o, 2 block] = dy^T [o, m] x view_bi [m, 2 block].
-        let mut half = vec![0.0f32; o * 2 * g.size];
-        let lhs = Operand::transposed(&scratch.rows, o);
-        let rhs = view(&scratch.blocks, g, bi, m);
-        product_into(&mut half, (o, 2 * g.size, m), lhs, rhs, false);
+        // dW_bi^T [2 block, o] = view_bi^T [2 block, m] x dy [m, o].
+        let mut half = vec![0.0f32; 2 * g.size * o];
+        let lhs = view(&scratch.blocks, g, bi, m).transpose();
+        let rhs = Operand::rows(&scratch.rows, o);
+        product_into(&mut half, (2 * g.size, o, m), lhs, rhs, false);
         half
     });
-    for (sum, v) in dw.iter_mut().zip(unblock_weight(d, &halves)) {
-        *sum += v;
+    // From the halves' `(block column, channel, a, e)` rows to burn's patch order `(channel,
+    // kernel row, kernel column)`, still one row of `o` values per patch value.
+    let (s, k) = (d.stride, d.kernel);
+    for (bi, half) in halves.iter().enumerate() {
+        for (q, row) in half.chunks_exact(o).enumerate() {
+            let (bj, ch, a, e) = (q / g.size, q % g.size / (s * s), q % (s * s) / s, q % s);
+            let p = (ch * k + bi * s + a) * k + bj * s + e;
+            dw_t[p * o..(p + 1) * o].copy_from_slice(row);
+        }
     }
 }
