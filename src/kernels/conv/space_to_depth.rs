@@ -137,6 +137,16 @@ pub(super) struct Scratch {
     rows: Vec<f32>,
 }
 
+impl Scratch {
+    /// Lays the chunk's samples `xs` out as blocks -> (the block grid, the samples, the
+    /// products' row count).
+    fn load_blocks(&mut self, d: &ConvDims, xs: &[f32]) -> (Blocks, usize, usize) {
+        to_blocks(d, xs, &mut self.blocks);
+        let (g, samples) = (Blocks::of(d), xs.len() / d.sample());
+        (g, samples, g.product_rows(samples))
+    }
+}
+
 /// One chunk's forward: `y` (`[samples, out_h, out_w, out]`, every value written) from the
 /// chunk's samples `xs`, the [`block_weight`] halves and the `bias` (`out` values).
 pub(super) fn forward_chunk(
@@ -147,11 +157,8 @@ pub(super) fn forward_chunk(
     scratch: &mut Scratch,
     y: &mut [f32],
 ) {
-    let g = Blocks::of(d);
+    let (g, _, m) = scratch.load_blocks(d, xs);
     let o = d.out_channels;
-    to_blocks(d, xs, &mut scratch.blocks);
-    let samples = xs.len() / d.sample();
-    let m = g.product_rows(samples);
     scratch.rows.resize(m * o, 0.0);
     for (bi, half) in halves.iter().enumerate() {
         let lhs = view(&scratch.blocks, g, bi, m);
@@ -183,11 +190,8 @@ pub(super) fn weight_grad_chunk(
     scratch: &mut Scratch,
     dw_t: &mut [f32],
 ) {
-    let g = Blocks::of(d);
+    let (g, samples, m) = scratch.load_blocks(d, xs);
     let o = d.out_channels;
-    to_blocks(d, xs, &mut scratch.blocks);
-    let samples = xs.len() / d.sample();
-    let m = g.product_rows(samples);
     // The output gradient in the products' rows, zero on the rows of no output position (the
     // last block column and row of each sample).
     scratch.rows.resize(g.per_sample() * samples * o, 0.0);
