@@ -356,13 +356,19 @@ fn weight_grad(x: &[f32], dy: &[f32], (rows, d_in, d_out): (usize, usize, usize)
         Operand::rows(x, d_in),
         None,
     );
-    let mut dw = vec![0.0f32; d_in * d_out];
-    for (j, row) in dw_t.chunks_exact(d_in).enumerate() {
-        for (i, &v) in row.iter().enumerate() {
-            dw[i * d_out + j] = v;
+    transposed_copy(&dw_t, d_in)
+}
+
+/// The transpose of the row-major `values` of `cols` columns: `[cols, rows]`, row-major.
+pub(crate) fn transposed_copy(values: &[f32], cols: usize) -> Vec<f32> {
+    let rows = values.len() / cols.max(1);
+    let mut out = vec![0.0f32; values.len()];
+    for (i, row) in values.chunks_exact(cols).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * rows + i] = v;
         }
     }
-    dw
+    out
 }
 
 #[cfg(test)]

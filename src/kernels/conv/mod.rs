@@ -21,7 +21,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::filled_vec;
-use super::matmul::{Operand, product_into};
+use super::matmul::{Operand, product_into, transposed_copy};
 use super::sum_partials;
 
 mod patches;
@@ -268,14 +268,8 @@ pub fn conv_weight_grads(dims: &ConvDims, x: &[f32], weight: &[f32], dy: &[f32])
     let mut sums = vec![0.0f32; width];
     sum_partials(&mut sums, &partials);
     let bias = sums.split_off(kk * o);
-    let mut dw = vec![0.0f32; o * kk];
-    for (p, row) in sums.chunks_exact(o).enumerate() {
-        for (oc, &v) in row.iter().enumerate() {
-            dw[oc * kk + p] = v;
-        }
-    }
     ConvParamGrads {
-        weight: unpatch_weight(dims, dw),
+        weight: unpatch_weight(dims, transposed_copy(&sums, o)),
         bias,
     }
 }

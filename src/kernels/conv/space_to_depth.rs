@@ -104,19 +104,27 @@ fn block_runs<const S: usize>(d: &ConvDims, x: &[f32], blocks: &mut [f32]) {
 /// burn's `[out, in, 2s, 2s]` weight as two `[out, 2 x block]` halves (block row `bi` = 0, 1),
 /// columns in the order `(block column, channel, a, e)` of a view's row.
 pub(super) fn block_weight(d: &ConvDims, weight: &[f32]) -> [Vec<f32>; 2] {
-    let (s, c, k) = (d.stride, d.in_channels, d.kernel);
-    let size = c * s * s;
+    let size = Blocks::of(d).size;
+    let patch = d.in_channels * d.kernel * d.kernel;
     let half = |bi: usize| {
         let mut out = vec![0.0f32; d.out_channels * 2 * size];
         for (o, dst) in out.chunks_exact_mut(2 * size).enumerate() {
             for (q, v) in dst.iter_mut().enumerate() {
-                let (bj, ch, a, e) = (q / size, q % size / (s * s), q % (s * s) / s, q % s);
-                *v = weight[((o * c + ch) * k + bi * s + a) * k + bj * s + e];
+                *v = weight[o * patch + patch_index(d, bi, q)];
             }
         }
         out
     };
     [half(0), half(1)]
+}
+
+/// Where column `q` of block row `bi`'s half (`(block column, channel, a, e)` order) sits in
+/// one filter's `[in, 2s, 2s]` weights, burn's patch order.
+fn patch_index(d: &ConvDims, bi: usize, q: usize) -> usize {
+    let (s, k) = (d.stride, d.kernel);
+    let size = d.in_channels * s * s;
+    let (bj, ch, a, e) = (q / size, q % size / (s * s), q % (s * s) / s, q % s);
+    (ch * k + bi * s + a) * k + bj * s + e
 }
 
 /// The view of block row offset `bi`: row `r` is the `2 x block` values from block `r + bi x
@@ -221,11 +229,9 @@ pub(super) fn weight_grad_chunk(
     });
     // From the halves' `(block column, channel, a, e)` rows to burn's patch order `(channel,
     // kernel row, kernel column)`, still one row of `o` values per patch value.
-    let (s, k) = (d.stride, d.kernel);
     for (bi, half) in halves.iter().enumerate() {
         for (q, row) in half.chunks_exact(o).enumerate() {
-            let (bj, ch, a, e) = (q / g.size, q % g.size / (s * s), q % (s * s) / s, q % s);
-            let p = (ch * k + bi * s + a) * k + bj * s + e;
+            let p = patch_index(d, bi, q);
             dw_t[p * o..(p + 1) * o].copy_from_slice(row);
         }
     }
