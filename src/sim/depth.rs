@@ -5,8 +5,12 @@
 //! sphere colliders whose bounding box meets the view frustum within the longest ray. The physics
 //! broad phase's tree holds the whole arena and the robot's links too, which sit right in front of
 //! the lens, so there every ray visited them only for the group filter to discard them. Culling
-//! keeps every collider a pixel ray can hit, so the image is the same (`tests/sim_depth.rs` checks
+//! keeps every collider a pixel ray can hit, so the image is the same (`tests/sim/depth.rs` checks
 //! it against rays through the broad phase); README's Benchmarks give the time it saves.
+//!
+//! Most tiles see only the ground, or a few boxes: their rays skip the tree and go to each
+//! collider in turn, and a box's ray cast (parry's, step for step) takes the lens in the box's
+//! frame from the tile instead of transforming it for every ray. Same hits, same image.
 
 use crate::recipe::{DepthConfig, DepthTransform};
 use crate::sim::robot::{SPHERE_GROUP, WORLD_GROUP};
@@ -20,6 +24,10 @@ pub const ASPECT: f32 = 1.6;
 
 /// Side length in pixels of the square image tiles that each get their own culled tree.
 pub const TILE: usize = 16;
+
+/// A tile that sees at most this many colliders casts its rays at each of them in turn instead
+/// of through a tree.
+const FEW_LEAVES: usize = 4;
 
 /// A rectangle of pixels and the pyramid its rays fill.
 #[derive(Debug, Clone)]
@@ -52,6 +60,90 @@ pub(super) fn pyramid_through(corners: [Vector; 4]) -> [Vector; 4] {
         let n = corners[i].cross(corners[(i + 1) % 4]);
         if n.dot(inside) < 0.0 { -n } else { n }
     })
+}
+
+/// A collider a tile's rays are cast at one by one.
+enum Target<'a> {
+    /// A box, with what parry's cuboid ray cast derives from the pose computed once per tile.
+    Box(BoxTarget),
+    /// Any other shape, through parry's ray cast.
+    Shape(&'a Pose, &'a dyn Shape),
+}
+
+impl<'a> Target<'a> {
+    /// The target for a collider at `pose` of `shape`, seen from the lens at `origin`.
+    fn new(pose: &'a Pose, shape: &'a dyn Shape, origin: Vector) -> Target<'a> {
+        match shape.as_cuboid() {
+            Some(cuboid) => Target::Box(BoxTarget {
+                origin: pose.inverse_transform_point(origin),
+                inverse_rotation: (pose.rotation != Rotation::IDENTITY)
+                    .then(|| pose.rotation.inverse()),
+                half_extents: cuboid.half_extents,
+            }),
+            None => Target::Shape(pose, shape),
+        }
+    }
+
+    /// Time of impact of the ray from `origin` along the unit `dir` (world frame) within
+    /// `max_toi`, solid, as rapier's query pipeline computes it.
+    fn cast(&self, origin: Vector, dir: Vector, max_toi: f32) -> Option<f32> {
+        match self {
+            Target::Box(b) => b.cast(dir, max_toi),
+            Target::Shape(pose, shape) => {
+                shape.cast_ray(pose, &Ray::new(origin, dir), max_toi, true)
+            }
+        }
+    }
+}
+
+/// A box collider in a tile's view: the lens in the box's frame and the box's inverse rotation,
+/// which parry's ray cast would recompute for every ray.
+struct BoxTarget {
+    /// The lens in the box's frame.
+    origin: Vector,
+    /// The inverse of the box's rotation, `None` for an unrotated box (whose frame's directions
+    /// are the world's).
+    inverse_rotation: Option<Rotation>,
+    /// Half side lengths.
+    half_extents: Vector,
+}
+
+impl BoxTarget {
+    /// parry's solid ray cast against a cuboid (`Aabb::cast_local_ray` on `[-half, half]`), step
+    /// for step, for a world direction `dir` from the lens.
+    fn cast(&self, dir: Vector, max_toi: f32) -> Option<f32> {
+        let dir = match self.inverse_rotation {
+            Some(r) => r * dir,
+            None => dir,
+        };
+        let (origin, dir, half) = (
+            self.origin.to_array(),
+            dir.to_array(),
+            self.half_extents.to_array(),
+        );
+        let (mut tmin, mut tmax) = (0.0f32, max_toi);
+        for i in 0..3 {
+            let (lo, hi) = (-half[i], half[i]);
+            if dir[i] == 0.0 {
+                if origin[i] < lo || origin[i] > hi {
+                    return None;
+                }
+            } else {
+                let denom = 1.0 / dir[i];
+                let mut near = (lo - origin[i]) * denom;
+                let mut far = (hi - origin[i]) * denom;
+                if near > far {
+                    std::mem::swap(&mut near, &mut far);
+                }
+                tmin = tmin.max(near);
+                tmax = tmax.min(far);
+                if tmin > tmax {
+                    return None;
+                }
+            }
+        }
+        Some(tmin)
+    }
 }
 
 /// Per-pixel unit ray directions in the body frame, precomputed once.
@@ -138,14 +230,33 @@ impl Camera {
                     && in_view(aabb, &image)
             })
             .collect();
+        let mut leaves = Vec::with_capacity(visible.len());
+        let mut targets = Vec::with_capacity(FEW_LEAVES);
         for tile in &self.tiles {
             let tile_planes = planes(&tile.frustum);
-            let bvh = leaf_tree(
+            leaves.clear();
+            leaves.extend(
                 visible
                     .iter()
                     .filter(|(_, aabb)| in_view(aabb, &tile_planes))
                     .copied(),
             );
+            if leaves.len() <= FEW_LEAVES {
+                targets.clear();
+                targets.extend(
+                    leaves
+                        .iter()
+                        .filter_map(|&(id, _)| world.colliders.get_unknown_gen(id as u32))
+                        .map(|(co, _)| Target::new(co.position(), co.shape(), origin)),
+                );
+                for r in tile.rows.clone() {
+                    let k = r * self.width;
+                    let pixels = k + tile.cols.start..k + tile.cols.end;
+                    self.cast_rays_at(&targets, trunk, pixels.clone(), &mut out[pixels]);
+                }
+                continue;
+            }
+            let bvh = leaf_tree(leaves.iter().copied());
             let qp = QueryPipeline {
                 dispatcher: world.narrow_phase.query_dispatcher(),
                 bvh: &bvh,
@@ -185,6 +296,34 @@ impl Camera {
                 Some((_, toi)) => toi * self.fwd[k],
                 None => self.far,
             };
+            *o = d.clamp(self.near, self.far);
+        }
+    }
+
+    /// One ray from the lens for each pixel of `pixels` at each of `targets` in turn (the
+    /// nearest hit wins), written to `out`: for a tile that sees a few colliders, cheaper than a
+    /// tree, and the same hits.
+    fn cast_rays_at(
+        &self,
+        targets: &[Target],
+        trunk: &Pose,
+        pixels: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
+        let origin = lens(trunk);
+        for (k, o) in pixels.zip(out.iter_mut()) {
+            let dir = trunk.rotation * self.dirs[k];
+            let mut nearest = self.far / self.fwd[k];
+            let mut hit = false;
+            for target in targets {
+                if let Some(toi) = target.cast(origin, dir, nearest)
+                    && toi < nearest
+                {
+                    nearest = toi;
+                    hit = true;
+                }
+            }
+            let d = if hit { nearest * self.fwd[k] } else { self.far };
             *o = d.clamp(self.near, self.far);
         }
     }

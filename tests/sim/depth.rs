@@ -156,3 +156,53 @@ fn culled_camera_equals_rays_through_the_whole_broad_phase() {
         }
     }
 }
+
+#[test]
+fn rotated_boxes_read_as_through_the_whole_broad_phase() {
+    use locomamba::sim::depth::Camera;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let c = cfg();
+    let mut env = Env::new(&c, 2, 1.0).unwrap();
+    let cam = env
+        .trunk_pose()
+        .transform_point(Vector::new(CAMERA_FORWARD, 0.0, 0.0));
+    // Boxes turned about random axes ahead of the camera, some of them overlapping.
+    for _ in 0..12 {
+        let rotation = Rotation::from_rotation_z(rng.random_range(-3.1..3.1))
+            * Rotation::from_rotation_y(rng.random_range(-1.5..1.5))
+            * Rotation::from_rotation_x(rng.random_range(-3.1..3.1));
+        let at = Vector::new(
+            cam.x + rng.random_range(0.6..4.0),
+            cam.y + rng.random_range(-1.5..1.5),
+            rng.random_range(0.0..0.8),
+        );
+        env.world_mut().insert_collider(
+            ColliderBuilder::cuboid(
+                rng.random_range(0.05..0.6),
+                rng.random_range(0.05..0.6),
+                rng.random_range(0.05..0.6),
+            )
+            .position(Pose::from_parts(at, rotation))
+            .collision_groups(InteractionGroups::all().with_memberships(WORLD_GROUP))
+            .user_data(TAG_OBSTACLE),
+            None,
+        );
+    }
+    env.settle();
+    let camera = Camera::new(&c.depth);
+    let n = c.depth.width * c.depth.height;
+    let (mut culled, mut whole) = (vec![0.0; n], vec![0.0; n]);
+    let base = env.trunk_pose();
+    for k in 0..8 {
+        let turn = Rotation::from_rotation_z(0.15 * k as f32 - 0.5)
+            * Rotation::from_rotation_y(0.05 * k as f32 - 0.2);
+        let pose = Pose::from_parts(base.translation, turn * base.rotation);
+        camera.render_metric(env.world(), &pose, &mut culled);
+        camera.render_metric_unculled(env.world(), &pose, &mut whole);
+        let near_boxes = culled.iter().filter(|&&d| d < 4.5).count();
+        assert!(near_boxes > n / 20, "the boxes fill part of view {k}");
+        let differ = culled.iter().zip(&whole).filter(|(a, b)| a != b).count();
+        assert_eq!(differ, 0, "view {k}: {differ} pixels differ");
+    }
+}
