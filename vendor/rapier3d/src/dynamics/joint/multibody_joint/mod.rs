@@ -27,6 +27,8 @@ mod multibody_link;
 mod multibody_workspace;
 #[cfg(feature = "alloc")]
 mod tree_sparse_mass;
+// locomamba patch: all unit solves of a factorization in one pass.
+mod unit_solves;
 
 #[cfg(feature = "alloc")]
 mod multibody_ik;

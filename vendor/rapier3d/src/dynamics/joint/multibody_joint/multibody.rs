@@ -146,6 +146,17 @@ pub struct Multibody {
     /// constraint row solved afresh), the reference the patch is tested against.
     #[cfg_attr(feature = "serde-serialize", serde(skip))]
     upstream_reference: bool,
+    /// locomamba patch: `inv_augmented_mass` solved for the unit vectors of the dofs after the
+    /// root's (column `k - unit_solves_first` for `e_k`), what a joint axis's unit constraint rows
+    /// need; valid when `unit_solves_ready`.
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    unit_solves: DMatrix<Real>,
+    /// locomamba patch: whether `unit_solves` holds the current factorization's solves.
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    unit_solves_ready: bool,
+    /// locomamba patch: the first dof in `unit_solves` (its column 0).
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    unit_solves_first: usize,
 }
 impl Default for Multibody {
     fn default() -> Self {
@@ -182,6 +193,9 @@ impl Multibody {
             tree_support: TreeSupport::default(),
             compact_products: CompactProducts::default(),
             upstream_reference: false,
+            unit_solves: DMatrix::zeros(0, 0),
+            unit_solves_ready: false,
+            unit_solves_first: 0,
             root_is_dynamic: false,
             self_contacts_enabled,
             couplings: Vec::new(),
@@ -1135,6 +1149,26 @@ impl Multibody {
                 .view((0, 0), (effective_dim, effective_dim))
                 .into_owned(),
         );
+        // locomamba patch: every unit solve of the new factorization at once (unit_solves.rs).
+        // The root's own dofs (a free base's six) have no unit rows; their solves are left out.
+        self.unit_solves_first = self.links.first().map_or(0, |root| root.joint.ndofs());
+        self.unit_solves_ready = !self.upstream_reference
+            && effective_dim == self.ndofs
+            && super::unit_solves::unit_solves(
+                &self.inv_augmented_mass,
+                self.unit_solves_first,
+                &mut self.unit_solves,
+            );
+    }
+
+    /// locomamba patch: `M⁻¹·e_dof` as `inv_augmented_mass().solve_mut` gives it, from the
+    /// solves of every unit vector made with the factorization; `None` when they were not made
+    /// (upstream's arithmetic asked for, kinematic dofs, a zero pivot).
+    pub(crate) fn unit_solve(&self, dof: usize) -> Option<&[Real]> {
+        let n = self.unit_solves.nrows();
+        let first = self.unit_solves_first;
+        (self.unit_solves_ready && (first..n).contains(&dof))
+            .then(|| &self.unit_solves.as_slice()[(dof - first) * n..(dof - first + 1) * n])
     }
 
     /// Per-DoF inverse joint-space inertia `diag(M⁻¹)` at the current configuration, where `M`

@@ -309,6 +309,12 @@ fn write_unit_row(
     // locomamba patch: zeroed as a slice (nalgebra's `fill` walks a strided iterator).
     jacobians.as_mut_slice()[j_id..j_id + ndofs * 2].fill(0.0);
     jacobians[dof_j_id] = 1.0;
+    // locomamba patch: `M⁻¹·e_dof` from the factorization's unit solves, made all at once
+    // (unit_solves.rs); the same values as solving here.
+    if let Some(solved) = multibody.unit_solve(dof_j_id - j_id) {
+        jacobians.as_mut_slice()[j_id + ndofs..j_id + 2 * ndofs].copy_from_slice(solved);
+        return;
+    }
     jacobians[dof_j_id + ndofs] = 1.0;
     multibody
         .inv_augmented_mass()
