@@ -8,9 +8,11 @@
 //! keeps every collider a pixel ray can hit, so the image is the same (`tests/sim/depth.rs` checks
 //! it against rays through the broad phase); README's Benchmarks give the time it saves.
 //!
-//! Most tiles see only the ground, or a few boxes: their rays skip the tree and go to each
-//! collider in turn, and a box's ray cast (parry's, step for step) takes the lens in the box's
-//! frame from the tile instead of transforming it for every ray. Same hits, same image.
+//! A tile sees the ground and at most a few dozen obstacles: its rays skip the tree and go to
+//! each collider in turn, nearest first, stopping at the first one whose bounding box lies beyond
+//! the nearest hit so far; a box's ray cast (parry's, step for step) takes the lens in the box's
+//! frame and the ray's reciprocal direction from the tile and the pixel instead of working them
+//! out per box and ray. Same hits, same image.
 
 use crate::recipe::{DepthConfig, DepthTransform};
 use crate::sim::robot::{SPHERE_GROUP, WORLD_GROUP};
@@ -26,8 +28,12 @@ pub const ASPECT: f32 = 1.6;
 pub const TILE: usize = 16;
 
 /// A tile that sees at most this many colliders casts its rays at each of them in turn instead
-/// of through a tree.
-const FEW_LEAVES: usize = 4;
+/// of through a tree (16 and 64 measured faster than 4 on every task of `runner bench env`).
+const FEW_LEAVES: usize = 64;
+
+/// A collider whose bounding box is further from the lens than the nearest hit so far times this
+/// is not cast at: a time of impact is a distance along a unit ray, computed to a few ulps.
+const BEYOND_HIT: f32 = 1.001;
 
 /// A rectangle of pixels and the pyramid its rays fill.
 #[derive(Debug, Clone)]
@@ -74,64 +80,100 @@ impl<'a> Target<'a> {
     /// The target for a collider at `pose` of `shape`, seen from the lens at `origin`.
     fn new(pose: &'a Pose, shape: &'a dyn Shape, origin: Vector) -> Target<'a> {
         match shape.as_cuboid() {
-            Some(cuboid) => Target::Box(BoxTarget {
-                origin: pose.inverse_transform_point(origin),
-                inverse_rotation: (pose.rotation != Rotation::IDENTITY)
-                    .then(|| pose.rotation.inverse()),
-                half_extents: cuboid.half_extents,
-            }),
+            Some(cuboid) => Target::Box(BoxTarget::new(
+                (pose.rotation != Rotation::IDENTITY).then(|| pose.rotation.inverse()),
+                pose.inverse_transform_point(origin),
+                cuboid.half_extents,
+            )),
             None => Target::Shape(pose, shape),
         }
     }
 
-    /// Time of impact of the ray from `origin` along the unit `dir` (world frame) within
-    /// `max_toi`, solid, as rapier's query pipeline computes it.
-    fn cast(&self, origin: Vector, dir: Vector, max_toi: f32) -> Option<f32> {
+    /// Time of impact of `ray` within `max_toi`, solid, as rapier's query pipeline computes it.
+    fn cast(&self, ray: &PixelRay, max_toi: f32) -> Option<f32> {
         match self {
-            Target::Box(b) => b.cast(dir, max_toi),
-            Target::Shape(pose, shape) => {
-                shape.cast_ray(pose, &Ray::new(origin, dir), max_toi, true)
-            }
+            Target::Box(b) => b.cast(ray, max_toi),
+            Target::Shape(pose, shape) => shape.cast_ray(
+                pose,
+                &Ray::new(ray.origin, Vector::from_array(ray.dir)),
+                max_toi,
+                true,
+            ),
         }
     }
 }
 
-/// A box collider in a tile's view: the lens in the box's frame and the box's inverse rotation,
-/// which parry's ray cast would recompute for every ray.
-struct BoxTarget {
-    /// The lens in the box's frame.
+/// A pixel's ray in the world frame, with the reciprocals of its direction's components that
+/// parry's box ray cast divides by (the same for every unrotated box, so worked out once).
+struct PixelRay {
+    /// The lens.
     origin: Vector,
+    /// Unit direction.
+    dir: [f32; 3],
+    /// `1 / dir[i]` (infinite where `dir[i]` is 0, where the cast does not read it).
+    inverse: [f32; 3],
+}
+
+impl PixelRay {
+    fn new(origin: Vector, dir: Vector) -> PixelRay {
+        let dir = dir.to_array();
+        PixelRay {
+            origin,
+            dir,
+            inverse: dir.map(|d| 1.0 / d),
+        }
+    }
+}
+
+/// A box collider in a tile's view: what parry's ray cast derives from the box's pose for every
+/// ray (the lens in the box's frame, the box's inverse rotation), worked out once per tile.
+struct BoxTarget {
     /// The inverse of the box's rotation, `None` for an unrotated box (whose frame's directions
     /// are the world's).
     inverse_rotation: Option<Rotation>,
-    /// Half side lengths.
-    half_extents: Vector,
+    /// The lens in the box's frame.
+    origin: [f32; 3],
+    /// `-half_extents[i] - origin[i]`: the lower slab planes' offsets from the lens.
+    to_lower: [f32; 3],
+    /// `half_extents[i] - origin[i]`: the upper slab planes' offsets from the lens.
+    to_upper: [f32; 3],
+    /// The box's half side lengths.
+    half_extents: [f32; 3],
 }
 
 impl BoxTarget {
+    /// A box of `half_extents` whose frame holds the lens at `origin`.
+    fn new(inverse_rotation: Option<Rotation>, origin: Vector, half_extents: Vector) -> BoxTarget {
+        let (origin, half_extents) = (origin.to_array(), half_extents.to_array());
+        BoxTarget {
+            inverse_rotation,
+            origin,
+            to_lower: std::array::from_fn(|i| -half_extents[i] - origin[i]),
+            to_upper: std::array::from_fn(|i| half_extents[i] - origin[i]),
+            half_extents,
+        }
+    }
+
     /// parry's solid ray cast against a cuboid (`Aabb::cast_local_ray` on `[-half, half]`), step
-    /// for step, for a world direction `dir` from the lens.
-    fn cast(&self, dir: Vector, max_toi: f32) -> Option<f32> {
-        let dir = match self.inverse_rotation {
-            Some(r) => r * dir,
-            None => dir,
+    /// for step.
+    fn cast(&self, ray: &PixelRay, max_toi: f32) -> Option<f32> {
+        let (dir, inverse) = match self.inverse_rotation {
+            Some(r) => {
+                let local = PixelRay::new(ray.origin, r * Vector::from_array(ray.dir));
+                (local.dir, local.inverse)
+            }
+            None => (ray.dir, ray.inverse),
         };
-        let (origin, dir, half) = (
-            self.origin.to_array(),
-            dir.to_array(),
-            self.half_extents.to_array(),
-        );
         let (mut tmin, mut tmax) = (0.0f32, max_toi);
         for i in 0..3 {
-            let (lo, hi) = (-half[i], half[i]);
             if dir[i] == 0.0 {
-                if origin[i] < lo || origin[i] > hi {
+                let half = self.half_extents[i];
+                if self.origin[i] < -half || self.origin[i] > half {
                     return None;
                 }
             } else {
-                let denom = 1.0 / dir[i];
-                let mut near = (lo - origin[i]) * denom;
-                let mut far = (hi - origin[i]) * denom;
+                let mut near = self.to_lower[i] * inverse[i];
+                let mut far = self.to_upper[i] * inverse[i];
                 if near > far {
                     std::mem::swap(&mut near, &mut far);
                 }
@@ -243,12 +285,12 @@ impl Camera {
             );
             if leaves.len() <= FEW_LEAVES {
                 targets.clear();
-                targets.extend(
-                    leaves
-                        .iter()
-                        .filter_map(|&(id, _)| world.colliders.get_unknown_gen(id as u32))
-                        .map(|(co, _)| Target::new(co.position(), co.shape(), origin)),
-                );
+                targets.extend(leaves.iter().filter_map(|&(id, aabb)| {
+                    let (co, _) = world.colliders.get_unknown_gen(id as u32)?;
+                    let reach = aabb.distance_to_local_point(origin, true);
+                    Some((reach, Target::new(co.position(), co.shape(), origin)))
+                }));
+                targets.sort_by(|a, b| a.0.total_cmp(&b.0));
                 for r in tile.rows.clone() {
                     let k = r * self.width;
                     let pixels = k + tile.cols.start..k + tile.cols.end;
@@ -305,18 +347,24 @@ impl Camera {
     /// tree, and the same hits.
     fn cast_rays_at(
         &self,
-        targets: &[Target],
+        targets: &[(f32, Target)],
         trunk: &Pose,
         pixels: std::ops::Range<usize>,
         out: &mut [f32],
     ) {
         let origin = lens(trunk);
         for (k, o) in pixels.zip(out.iter_mut()) {
-            let dir = trunk.rotation * self.dirs[k];
+            let ray = PixelRay::new(origin, trunk.rotation * self.dirs[k]);
             let mut nearest = self.far / self.fwd[k];
             let mut hit = false;
-            for target in targets {
-                if let Some(toi) = target.cast(origin, dir, nearest)
+            for (reach, target) in targets {
+                // Nearest first: a box whose closest point lies beyond the nearest hit (with a
+                // margin far above the rounding of a time of impact) cannot come closer, nor
+                // can the ones after it.
+                if *reach > nearest * BEYOND_HIT {
+                    break;
+                }
+                if let Some(toi) = target.cast(&ray, nearest)
                     && toi < nearest
                 {
                     nearest = toi;
