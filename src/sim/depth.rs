@@ -24,11 +24,13 @@ pub const CAMERA_FORWARD: f32 = 0.23;
 /// Horizontal-to-vertical aspect of the image plane, as the original's.
 pub const ASPECT: f32 = 1.6;
 
-/// Side length in pixels of the square image tiles that each get their own culled tree.
+/// Side length in pixels of the square image tiles that each get their own culled collider list
+/// (or tree, past `FEW_LEAVES` colliders).
 pub const TILE: usize = 16;
 
 /// A tile that sees at most this many colliders casts its rays at each of them in turn instead
-/// of through a tree (16 and 64 measured faster than 4 on every task of `runner bench env`).
+/// of through a tree (64 measured faster than 4, 8, 16 and 32: `runner bench env`'s depth column
+/// and timings of the thin obstacle, chair and desk, spheres and stairs tasks).
 const FEW_LEAVES: usize = 64;
 
 /// A collider whose bounding box is further from the lens than the nearest hit so far times this
@@ -115,6 +117,7 @@ struct PixelRay {
 }
 
 impl PixelRay {
+    /// The ray from `origin` along the unit `dir`.
     fn new(origin: Vector, dir: Vector) -> PixelRay {
         let dir = dir.to_array();
         PixelRay {
