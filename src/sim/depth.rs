@@ -95,12 +95,7 @@ impl<'a> Target<'a> {
     fn cast(&self, ray: &PixelRay, max_toi: f32) -> Option<f32> {
         match self {
             Target::Box(b) => b.cast(ray, max_toi),
-            Target::Shape(pose, shape) => shape.cast_ray(
-                pose,
-                &Ray::new(ray.origin, Vector::from_array(ray.dir)),
-                max_toi,
-                true,
-            ),
+            Target::Shape(pose, shape) => shape.cast_ray(pose, &ray.ray(), max_toi, true),
         }
     }
 }
@@ -126,6 +121,33 @@ impl PixelRay {
             inverse: dir.map(|d| 1.0 / d),
         }
     }
+
+    /// The same ray as parry's.
+    fn ray(&self) -> Ray {
+        Ray::new(self.origin, Vector::from_array(self.dir))
+    }
+}
+
+/// The first of `targets` (sorted by their `reach`, the distance from the lens to their bounding
+/// box) that `ray` hits within `max_toi`, and its time of impact.
+fn first_hit_of(targets: &[(f32, Target)], ray: &PixelRay, max_toi: f32) -> Option<f32> {
+    let mut nearest = max_toi;
+    let mut hit = false;
+    for (reach, target) in targets {
+        // Nearest first: a box whose closest point lies beyond the nearest hit (with a margin
+        // far above the rounding of a time of impact) cannot come closer, nor can the ones after
+        // it.
+        if *reach > nearest * BEYOND_HIT {
+            break;
+        }
+        if let Some(toi) = target.cast(ray, nearest)
+            && toi < nearest
+        {
+            nearest = toi;
+            hit = true;
+        }
+    }
+    hit.then_some(nearest)
 }
 
 /// A box collider in a tile's view: what parry's ray cast derives from the box's pose for every
@@ -297,7 +319,9 @@ impl Camera {
                 for r in tile.rows.clone() {
                     let k = r * self.width;
                     let pixels = k + tile.cols.start..k + tile.cols.end;
-                    self.cast_rays_at(&targets, trunk, pixels.clone(), &mut out[pixels]);
+                    self.cast_rays(trunk, pixels.clone(), &mut out[pixels], |ray, max_toi| {
+                        first_hit_of(&targets, ray, max_toi)
+                    });
                 }
                 continue;
             }
@@ -312,7 +336,9 @@ impl Camera {
             for r in tile.rows.clone() {
                 let k = r * self.width;
                 let pixels = k + tile.cols.start..k + tile.cols.end;
-                self.cast_rays(&qp, trunk, pixels.clone(), &mut out[pixels]);
+                self.cast_rays(trunk, pixels.clone(), &mut out[pixels], |ray, max_toi| {
+                    qp.cast_ray(&ray.ray(), max_toi, true).map(|(_, toi)| toi)
+                });
             }
         }
     }
@@ -321,60 +347,28 @@ impl Camera {
     /// nothing culled: the oracle the culled camera is tested against.
     pub fn render_metric_unculled(&self, world: &PhysicsWorld, trunk: &Pose, out: &mut [f32]) {
         let qp = world.query_pipeline_with_filter(QueryFilter::new().groups(camera_groups()));
-        self.cast_rays(&qp, trunk, 0..out.len(), out);
+        self.cast_rays(trunk, 0..out.len(), out, |ray, max_toi| {
+            qp.cast_ray(&ray.ray(), max_toi, true).map(|(_, toi)| toi)
+        });
     }
 
-    /// One ray from the lens through `qp` for each pixel of `pixels`, written to `out`.
+    /// One ray from the lens for each pixel of `pixels`, its time of impact within the far plane
+    /// from `first_hit` (`None`: nothing that near), written to `out` as clipped z-depth.
     fn cast_rays(
         &self,
-        qp: &QueryPipeline,
         trunk: &Pose,
         pixels: std::ops::Range<usize>,
         out: &mut [f32],
-    ) {
-        let origin = lens(trunk);
-        for (k, o) in pixels.zip(out.iter_mut()) {
-            let dir = trunk.rotation * self.dirs[k];
-            let ray = Ray::new(origin, dir);
-            // A hit beyond the far plane reads as the far plane, so no ray goes further.
-            let d = match qp.cast_ray(&ray, self.far / self.fwd[k], true) {
-                Some((_, toi)) => toi * self.fwd[k],
-                None => self.far,
-            };
-            *o = d.clamp(self.near, self.far);
-        }
-    }
-
-    /// One ray from the lens for each pixel of `pixels` at each of `targets` in turn (the
-    /// nearest hit wins), written to `out`: for a tile that sees a few colliders, cheaper than a
-    /// tree, and the same hits.
-    fn cast_rays_at(
-        &self,
-        targets: &[(f32, Target)],
-        trunk: &Pose,
-        pixels: std::ops::Range<usize>,
-        out: &mut [f32],
+        first_hit: impl Fn(&PixelRay, f32) -> Option<f32>,
     ) {
         let origin = lens(trunk);
         for (k, o) in pixels.zip(out.iter_mut()) {
             let ray = PixelRay::new(origin, trunk.rotation * self.dirs[k]);
-            let mut nearest = self.far / self.fwd[k];
-            let mut hit = false;
-            for (reach, target) in targets {
-                // Nearest first: a box whose closest point lies beyond the nearest hit (with a
-                // margin far above the rounding of a time of impact) cannot come closer, nor
-                // can the ones after it.
-                if *reach > nearest * BEYOND_HIT {
-                    break;
-                }
-                if let Some(toi) = target.cast(&ray, nearest)
-                    && toi < nearest
-                {
-                    nearest = toi;
-                    hit = true;
-                }
-            }
-            let d = if hit { nearest * self.fwd[k] } else { self.far };
+            // A hit beyond the far plane reads as the far plane, so no ray goes further.
+            let d = match first_hit(&ray, self.far / self.fwd[k]) {
+                Some(toi) => toi * self.fwd[k],
+                None => self.far,
+            };
             *o = d.clamp(self.near, self.far);
         }
     }
