@@ -8,15 +8,17 @@
 //! and the trunk's 6, so most of those products are sums of zeros.
 //!
 //! Here the coriolis products run over the support's column ranges only, and the two mass-matrix
-//! products gather the support columns, form the small product with the same nalgebra routine
-//! upstream calls (`quadform_with_workspace`, `gemm_tr`) and add it into the full matrix entry by
-//! entry. Every entry is the same dot product over the same rows in the same order as upstream's,
-//! so the result is bit-for-bit upstream's; the entries outside support × support, to which
-//! upstream adds exact zeros, are left as they are.
+//! products gather the support columns, form the small product entry by entry with the operations
+//! of the nalgebra routines upstream calls (`quadform_with_workspace`, `gemm_tr`: see
+//! `mid_times` and `column_dot`) in their order, and add it into the full matrix. Every entry is
+//! the same dot product over the same rows in the same order as upstream's, so the result is
+//! bit-for-bit upstream's; the entries outside support × support, to which upstream adds exact
+//! zeros, are left as they are. (Written out instead of calling nalgebra on views of the compact
+//! buffers: its generic dynamic-size loops were most of the products' time.)
 
 use crate::alloc_prelude::*;
-use crate::math::{Jacobian, JacobianView, Real, SPATIAL_DIM};
-use na::{DMatrix, DMatrixViewMut, SMatrix, SVector};
+use crate::math::{Jacobian, Real, SPATIAL_DIM};
+use na::{DMatrix, SMatrix};
 
 use super::multibody_link::MultibodyLinkVec;
 
@@ -100,9 +102,19 @@ pub(crate) struct CompactProducts {
     jacobian: Vec<Real>,
     /// The second operand's support columns (`gemm_tr`), `SPATIAL_DIM x support`.
     rhs: Vec<Real>,
-    /// The compact product, `support x support`.
+    /// The compact product, `support x support` (supports of more than [`LANES`] columns).
     block: Vec<Real>,
+    /// The compact jacobian transposed, `SPATIAL_DIM` rows of the support's values (zero past
+    /// them), when the support has at most [`LANES`] columns: the products then run on whole rows.
+    rows: [Row; SPATIAL_DIM],
 }
+
+/// Support columns the row-wise products handle (a quadruped's longest support is 9); longer
+/// supports take the column-by-column loops.
+const LANES: usize = 12;
+
+/// One row of [`LANES`] values.
+type Row = [Real; LANES];
 
 impl CompactProducts {
     /// Copies the `support` columns of `full` into `compact`, one after the other.
@@ -112,16 +124,6 @@ impl CompactProducts {
         for &d in support {
             compact.extend_from_slice(&columns[d * SPATIAL_DIM..(d + 1) * SPATIAL_DIM]);
         }
-    }
-
-    /// A `SPATIAL_DIM x support` buffer as a matrix.
-    fn view(compact: &[Real]) -> JacobianView<'_, Real> {
-        JacobianView::from_slice(compact, compact.len() / SPATIAL_DIM)
-    }
-
-    /// The block buffer as a `support x support` matrix.
-    fn block_mut(block: &mut [Real], k: usize) -> DMatrixViewMut<'_, Real> {
-        DMatrixViewMut::from_slice(block, k, k)
     }
 
     /// Adds `self.block`, the product over the support, into `target`.
@@ -141,40 +143,140 @@ impl CompactProducts {
         self.support.extend_from_slice(support);
         Self::gather(&mut self.jacobian, jacobian, support);
         let k = support.len();
-        self.block.clear();
-        self.block.resize(k * k, 0.0);
+        if k <= LANES {
+            to_rows(&mut self.rows, &self.jacobian);
+        } else {
+            self.block.clear();
+            self.block.resize(k * k, 0.0);
+        }
+    }
+
+    /// Adds the support block `Σ_r J[r, i] · other[r][c]` into `target` at `(support[i],
+    /// support[c])`: for each `i`, every column `c` at once, each entry a running sum from zero
+    /// over `r` in order (the order of [`column_dot`]).
+    fn add_block_from_rows(&self, target: &mut DMatrix<Real>, other: &[Row; SPATIAL_DIM]) {
+        let n = target.nrows();
+        let t = target.as_mut_slice();
+        for (i, &ti) in self.support.iter().enumerate() {
+            let mut sum = [0.0; LANES];
+            for (row, other_row) in self.rows.iter().zip(other) {
+                let s = row[i];
+                for (acc, &o) in sum.iter_mut().zip(other_row) {
+                    *acc += s * o;
+                }
+            }
+            for (&tc, &v) in self.support.iter().zip(&sum) {
+                t[tc * n + ti] += v;
+            }
+        }
     }
 
     /// `target += Jᵀ · mid · J` for the link's body jacobian `J`: upstream's
-    /// `target.quadform(1.0, mid, J, 1.0)`.
+    /// `target.quadform(1.0, mid, J, 1.0)`, each entry of the support block computed as
+    /// nalgebra's `quadform_with_workspace` computes it (see [`mid_times`] and [`column_dot`]).
     pub(crate) fn add_quadform(
         &mut self,
         target: &mut DMatrix<Real>,
         mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
     ) {
-        let mut work = SVector::<Real, SPATIAL_DIM>::zeros();
         let k = self.support.len();
-        Self::block_mut(&mut self.block, k).quadform_with_workspace(
-            &mut work,
-            1.0,
-            mid,
-            &Self::view(&self.jacobian),
-            0.0,
-        );
+        if k <= LANES {
+            let work = mid_times_rows(mid, &self.rows);
+            self.add_block_from_rows(target, &work);
+            return;
+        }
+        let columns = &self.jacobian;
+        for (j, x) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
+            let work = mid_times(mid, x);
+            for (i, col) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
+                self.block[j * k + i] = column_dot(col, &work);
+            }
+        }
         self.scatter_add_block(target);
     }
 
     /// `target += Jᵀ · rhs` for the link's body jacobian `J` and an `rhs` non-zero only in the
-    /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`.
+    /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`, each entry of the
+    /// support block nalgebra's `gemm_tr` entry (a [`column_dot`]).
     pub(crate) fn add_gemm_tr(&mut self, target: &mut DMatrix<Real>, rhs: &Jacobian<Real>) {
         Self::gather(&mut self.rhs, rhs, &self.support);
         let k = self.support.len();
-        Self::block_mut(&mut self.block, k).gemm_tr(
-            1.0,
-            &Self::view(&self.jacobian),
-            &Self::view(&self.rhs),
-            0.0,
-        );
+        if k <= LANES {
+            let mut rhs_rows = [[0.0; LANES]; SPATIAL_DIM];
+            to_rows(&mut rhs_rows, &self.rhs);
+            self.add_block_from_rows(target, &rhs_rows);
+            return;
+        }
+        for (j, r) in self.rhs.chunks_exact(SPATIAL_DIM).enumerate() {
+            for (i, col) in self.jacobian.chunks_exact(SPATIAL_DIM).enumerate() {
+                self.block[j * k + i] = column_dot(col, r);
+            }
+        }
         self.scatter_add_block(target);
     }
+}
+
+/// `mid · x` as nalgebra's `gemv` (alpha 1, beta 0) computes it for a statically sized `mid`:
+/// the first column times `x[0]`, then each further column times its `x[c]` added in turn (its
+/// factors of 1 are exact and left out).
+#[inline(always)]
+fn mid_times(mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>, x: &[Real]) -> [Real; SPATIAL_DIM] {
+    let m = mid.as_slice();
+    let mut w = [0.0; SPATIAL_DIM];
+    for (wr, &mr) in w.iter_mut().zip(&m[..SPATIAL_DIM]) {
+        *wr = mr * x[0];
+    }
+    for (c, mc) in m.chunks_exact(SPATIAL_DIM).enumerate().skip(1) {
+        for (wr, &mr) in w.iter_mut().zip(mc) {
+            *wr = mr * x[c] + *wr;
+        }
+    }
+    w
+}
+
+/// `mid · J` for the rows of `J`, every column at once: each column as [`mid_times`] computes it.
+#[inline(always)]
+fn mid_times_rows(
+    mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
+    rows: &[Row; SPATIAL_DIM],
+) -> [Row; SPATIAL_DIM] {
+    let m = mid.as_slice();
+    let mut w = [[0.0; LANES]; SPATIAL_DIM];
+    for (wr, &mr) in w.iter_mut().zip(&m[..SPATIAL_DIM]) {
+        for (v, &x) in wr.iter_mut().zip(&rows[0]) {
+            *v = mr * x;
+        }
+    }
+    for (mc, xc) in m.chunks_exact(SPATIAL_DIM).zip(rows).skip(1) {
+        for (wr, &mr) in w.iter_mut().zip(mc) {
+            for (v, &x) in wr.iter_mut().zip(xc) {
+                *v = mr * x + *v;
+            }
+        }
+    }
+    w
+}
+
+/// `rows` (zeroed first) from `columns`, `SPATIAL_DIM` values per column, at most [`LANES`]
+/// columns.
+fn to_rows(rows: &mut [Row; SPATIAL_DIM], columns: &[Real]) {
+    *rows = [[0.0; LANES]; SPATIAL_DIM];
+    for (c, column) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
+        for (row, &v) in rows.iter_mut().zip(column) {
+            row[c] = v;
+        }
+    }
+}
+
+/// The dot product of two columns of `SPATIAL_DIM` values as nalgebra's `dot` computes it: for
+/// fewer than its 8 unrolled rows (and not its special cases of 2, 3 or 4), one running sum from
+/// zero, row by row.
+#[inline(always)]
+fn column_dot(a: &[Real], b: &[Real]) -> Real {
+    const { assert!(SPATIAL_DIM > 4 && SPATIAL_DIM < 8) };
+    let mut sum = 0.0;
+    for (&ar, &br) in a[..SPATIAL_DIM].iter().zip(&b[..SPATIAL_DIM]) {
+        sum += ar * br;
+    }
+    sum
 }
