@@ -795,6 +795,11 @@ impl Multibody {
     }
 
     fn update_body_jacobians(&mut self) {
+        // locomamba patch: the two products below run over each link's support (its body
+        // jacobian is +0.0 elsewhere, and upstream's column-by-column products add only +0.0 or
+        // -0.0 to those +0.0 entries, which leaves them +0.0; vendor/README.md, change 5).
+        self.tree_support
+            .rebuild(&self.links, self.ndofs, self.upstream_reference);
         for i in 0..self.links.len() {
             let link = &self.links[i];
 
@@ -818,7 +823,14 @@ impl Multibody {
                     let parent_j_w = parent_j.fixed_rows::<ANG_DIM>(DIM);
 
                     let shift_tr = vect_to_na(link.shift02).gcross_matrix_tr();
-                    link_j_v.gemm(1.0, &shift_tr, &parent_j_w, 1.0);
+                    for &(start, count) in self.tree_support.column_ranges(i) {
+                        link_j_v.columns_mut(start, count).gemm(
+                            1.0,
+                            &shift_tr,
+                            &parent_j_w.columns(start, count),
+                            1.0,
+                        );
+                    }
                 }
             } else {
                 self.body_jacobians[i].as_mut_slice().fill(0.0); // locomamba patch: as a slice
@@ -840,7 +852,14 @@ impl Multibody {
                 let (mut link_j_v, link_j_w) =
                     link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
                 let shift_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                link_j_v.gemm(1.0, &shift_tr, &link_j_w, 1.0);
+                for &(start, count) in self.tree_support.column_ranges(i) {
+                    link_j_v.columns_mut(start, count).gemm(
+                        1.0,
+                        &shift_tr,
+                        &link_j_w.columns(start, count),
+                        1.0,
+                    );
+                }
             }
         }
     }
