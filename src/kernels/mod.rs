@@ -9,6 +9,7 @@ pub mod fast_math;
 pub mod layer_norm;
 pub mod matmul;
 pub mod pointwise;
+pub mod pool;
 pub mod selective_scan;
 
 /// CubeCL selective-scan kernels and their host-side launchers (the `cuda` and `wgpu` features).

@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use super::mamba::{MambaBlock, MambaState};
 use super::transformer::TransformerLayerModule;
+use crate::ops::pool::pool_state_and_mean;
 
 /// A fusion stack; which variant is built is decided by the registry from `sequence.model`.
 #[derive(Module, Debug)]
@@ -107,11 +108,9 @@ impl MambaFusion {
 /// Pools fused tokens `[B, T, D]`: with a state token, its output concatenated with the mean of
 /// the visual tokens (`[B, 2D]`); without, the mean of all tokens (`[B, D]`).
 fn pool_fused(tokens: Tensor<3>, has_state_token: bool) -> Tensor<2> {
-    let [b, t, d] = tokens.dims();
+    let [b, _, d] = tokens.dims();
     if has_state_token {
-        let state = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
-        let visual = tokens.narrow(1, 1, t - 1).mean_dim(1).reshape([b, d]);
-        Tensor::cat(vec![state, visual], 1)
+        pool_state_and_mean(tokens)
     } else {
         tokens.mean_dim(1).reshape([b, d])
     }

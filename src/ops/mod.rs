@@ -10,6 +10,7 @@ pub mod host;
 pub mod layer_norm;
 pub mod linear;
 pub mod mamba_pointwise;
+pub mod pool;
 pub mod scan;
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 pub mod scan_cube;

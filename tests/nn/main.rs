@@ -9,6 +9,7 @@ mod ops_conv;
 mod ops_layer_norm;
 mod ops_linear;
 mod ops_mamba_pointwise;
+mod ops_pool;
 mod ops_scan;
 mod params;
 mod registry;
