@@ -201,7 +201,8 @@ fn chain_bits(links: usize, upstream: bool) -> Vec<u32> {
 }
 
 /// Links deep in a long chain have supports of more columns than the patch's row-wise products
-/// take (12); they go through its column-by-column loops, which must give upstream's bits too.
+/// take (12); they go through nalgebra's routines on the compact buffers, the others through the
+/// rows, and both must give upstream's bits.
 #[test]
 fn a_long_free_chain_reproduces_upstreams_arithmetic_bit_for_bit() {
     let patched = chain_bits(10, false);

@@ -8,17 +8,19 @@
 //! and the trunk's 6, so most of those products are sums of zeros.
 //!
 //! Here the coriolis products run over the support's column ranges only, and the two mass-matrix
-//! products gather the support columns, form the small product entry by entry with the operations
-//! of the nalgebra routines upstream calls (`quadform_with_workspace`, `gemm_tr`: see
-//! `mid_times` and `column_dot`) in their order, and add it into the full matrix. Every entry is
-//! the same dot product over the same rows in the same order as upstream's, so the result is
-//! bit-for-bit upstream's; the entries outside support × support, to which upstream adds exact
-//! zeros, are left as they are. (Written out instead of calling nalgebra on views of the compact
-//! buffers: its generic dynamic-size loops were most of the products' time.)
+//! products gather the support columns, form the small product and add it into the full matrix.
+//! For supports of up to [`LANES`] columns (all of a quadruped's) the product is written out with
+//! the operations of the nalgebra routines upstream calls (`quadform_with_workspace`, `gemm_tr`)
+//! in their order (see `add_block_from_rows`), a row of entries at a time: calling nalgebra on
+//! views of the compact buffers spent most of the products' time in its generic dynamic-size
+//! loops. Longer supports call those routines on the views. Either way every entry is the same
+//! dot product over the same rows in the same order as upstream's, so the result is bit-for-bit
+//! upstream's; the entries outside support × support, to which upstream adds exact zeros, are
+//! left as they are.
 
 use crate::alloc_prelude::*;
-use crate::math::{Jacobian, Real, SPATIAL_DIM};
-use na::{DMatrix, SMatrix};
+use crate::math::{Jacobian, JacobianView, Real, SPATIAL_DIM};
+use na::{DMatrix, DMatrixViewMut, SMatrix, SVector};
 
 use super::multibody_link::MultibodyLinkVec;
 
@@ -126,6 +128,16 @@ impl CompactProducts {
         }
     }
 
+    /// A `SPATIAL_DIM x support` buffer as a matrix.
+    fn view(compact: &[Real]) -> JacobianView<'_, Real> {
+        JacobianView::from_slice(compact, compact.len() / SPATIAL_DIM)
+    }
+
+    /// The block buffer as a `support x support` matrix.
+    fn block_mut(block: &mut [Real], k: usize) -> DMatrixViewMut<'_, Real> {
+        DMatrixViewMut::from_slice(block, k, k)
+    }
+
     /// Adds `self.block`, the product over the support, into `target`.
     fn scatter_add_block(&self, target: &mut DMatrix<Real>) {
         let k = self.support.len();
@@ -153,8 +165,12 @@ impl CompactProducts {
 
     /// Adds the support block `Σ_r J[r, i] · other[r][c]` into `target` at `(support[i],
     /// support[c])`: for each `i`, every column `c` at once, each entry a running sum from zero
-    /// over `r` in order (the order of [`column_dot`]).
+    /// over `r` in order. That is nalgebra's `dot` of two columns of `SPATIAL_DIM` rows (fewer
+    /// than its 8-way unrolling, and none of its special cases for 2, 3 or 4 rows), which
+    /// `gemv_tr` and `gemm_tr` (alpha 1, beta 0: exact factors) take for each entry.
     fn add_block_from_rows(&self, target: &mut DMatrix<Real>, other: &[Row; SPATIAL_DIM]) {
+        // The order above holds for these row counts only.
+        const { assert!(SPATIAL_DIM > 4 && SPATIAL_DIM < 8) };
         let n = target.nrows();
         let t = target.as_mut_slice();
         for (i, &ti) in self.support.iter().enumerate() {
@@ -172,8 +188,8 @@ impl CompactProducts {
     }
 
     /// `target += Jᵀ · mid · J` for the link's body jacobian `J`: upstream's
-    /// `target.quadform(1.0, mid, J, 1.0)`, each entry of the support block computed as
-    /// nalgebra's `quadform_with_workspace` computes it (see [`mid_times`] and [`column_dot`]).
+    /// `target.quadform(1.0, mid, J, 1.0)`, each entry of the support block as nalgebra's
+    /// `quadform_with_workspace` computes it.
     pub(crate) fn add_quadform(
         &mut self,
         target: &mut DMatrix<Real>,
@@ -185,19 +201,20 @@ impl CompactProducts {
             self.add_block_from_rows(target, &work);
             return;
         }
-        let columns = &self.jacobian;
-        for (j, x) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
-            let work = mid_times(mid, x);
-            for (i, col) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
-                self.block[j * k + i] = column_dot(col, &work);
-            }
-        }
+        let mut work = SVector::<Real, SPATIAL_DIM>::zeros();
+        Self::block_mut(&mut self.block, k).quadform_with_workspace(
+            &mut work,
+            1.0,
+            mid,
+            &Self::view(&self.jacobian),
+            0.0,
+        );
         self.scatter_add_block(target);
     }
 
     /// `target += Jᵀ · rhs` for the link's body jacobian `J` and an `rhs` non-zero only in the
     /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`, each entry of the
-    /// support block nalgebra's `gemm_tr` entry (a [`column_dot`]).
+    /// support block as nalgebra's `gemm_tr` computes it.
     pub(crate) fn add_gemm_tr(&mut self, target: &mut DMatrix<Real>, rhs: &Jacobian<Real>) {
         Self::gather(&mut self.rhs, rhs, &self.support);
         let k = self.support.len();
@@ -207,34 +224,20 @@ impl CompactProducts {
             self.add_block_from_rows(target, &rhs_rows);
             return;
         }
-        for (j, r) in self.rhs.chunks_exact(SPATIAL_DIM).enumerate() {
-            for (i, col) in self.jacobian.chunks_exact(SPATIAL_DIM).enumerate() {
-                self.block[j * k + i] = column_dot(col, r);
-            }
-        }
+        Self::block_mut(&mut self.block, k).gemm_tr(
+            1.0,
+            &Self::view(&self.jacobian),
+            &Self::view(&self.rhs),
+            0.0,
+        );
         self.scatter_add_block(target);
     }
 }
 
-/// `mid · x` as nalgebra's `gemv` (alpha 1, beta 0) computes it for a statically sized `mid`:
-/// the first column times `x[0]`, then each further column times its `x[c]` added in turn (its
-/// factors of 1 are exact and left out).
-#[inline(always)]
-fn mid_times(mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>, x: &[Real]) -> [Real; SPATIAL_DIM] {
-    let m = mid.as_slice();
-    let mut w = [0.0; SPATIAL_DIM];
-    for (wr, &mr) in w.iter_mut().zip(&m[..SPATIAL_DIM]) {
-        *wr = mr * x[0];
-    }
-    for (c, mc) in m.chunks_exact(SPATIAL_DIM).enumerate().skip(1) {
-        for (wr, &mr) in w.iter_mut().zip(mc) {
-            *wr = mr * x[c] + *wr;
-        }
-    }
-    w
-}
-
-/// `mid · J` for the rows of `J`, every column at once: each column as [`mid_times`] computes it.
+/// `mid · J` for the rows of `J`, every column at once, each column as nalgebra's `gemv` (alpha
+/// 1, beta 0) computes it for a statically sized `mid`: the first column of `mid` times the
+/// column's first value, then each further column times its value added in turn (the factors of
+/// 1 are exact and left out).
 #[inline(always)]
 fn mid_times_rows(
     mid: &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
@@ -266,17 +269,4 @@ fn to_rows(rows: &mut [Row; SPATIAL_DIM], columns: &[Real]) {
             row[c] = v;
         }
     }
-}
-
-/// The dot product of two columns of `SPATIAL_DIM` values as nalgebra's `dot` computes it: for
-/// fewer than its 8 unrolled rows (and not its special cases of 2, 3 or 4), one running sum from
-/// zero, row by row.
-#[inline(always)]
-fn column_dot(a: &[Real], b: &[Real]) -> Real {
-    const { assert!(SPATIAL_DIM > 4 && SPATIAL_DIM < 8) };
-    let mut sum = 0.0;
-    for (&ar, &br) in a[..SPATIAL_DIM].iter().zip(&b[..SPATIAL_DIM]) {
-        sum += ar * br;
-    }
-    sum
 }
