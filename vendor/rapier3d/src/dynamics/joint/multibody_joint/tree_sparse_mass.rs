@@ -100,9 +100,10 @@ impl TreeSupport {
 pub(crate) struct CompactProducts {
     /// The link's support (see [`TreeSupport::support`]).
     support: Vec<usize>,
-    /// The link's body jacobian, its support columns only (`SPATIAL_DIM x support`).
+    /// The link's body jacobian, its support columns only (`SPATIAL_DIM x support`; supports of
+    /// more than [`LANES`] columns, which take nalgebra's routines).
     jacobian: Vec<Real>,
-    /// The second operand's support columns (`gemm_tr`), `SPATIAL_DIM x support`.
+    /// The second operand's support columns (`gemm_tr`), `SPATIAL_DIM x support` (the same).
     rhs: Vec<Real>,
     /// The compact product, `support x support` (supports of more than [`LANES`] columns).
     block: Vec<Real>,
@@ -153,11 +154,11 @@ impl CompactProducts {
     pub(crate) fn set_link(&mut self, jacobian: &Jacobian<Real>, support: &[usize]) {
         self.support.clear();
         self.support.extend_from_slice(support);
-        Self::gather(&mut self.jacobian, jacobian, support);
         let k = support.len();
         if k <= LANES {
-            to_rows(&mut self.rows, &self.jacobian);
+            gather_rows(&mut self.rows, jacobian, support);
         } else {
+            Self::gather(&mut self.jacobian, jacobian, support);
             self.block.clear();
             self.block.resize(k * k, 0.0);
         }
@@ -216,14 +217,14 @@ impl CompactProducts {
     /// link's support columns: upstream's `target.gemm_tr(1.0, J, rhs, 1.0)`, each entry of the
     /// support block as nalgebra's `gemm_tr` computes it.
     pub(crate) fn add_gemm_tr(&mut self, target: &mut DMatrix<Real>, rhs: &Jacobian<Real>) {
-        Self::gather(&mut self.rhs, rhs, &self.support);
         let k = self.support.len();
         if k <= LANES {
             let mut rhs_rows = [[0.0; LANES]; SPATIAL_DIM];
-            to_rows(&mut rhs_rows, &self.rhs);
+            gather_rows(&mut rhs_rows, rhs, &self.support);
             self.add_block_from_rows(target, &rhs_rows);
             return;
         }
+        Self::gather(&mut self.rhs, rhs, &self.support);
         Self::block_mut(&mut self.block, k).gemm_tr(
             1.0,
             &Self::view(&self.jacobian),
@@ -260,11 +261,13 @@ fn mid_times_rows(
     w
 }
 
-/// `rows` (zeroed first) from `columns`, `SPATIAL_DIM` values per column, at most [`LANES`]
-/// columns.
-fn to_rows(rows: &mut [Row; SPATIAL_DIM], columns: &[Real]) {
+/// `rows` (zeroed first) from the `support` columns of `full`, at most [`LANES`] of them: row `r`
+/// holds row `r` of each support column in turn.
+fn gather_rows(rows: &mut [Row; SPATIAL_DIM], full: &Jacobian<Real>, support: &[usize]) {
     *rows = [[0.0; LANES]; SPATIAL_DIM];
-    for (c, column) in columns.chunks_exact(SPATIAL_DIM).enumerate() {
+    let columns = full.as_slice();
+    for (c, &d) in support.iter().enumerate() {
+        let column = &columns[d * SPATIAL_DIM..(d + 1) * SPATIAL_DIM];
         for (row, &v) in rows.iter_mut().zip(column) {
             row[c] = v;
         }
