@@ -91,8 +91,6 @@ impl BackwardJob<'_> {
         let zero = [0.0f32; W];
         for bi in brange {
             for (gi, grp) in groups.iter().enumerate() {
-                // The first channel group starts the db and dc sums of this sequence from zero
-                // (instead of zeroing the buffers for every sequence: the same additions).
                 let first = gi == 0;
                 // Recompute the forward states.
                 initial_state(&mut h_init, x, (bi, grp), (channels, state));
@@ -102,18 +100,23 @@ impl BackwardJob<'_> {
                     let row = (bi * len + t) * state;
                     let tok = Token::read(x, grp, i);
                     let reset = resets_at(x, bi * len + t);
-                    // n indexes four arrays at once (the previous state, a, b and the history).
-                    #[allow(clippy::needless_range_loop)]
+                    // Every row sliced to `state` values before the loop, so that it runs
+                    // without bounds checks or a choice of the previous state per value.
+                    let (before, from_t) = hist.h.split_at_mut(t * state);
+                    let h_prev_row = if reset {
+                        &zero_row[..state]
+                    } else if t == 0 {
+                        &h_init[..state]
+                    } else {
+                        &before[(t - 1) * state..][..state]
+                    };
+                    let h_row = &mut from_t[..state];
+                    let decay_row = &mut hist.decay[t * state..][..state];
+                    let (a_row, b_row) = (&grp.a[..state], &x.b[row..][..state]);
                     for n in 0..state {
-                        let mut h = if reset {
-                            zero
-                        } else if t == 0 {
-                            h_init[n]
-                        } else {
-                            hist.h[(t - 1) * state + n]
-                        };
-                        hist.decay[t * state + n] = advance(&mut h, &grp.a[n], &tok, x.b[row + n]);
-                        hist.h[t * state + n] = h;
+                        let mut h = h_prev_row[n];
+                        decay_row[n] = advance(&mut h, &a_row[n], &tok, b_row[n]);
+                        h_row[n] = h;
                     }
                     toks.push(tok);
                 }
@@ -121,7 +124,7 @@ impl BackwardJob<'_> {
                 g.iter_mut().for_each(|v| *v = zero);
                 if let Some(dls) = d_last_state {
                     let rows = &dls[(bi * channels + grp.k0) * state..][..grp.w * state];
-                    transpose_into(&mut g, rows, state);
+                    transpose_nonzero_into(&mut g, rows, state);
                 }
                 for t in (0..len).rev() {
                     let i = (bi * len + t) * channels + grp.k0;
@@ -131,8 +134,6 @@ impl BackwardJob<'_> {
                     for buf in [dy.as_ptr(), du_out.ptr, ddelta_out.ptr] {
                         prefetch(buf, i + W);
                     }
-                    let mut sum_dt = zero;
-                    let mut sum_gb = zero;
                     let reset = resets_at(x, bi * len + t);
                     let h_prev_row = if reset {
                         &zero_row[..]
@@ -141,37 +142,27 @@ impl BackwardJob<'_> {
                     } else {
                         &hist.h[(t - 1) * state..][..state]
                     };
-                    let h_row = &hist.h[t * state..][..state];
-                    let decay_row = &hist.decay[t * state..][..state];
-                    let (b_row, c_row) = (&x.b[row..][..state], &x.c[row..][..state]);
-                    let da_row = &mut da[gi * state..][..state];
-                    let db_row = &mut db_lanes[t * state..][..state];
-                    let dc_row = &mut dc_lanes[t * state..][..state];
-                    for n in 0..state {
-                        // Every operand copied into locals first and written back whole: with
-                        // the accumulators updated in place, the compiler could not rule out
-                        // aliasing between them and versioned the loop with run-time checks.
-                        let (b, c) = (b_row[n], c_row[n]);
-                        let (h_cur, h_prev, decay, a) =
-                            (h_row[n], h_prev_row[n], decay_row[n], grp.a[n]);
-                        let (mut gn, mut dan) = (g[n], da_row[n]);
-                        let (mut dbn, mut dcn) = if first {
-                            (zero, zero)
-                        } else {
-                            (db_row[n], dc_row[n])
-                        };
-                        for l in 0..W {
-                            let gl = dyv[l].mul_add(c, gn[l]);
-                            dcn[l] = dyv[l].mul_add(h_cur[l], dcn[l]);
-                            let gh = gl * h_prev[l] * decay[l];
-                            sum_dt[l] = gh.mul_add(a[l], sum_dt[l]);
-                            dan[l] = gh.mul_add(tok.dt[l], dan[l]);
-                            dbn[l] = gl.mul_add(tok.dtu[l], dbn[l]);
-                            sum_gb[l] = gl.mul_add(b, sum_gb[l]);
-                            gn[l] = gl * decay[l];
-                        }
-                        (g[n], da_row[n], db_row[n], dc_row[n]) = (gn, dan, dbn, dcn);
-                    }
+                    let rows = StepRows {
+                        h: &hist.h[t * state..][..state],
+                        h_prev: h_prev_row,
+                        decay: &hist.decay[t * state..][..state],
+                        a: &grp.a[..state],
+                        b: &x.b[row..][..state],
+                        c: &x.c[row..][..state],
+                    };
+                    let sums = StepSums {
+                        g: &mut g[..state],
+                        da: &mut da[gi * state..][..state],
+                        db: &mut db_lanes[t * state..][..state],
+                        dc: &mut dc_lanes[t * state..][..state],
+                    };
+                    // The first channel group starts the db and dc sums of this sequence from
+                    // zero (instead of zeroing the buffers for every sequence: the same additions).
+                    let (sum_dt, sum_gb) = if first {
+                        reverse_step::<true>(&dyv, tok, rows, sums)
+                    } else {
+                        reverse_step::<false>(&dyv, tok, rows, sums)
+                    };
                     let mut du = [0.0; W];
                     let mut ddelta = [0.0; W];
                     for l in 0..W {
@@ -199,12 +190,8 @@ impl BackwardJob<'_> {
             // SAFETY: block blk's partial rows of batch element bi belong to this task only.
             let db_rows = unsafe { db_out.slice(off, len * state) };
             let dc_rows = unsafe { dc_out.slice(off, len * state) };
-            for (dst, lanes) in db_rows.iter_mut().zip(&db_lanes) {
-                dst.write(lane_sum(lanes));
-            }
-            for (dst, lanes) in dc_rows.iter_mut().zip(&dc_lanes) {
-                dst.write(lane_sum(lanes));
-            }
+            lane_sums(db_rows, &db_lanes);
+            lane_sums(dc_rows, &dc_lanes);
         }
         for (gi, grp) in groups.iter().enumerate() {
             let k = ci * channels + grp.k0;
@@ -230,4 +217,72 @@ impl SimdKernel for (BackwardJob<'_>, usize) {
     fn run(self) {
         self.0.run_any(self.1)
     }
+}
+
+/// One reverse step's rows of the group's history and inputs, `[state]` each.
+struct StepRows<'a> {
+    /// States after the step.
+    h: &'a [Lanes],
+    /// States before the step.
+    h_prev: &'a [Lanes],
+    /// `exp(dt a)` of the step.
+    decay: &'a [Lanes],
+    /// `a` transposed.
+    a: &'a [Lanes],
+    /// The token's `b`.
+    b: &'a [f32],
+    /// The token's `c`.
+    c: &'a [f32],
+}
+
+/// What a reverse step updates, `[state]` each: dL/dh (of the next step in, this step's out)
+/// and the per-lane sums of the `a`, `b` and `c` gradients.
+struct StepSums<'a> {
+    g: &'a mut [Lanes],
+    da: &'a mut [Lanes],
+    db: &'a mut [Lanes],
+    dc: &'a mut [Lanes],
+}
+
+/// The state rows of one reverse step, from `dy` of the step's token; returns the sums over the
+/// state of `dL/d(dt a) a` and of `dL/dh b`. `FIRST`: the `db` and `dc` rows start from zero
+/// (the sequence's first channel group) instead of adding to them. Every row is sliced to the
+/// state size by the caller and zipped here, so the loop runs without bounds checks.
+#[inline(always)]
+fn reverse_step<const FIRST: bool>(
+    dyv: &Lanes,
+    tok: &Token,
+    rows: StepRows,
+    sums: StepSums,
+) -> (Lanes, Lanes) {
+    let zero = [0.0f32; W];
+    let (mut sum_dt, mut sum_gb) = (zero, zero);
+    let inputs = rows.h.iter().zip(rows.h_prev).zip(rows.decay).zip(rows.a);
+    let coefs = rows.b.iter().zip(rows.c);
+    let outs = sums
+        .g
+        .iter_mut()
+        .zip(sums.da.iter_mut())
+        .zip(sums.db.iter_mut().zip(sums.dc.iter_mut()));
+    for ((((h_cur, h_prev), decay), a), ((&b, &c), ((g, da), (db, dc)))) in
+        inputs.zip(coefs.zip(outs))
+    {
+        // Every operand copied into locals first and written back whole: with the
+        // accumulators updated in place, the compiler could not rule out aliasing between
+        // them and versioned the loop with run-time checks.
+        let (mut gn, mut dan) = (*g, *da);
+        let (mut dbn, mut dcn) = if FIRST { (zero, zero) } else { (*db, *dc) };
+        for l in 0..W {
+            let gl = dyv[l].mul_add(c, gn[l]);
+            dcn[l] = dyv[l].mul_add(h_cur[l], dcn[l]);
+            let gh = gl * h_prev[l] * decay[l];
+            sum_dt[l] = gh.mul_add(a[l], sum_dt[l]);
+            dan[l] = gh.mul_add(tok.dt[l], dan[l]);
+            dbn[l] = gl.mul_add(tok.dtu[l], dbn[l]);
+            sum_gb[l] = gl.mul_add(b, sum_gb[l]);
+            gn[l] = gl * decay[l];
+        }
+        (*g, *da, *db, *dc) = (gn, dan, dbn, dcn);
+    }
+    (sum_dt, sum_gb)
 }

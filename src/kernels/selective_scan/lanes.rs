@@ -266,11 +266,22 @@ pub(super) fn initial_state(
 ) {
     h.iter_mut().for_each(|v| *v = [0.0; W]);
     if let Some(h0) = x.h0 {
-        transpose_into(
+        transpose_nonzero_into(
             h,
             &h0[(bi * channels + g.k0) * state..][..g.w * state],
             state,
         );
+    }
+}
+
+/// [`transpose_into`] for `lanes` already zero: skipped when every value of `rows` is +0.0
+/// (checked bit for bit, so a -0.0 is still copied), as the initial states and last-state
+/// gradients of training are: the check reads the rows as whole vectors where the transpose
+/// moves one value at a time.
+#[inline(always)]
+pub(super) fn transpose_nonzero_into(lanes: &mut [Lanes], rows: &[f32], state: usize) {
+    if rows.iter().any(|v| v.to_bits() != 0) {
+        transpose_into(lanes, rows, state);
     }
 }
 

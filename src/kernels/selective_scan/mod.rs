@@ -31,7 +31,7 @@ use thiserror::Error;
 
 use crate::kernels::fast_math::{fast_exp_nonpositive, softplus_sigmoid};
 use crate::kernels::{
-    SimdKernel, as_uninit, filled_vec, lane_sum, min_tasks_per_piece, prefetch, run_simd,
+    SimdKernel, as_uninit, filled_vec, lane_sums, min_tasks_per_piece, prefetch, run_simd,
     simd_level, sum_partials,
 };
 
