@@ -1158,16 +1158,17 @@ impl Multibody {
             .rearrange_rows(&mut self.augmented_mass, true);
 
         // TODO: avoid allocation inside LU at each timestep.
-        self.acc_inv_augmented_mass = LU::new(
-            self.acc_augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
-        self.inv_augmented_mass = LU::new(
-            self.augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
+        // locomamba patch: with nothing removed (the usual case) the matrices are copied whole
+        // (a `Vec` clone, one copy) instead of through a view's element-by-element `into_owned`.
+        let owned = |m: &DMatrix<Real>| {
+            if effective_dim == m.nrows() && effective_dim == m.ncols() {
+                m.clone()
+            } else {
+                m.view((0, 0), (effective_dim, effective_dim)).into_owned()
+            }
+        };
+        self.acc_inv_augmented_mass = LU::new(owned(&self.acc_augmented_mass));
+        self.inv_augmented_mass = LU::new(owned(&self.augmented_mass));
         // locomamba patch: every unit solve of the new factorization at once (unit_solves.rs).
         // The root's own dofs (a free base's six) have no unit rows; their solves are left out.
         self.unit_solves_first = self.links.first().map_or(0, |root| root.joint.ndofs());
