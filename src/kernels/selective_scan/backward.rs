@@ -8,6 +8,8 @@ pub(super) struct BackwardJob<'a> {
     pub(super) dims: &'a ScanDims,
     pub(super) x: &'a ScanInputs<'a>,
     pub(super) plan: Plan,
+    /// Every channel group of the call, made once ([`Group::all`] over all channels).
+    pub(super) groups: &'a [Group],
     pub(super) dy: &'a [f32],
     pub(super) d_last_state: Option<&'a [f32]>,
     pub(super) split: bool,
@@ -50,6 +52,7 @@ impl BackwardJob<'_> {
             dims,
             x,
             plan,
+            groups,
             dy,
             d_last_state,
             split,
@@ -72,7 +75,7 @@ impl BackwardJob<'_> {
         let bls = batch * len * state;
         let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
         let (brange, krange) = plan.ranges(dims, task);
-        let groups = Group::all(x, state, krange.clone());
+        let groups = Group::of_block(groups, krange.clone());
         let mut hist = History {
             h: vec![[0.0; W]; len * state],
             decay: vec![[0.0; W]; len * state],

@@ -8,6 +8,8 @@ pub(super) struct ForwardJob<'a> {
     pub(super) dims: &'a ScanDims,
     pub(super) x: &'a ScanInputs<'a>,
     pub(super) plan: Plan,
+    /// Every channel group of the call, made once ([`Group::all`] over all channels).
+    pub(super) groups: &'a [Group],
     pub(super) y_out: SharedOut,
     pub(super) s_out: SharedOut,
 }
@@ -32,16 +34,17 @@ impl ForwardJob<'_> {
             dims,
             x,
             plan,
+            groups,
             y_out,
             s_out,
         } = self;
         let ScanDims { len, channels, .. } = *dims;
         let state = fixed_or(S, dims.state);
         let (brange, krange) = plan.ranges(dims, task);
-        let groups = Group::all(x, state, krange);
+        let groups = Group::of_block(groups, krange);
         let mut h = vec![[0.0f32; W]; state];
         for bi in brange {
-            for g in &groups {
+            for g in groups {
                 initial_state(&mut h, x, (bi, g), (channels, state));
                 for t in 0..len {
                     if resets_at(x, bi * len + t) {

@@ -218,6 +218,14 @@ impl Group {
     }
 }
 
+impl Group {
+    /// The groups of a task's channel block `block` among `all` (every group of the call, from
+    /// channel 0): blocks start at a multiple of [`W`] channels.
+    pub(super) fn of_block(all: &[Group], block: std::ops::Range<usize>) -> &[Group] {
+        &all[block.start / W..block.end.div_ceil(W)]
+    }
+}
+
 /// One token of a channel group: its inputs and step sizes.
 pub(super) struct Token {
     /// `u`.

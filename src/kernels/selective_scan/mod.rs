@@ -93,12 +93,14 @@ fn forward_into(
         return;
     }
     let plan = Plan::new(dims);
+    let groups = Group::all(x, dims.state, 0..dims.channels);
     let y_out = SharedOut::new(y);
     let s_out = SharedOut::new(last_state);
     let job = ForwardJob {
         dims,
         x,
         plan,
+        groups: &groups,
         y_out,
         s_out,
     };
@@ -139,6 +141,7 @@ pub fn scan_backward(
         };
     }
     let plan = Plan::new(dims);
+    let groups = Group::all(x, state, 0..channels);
     // Per-chunk partial sums over batch: [nchunks, channels, state] and [nchunks, channels].
     let mut da_part = vec![0.0f32; plan.nchunks * channels * state];
     let mut dd_part = vec![0.0f32; plan.nchunks * channels];
@@ -170,6 +173,7 @@ pub fn scan_backward(
             dims,
             x,
             plan,
+            groups: &groups,
             dy,
             d_last_state,
             split,
