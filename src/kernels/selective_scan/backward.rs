@@ -23,14 +23,6 @@ pub(super) struct BackwardJob<'a> {
     pub(super) dh0_out: SharedOut,
 }
 
-/// A backward task's buffers for one channel group of one sequence, `[len, state]` lanes each.
-pub(super) struct History {
-    /// States after each step.
-    pub(super) h: Vec<Lanes>,
-    /// `exp(dt a)` of each step.
-    pub(super) decay: Vec<Lanes>,
-}
-
 impl BackwardJob<'_> {
     /// Runs task `task` with the state size known at compile time when it is 8, 16 or 32.
     #[inline(always)]
@@ -76,13 +68,12 @@ impl BackwardJob<'_> {
         let (ci, blk) = (task / plan.nblocks, task % plan.nblocks);
         let (brange, krange) = plan.ranges(dims, task);
         let groups = Group::of_block(groups, krange.clone());
-        let mut hist = History {
-            h: vec![[0.0; W]; len * state],
-            decay: vec![[0.0; W]; len * state],
-        };
-        let mut toks = Vec::with_capacity(len);
+        // The recomputed forward of the (one or two) groups run side by side.
+        // (The second only where the block has two groups: at a few sequences a task is one
+        // group of one sequence, and zeroing a second buffer cost it 9%.)
+        let second = if groups.len() > 1 { len } else { 0 };
+        let mut pair = [Recomputed::new(len, state), Recomputed::new(second, state)];
         let mut g = vec![[0.0f32; W]; state];
-        let mut h_init = vec![[0.0f32; W]; state];
         let zero_row = vec![[0.0f32; W]; state];
         // Per-lane sums over this task's channel groups of the b and c gradients, `[len, state]`.
         let mut db_lanes = vec![[0.0f32; W]; len * state];
@@ -93,101 +84,86 @@ impl BackwardJob<'_> {
         let mut dbias = vec![[0.0f32; W]; groups.len()];
         let zero = [0.0f32; W];
         for bi in brange {
-            for (gi, grp) in groups.iter().enumerate() {
-                let first = gi == 0;
-                // Recompute the forward states.
-                initial_state(&mut h_init, x, (bi, grp), (channels, state));
-                toks.clear();
-                for t in 0..len {
-                    let i = (bi * len + t) * channels + grp.k0;
-                    let row = (bi * len + t) * state;
-                    let tok = Token::read(x, grp, i);
-                    let reset = resets_at(x, bi * len + t);
-                    // Every row sliced to `state` values before the loop, so that it runs
-                    // without bounds checks or a choice of the previous state per value.
-                    let (before, from_t) = hist.h.split_at_mut(t * state);
-                    let h_prev_row = if reset {
-                        &zero_row[..state]
-                    } else if t == 0 {
-                        &h_init[..state]
-                    } else {
-                        &before[(t - 1) * state..][..state]
-                    };
-                    let h_row = &mut from_t[..state];
-                    let decay_row = &mut hist.decay[t * state..][..state];
-                    let (a_row, b_row) = (&grp.a[..state], &x.b[row..][..state]);
-                    for n in 0..state {
-                        let mut h = h_prev_row[n];
-                        decay_row[n] = advance(&mut h, &a_row[n], &tok, b_row[n]);
-                        h_row[n] = h;
+            for (pi, grps) in groups.chunks(2).enumerate() {
+                // Recompute the forward states, two groups side by side where there are two.
+                let zero_rows = &zero_row[..state];
+                match (grps, &mut pair) {
+                    ([g0, g1], [r0, r1]) => {
+                        recompute_pair([g0, g1], [r0, r1], x, (bi, dims), zero_rows)
                     }
-                    toks.push(tok);
+                    (_, [r0, _]) => recompute_one(&grps[0], r0, x, (bi, dims), zero_rows),
                 }
-                // Reverse pass; g holds dL/dh of the step after the current one.
-                g.iter_mut().for_each(|v| *v = zero);
-                if let Some(dls) = d_last_state {
-                    let rows = &dls[(bi * channels + grp.k0) * state..][..grp.w * state];
-                    transpose_nonzero_into(&mut g, rows, state);
+                for (k, grp) in grps.iter().enumerate() {
+                    let gi = 2 * pi + k;
+                    let first = gi == 0;
+                    let Recomputed { hist, toks, h_init } = &pair[k];
+                    // Reverse pass; g holds dL/dh of the step after the current one.
+                    g.iter_mut().for_each(|v| *v = zero);
+                    if let Some(dls) = d_last_state {
+                        let rows = &dls[(bi * channels + grp.k0) * state..][..grp.w * state];
+                        transpose_nonzero_into(&mut g, rows, state);
+                    }
+                    for t in (0..len).rev() {
+                        let i = (bi * len + t) * channels + grp.k0;
+                        let row = (bi * len + t) * state;
+                        let tok = &toks[t];
+                        let dyv = load(&dy[i..i + grp.w]);
+                        for buf in [dy.as_ptr(), du_out.ptr, ddelta_out.ptr] {
+                            prefetch(buf, i + W);
+                        }
+                        let reset = resets_at(x, bi * len + t);
+                        let h_prev_row = if reset {
+                            &zero_row[..]
+                        } else if t == 0 {
+                            &h_init[..]
+                        } else {
+                            &hist.h[(t - 1) * state..][..state]
+                        };
+                        let rows = StepRows {
+                            h: &hist.h[t * state..][..state],
+                            h_prev: h_prev_row,
+                            decay: &hist.decay[t * state..][..state],
+                            a: &grp.a[..state],
+                            b: &x.b[row..][..state],
+                            c: &x.c[row..][..state],
+                        };
+                        let sums = StepSums {
+                            g: &mut g[..state],
+                            da: &mut da[gi * state..][..state],
+                            db: &mut db_lanes[t * state..][..state],
+                            dc: &mut dc_lanes[t * state..][..state],
+                        };
+                        // The first channel group starts the db and dc sums of this sequence from
+                        // zero (instead of zeroing the buffers for every sequence: the same additions).
+                        let (sum_dt, sum_gb) = if first {
+                            reverse_step::<true>(&dyv, tok, rows, sums)
+                        } else {
+                            reverse_step::<false>(&dyv, tok, rows, sums)
+                        };
+                        let mut du = [0.0; W];
+                        let mut ddelta = [0.0; W];
+                        for l in 0..W {
+                            du[l] = dyv[l] * grp.d[l] + tok.dt[l] * sum_gb[l];
+                            ddelta[l] = (sum_dt[l] + tok.u[l] * sum_gb[l]) * tok.slope[l];
+                            dd[gi][l] += dyv[l] * tok.u[l];
+                            dbias[gi][l] += ddelta[l];
+                        }
+                        // SAFETY: (bi, t, channels of grp) belong to this task only.
+                        unsafe {
+                            store(du_out.slice(i, grp.w), &du);
+                            store(ddelta_out.slice(i, grp.w), &ddelta);
+                        }
+                        if reset {
+                            // The state before a reset reaches nothing after it.
+                            g.iter_mut().for_each(|v| *v = zero);
+                        }
+                    }
+                    // g is now dL/dh0 of this sequence's channel group.
+                    // SAFETY: rows (bi, channels of grp) of dh0 belong to this task only.
+                    let dst =
+                        unsafe { dh0_out.slice((bi * channels + grp.k0) * state, grp.w * state) };
+                    transpose_from(dst, &g, state);
                 }
-                for t in (0..len).rev() {
-                    let i = (bi * len + t) * channels + grp.k0;
-                    let row = (bi * len + t) * state;
-                    let tok = &toks[t];
-                    let dyv = load(&dy[i..i + grp.w]);
-                    for buf in [dy.as_ptr(), du_out.ptr, ddelta_out.ptr] {
-                        prefetch(buf, i + W);
-                    }
-                    let reset = resets_at(x, bi * len + t);
-                    let h_prev_row = if reset {
-                        &zero_row[..]
-                    } else if t == 0 {
-                        &h_init[..]
-                    } else {
-                        &hist.h[(t - 1) * state..][..state]
-                    };
-                    let rows = StepRows {
-                        h: &hist.h[t * state..][..state],
-                        h_prev: h_prev_row,
-                        decay: &hist.decay[t * state..][..state],
-                        a: &grp.a[..state],
-                        b: &x.b[row..][..state],
-                        c: &x.c[row..][..state],
-                    };
-                    let sums = StepSums {
-                        g: &mut g[..state],
-                        da: &mut da[gi * state..][..state],
-                        db: &mut db_lanes[t * state..][..state],
-                        dc: &mut dc_lanes[t * state..][..state],
-                    };
-                    // The first channel group starts the db and dc sums of this sequence from
-                    // zero (instead of zeroing the buffers for every sequence: the same additions).
-                    let (sum_dt, sum_gb) = if first {
-                        reverse_step::<true>(&dyv, tok, rows, sums)
-                    } else {
-                        reverse_step::<false>(&dyv, tok, rows, sums)
-                    };
-                    let mut du = [0.0; W];
-                    let mut ddelta = [0.0; W];
-                    for l in 0..W {
-                        du[l] = dyv[l] * grp.d[l] + tok.dt[l] * sum_gb[l];
-                        ddelta[l] = (sum_dt[l] + tok.u[l] * sum_gb[l]) * tok.slope[l];
-                        dd[gi][l] += dyv[l] * tok.u[l];
-                        dbias[gi][l] += ddelta[l];
-                    }
-                    // SAFETY: (bi, t, channels of grp) belong to this task only.
-                    unsafe {
-                        store(du_out.slice(i, grp.w), &du);
-                        store(ddelta_out.slice(i, grp.w), &ddelta);
-                    }
-                    if reset {
-                        // The state before a reset reaches nothing after it.
-                        g.iter_mut().for_each(|v| *v = zero);
-                    }
-                }
-                // g is now dL/dh0 of this sequence's channel group.
-                // SAFETY: rows (bi, channels of grp) of dh0 belong to this task only.
-                let dst = unsafe { dh0_out.slice((bi * channels + grp.k0) * state, grp.w * state) };
-                transpose_from(dst, &g, state);
             }
             let off = if split { blk * bls } else { 0 } + bi * len * state;
             // SAFETY: block blk's partial rows of batch element bi belong to this task only.

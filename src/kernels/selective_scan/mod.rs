@@ -40,6 +40,7 @@ mod contract;
 mod forward;
 mod lanes;
 mod oracle;
+mod recompute;
 mod test_data;
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,7 @@ pub use contract::*;
 use forward::*;
 use lanes::*;
 pub use oracle::scan_forward_naive;
+use recompute::*;
 pub use test_data::*;
 
 /// Fused parallel forward. Writes `y` `[batch, len, channels]` and `last_state` `[batch, channels,
