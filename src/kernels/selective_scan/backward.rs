@@ -112,16 +112,9 @@ impl BackwardJob<'_> {
                             prefetch(buf, i + W);
                         }
                         let reset = resets_at(x, bi * len + t);
-                        let h_prev_row = if reset {
-                            &zero_row[..]
-                        } else if t == 0 {
-                            &h_init[..]
-                        } else {
-                            &hist.h[(t - 1) * state..][..state]
-                        };
                         let rows = StepRows {
                             h: &hist.h[t * state..][..state],
-                            h_prev: h_prev_row,
+                            h_prev: state_before(&hist.h, h_init, zero_rows, (t, reset)),
                             decay: &hist.decay[t * state..][..state],
                             a: &grp.a[..state],
                             b: &x.b[row..][..state],

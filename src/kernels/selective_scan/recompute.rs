@@ -102,13 +102,7 @@ impl Recomputed {
         self.toks
             .push(Token::read(x, grp, bt * dims.channels + grp.k0));
         let (before, from_t) = self.hist.h.split_at_mut(t * state);
-        let h_prev = if resets_at(x, bt) {
-            zero
-        } else if t == 0 {
-            &self.h_init[..state]
-        } else {
-            &before[(t - 1) * state..][..state]
-        };
+        let h_prev = state_before(before, &self.h_init, zero, (t, resets_at(x, bt)));
         ForwardStep {
             tok: &self.toks[t],
             h_prev,
@@ -137,5 +131,25 @@ impl ForwardStep<'_> {
         let mut h = self.h_prev[n];
         self.decay[n] = advance(&mut h, &self.a[n], self.tok, self.b[n]);
         self.h[n] = h;
+    }
+}
+
+/// The state rows before step `t` (`state` = `zero.len()` rows): zero where the step resets,
+/// the initial state `h_init` at the first step, else the rows of step `t - 1` in `states`
+/// (the history's states, from step 0).
+#[inline(always)]
+pub(super) fn state_before<'a>(
+    states: &'a [Lanes],
+    h_init: &'a [Lanes],
+    zero: &'a [Lanes],
+    (t, reset): (usize, bool),
+) -> &'a [Lanes] {
+    let state = zero.len();
+    if reset {
+        zero
+    } else if t == 0 {
+        &h_init[..state]
+    } else {
+        &states[(t - 1) * state..][..state]
     }
 }
