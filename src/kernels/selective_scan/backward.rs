@@ -8,7 +8,7 @@ pub(super) struct BackwardJob<'a> {
     pub(super) dims: &'a ScanDims,
     pub(super) x: &'a ScanInputs<'a>,
     pub(super) plan: Plan,
-    /// Every channel group of the call, made once ([`Group::all`] over all channels).
+    /// Every channel group of the call, made once ([`Group::all`]).
     pub(super) groups: &'a [Group],
     pub(super) dy: &'a [f32],
     pub(super) d_last_state: Option<&'a [f32]>,

@@ -8,7 +8,7 @@ pub(super) struct ForwardJob<'a> {
     pub(super) dims: &'a ScanDims,
     pub(super) x: &'a ScanInputs<'a>,
     pub(super) plan: Plan,
-    /// Every channel group of the call, made once ([`Group::all`] over all channels).
+    /// Every channel group of the call, made once ([`Group::all`]).
     pub(super) groups: &'a [Group],
     pub(super) y_out: SharedOut,
     pub(super) s_out: SharedOut,

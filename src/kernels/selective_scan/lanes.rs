@@ -193,17 +193,14 @@ pub(super) struct Group {
 }
 
 impl Group {
-    /// The groups of [`W`] channels of `channels` (the last one may be narrower).
-    pub(super) fn all(
-        x: &ScanInputs,
-        state: usize,
-        channels: std::ops::Range<usize>,
-    ) -> Vec<Group> {
-        channels
-            .clone()
+    /// The groups of [`W`] channels of all `x.d.len()` channels (the last one may be narrower),
+    /// made once per call and shared by its tasks.
+    pub(super) fn all(x: &ScanInputs, state: usize) -> Vec<Group> {
+        let channels = x.d.len();
+        (0..channels)
             .step_by(W)
             .map(|k0| {
-                let w = W.min(channels.end - k0);
+                let w = W.min(channels - k0);
                 let mut a = vec![[0.0; W]; state];
                 transpose_into(&mut a, &x.a[k0 * state..(k0 + w) * state], state);
                 Group {
@@ -216,9 +213,7 @@ impl Group {
             })
             .collect()
     }
-}
 
-impl Group {
     /// The groups of a task's channel block `block` among `all` (every group of the call, from
     /// channel 0): blocks start at a multiple of [`W`] channels.
     pub(super) fn of_block(all: &[Group], block: std::ops::Range<usize>) -> &[Group] {

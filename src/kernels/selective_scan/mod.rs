@@ -95,7 +95,7 @@ fn forward_into(
         return;
     }
     let plan = Plan::new(dims);
-    let groups = Group::all(x, dims.state, 0..dims.channels);
+    let groups = Group::all(x, dims.state);
     let y_out = SharedOut::new(y);
     let s_out = SharedOut::new(last_state);
     let job = ForwardJob {
@@ -143,7 +143,7 @@ pub fn scan_backward(
         };
     }
     let plan = Plan::new(dims);
-    let groups = Group::all(x, state, 0..channels);
+    let groups = Group::all(x, state);
     // Per-chunk partial sums over batch: [nchunks, channels, state] and [nchunks, channels].
     let mut da_part = vec![0.0f32; plan.nchunks * channels * state];
     let mut dd_part = vec![0.0f32; plan.nchunks * channels];
