@@ -94,7 +94,7 @@ fn forward_into(
     if dims.batch == 0 || dims.channels == 0 {
         return;
     }
-    let plan = Plan::new(dims);
+    let plan = Plan::with_target(dims, FORWARD_TARGET_TASKS);
     let groups = Group::all(x, dims.state);
     let y_out = SharedOut::new(y);
     let s_out = SharedOut::new(last_state);
