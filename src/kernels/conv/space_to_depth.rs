@@ -226,19 +226,22 @@ pub(super) fn weight_grad_chunk(
         last.fill(0.0);
     }
     let halves = [0, 1].map(|bi| {
-        // dW_bi^T [2 block, o] = view_bi^T [2 block, m] x dy [m, o].
-        let mut half = vec![0.0f32; 2 * g.size * o];
-        let lhs = view(&scratch.blocks, g, bi, m).transpose();
-        let rhs = Operand::rows(&scratch.rows, o);
-        product_into(&mut half, (2 * g.size, o, m), lhs, rhs, false);
+        // dW_bi [o, 2 block] = dy^T [o, m] x view_bi [m, 2 block]: this orientation measured
+        // 11% faster in gemm than dW_bi^T = view_bi^T x dy (examples/conv1_prof).
+        let mut half = vec![0.0f32; o * 2 * g.size];
+        let lhs = Operand::rows(&scratch.rows, o).transpose();
+        let rhs = view(&scratch.blocks, g, bi, m);
+        product_into(&mut half, (o, 2 * g.size, m), lhs, rhs, false);
         half
     });
-    // From the halves' `(block column, channel, a, e)` rows to burn's patch order `(channel,
-    // kernel row, kernel column)`, still one row of `o` values per patch value.
+    // From the halves' `(block column, channel, a, e)` columns to burn's patch order `(channel,
+    // kernel row, kernel column)`, one row of `o` values per patch value.
     for (bi, half) in halves.iter().enumerate() {
-        for (q, row) in half.chunks_exact(o).enumerate() {
+        for q in 0..2 * g.size {
             let p = patch_index(d, bi, q);
-            dw_t[p * o..(p + 1) * o].copy_from_slice(row);
+            for (j, v) in dw_t[p * o..(p + 1) * o].iter_mut().enumerate() {
+                *v = half[j * 2 * g.size + q];
+            }
         }
     }
 }
