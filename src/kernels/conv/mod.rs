@@ -189,6 +189,11 @@ pub fn conv_forward(
             .zip(x.par_chunks(SAMPLES_PER_CHUNK * dims.sample()))
             .for_each(|(y, xs)| {
                 with_scratch(|scratch| {
+                    if let Some(halves) = &blocked {
+                        let outputs = (init, relu);
+                        space_to_depth::forward_chunk(dims, xs, halves, outputs, &mut scratch.1, y);
+                        return;
+                    }
                     // Every value is written here (the bias, or zeros), before gemm reads it.
                     for row in y.chunks_exact_mut(o) {
                         for (v, &b) in row.iter_mut().zip(init) {
@@ -197,14 +202,10 @@ pub fn conv_forward(
                     }
                     // SAFETY: every value of `y` was initialised just above.
                     let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
-                    if let Some(halves) = &blocked {
-                        space_to_depth::forward_chunk(dims, xs, halves, init, &mut scratch.1, y);
-                    } else {
-                        let rows = chunk_rows(dims, xs, &mut scratch.0);
-                        let m = y.len() / o;
-                        let (lhs, rhs) = (Operand::rows(rows, kk), Operand::transposed(&w, kk));
-                        product_into(y, (m, o, kk), lhs, rhs, true);
-                    }
+                    let rows = chunk_rows(dims, xs, &mut scratch.0);
+                    let m = y.len() / o;
+                    let (lhs, rhs) = (Operand::rows(rows, kk), Operand::transposed(&w, kk));
+                    product_into(y, (m, o, kk), lhs, rhs, true);
                     if relu {
                         for v in y.iter_mut() {
                             *v = v.max(0.0);

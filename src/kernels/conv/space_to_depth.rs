@@ -11,6 +11,8 @@
 //! The price: the products also run over the last block column and row, which are no output
 //! position (16 x 16 rows per sample for 15 x 15 outputs), and their rows are dropped.
 
+use std::mem::MaybeUninit;
+
 use super::ConvDims;
 use super::InputLayout;
 use crate::kernels::matmul::{Operand, product_into};
@@ -161,15 +163,16 @@ impl Scratch {
     }
 }
 
-/// One chunk's forward: `y` (`[samples, out_h, out_w, out]`, every value written) from the
-/// chunk's samples `xs`, the [`block_weight`] halves and the `bias` (`out` values).
+/// One chunk's forward: `y` (`[samples, out_h, out_w, out]`, every value written once) from the
+/// chunk's samples `xs` and the [`block_weight`] halves: the products plus `bias` (`out`
+/// values), through a ReLU when `relu`.
 pub(super) fn forward_chunk(
     d: &ConvDims,
     xs: &[f32],
     halves: &[Vec<f32>; 2],
-    bias: &[f32],
+    (bias, relu): (&[f32], bool),
     scratch: &mut Scratch,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     let (g, _, m) = scratch.load_blocks(d, xs);
     let o = d.out_channels;
@@ -188,7 +191,8 @@ pub(super) fn forward_chunk(
             let sums = &scratch.rows[r * o..(r + ow) * o];
             for (dst, src) in line.chunks_exact_mut(o).zip(sums.chunks_exact(o)) {
                 for ((v, &p), &b) in dst.iter_mut().zip(src).zip(bias) {
-                    *v = b + p;
+                    let sum = b + p;
+                    v.write(if relu { sum.max(0.0) } else { sum });
                 }
             }
         }
