@@ -35,10 +35,10 @@ impl ForwardJob<'_> {
         let state = fixed_or(S, self.dims.state);
         let (brange, krange) = self.plan.ranges(self.dims, task);
         let groups = Group::of_block(self.groups, krange);
-        let mut h = vec![[0.0f32; W]; state];
-        let mut h2 = vec![[0.0f32; W]; state];
-        let mut h3 = vec![[0.0f32; W]; state];
-        let mut h4 = vec![[0.0f32; W]; state];
+        // State rows for as many groups as run side by side (only those the block has: at a few
+        // sequences a task is one or two groups).
+        let [mut h, mut h2, mut h3, mut h4] =
+            [0, 1, 2, 3].map(|k| vec![[0.0f32; W]; if groups.len() > k { state } else { 0 }]);
         for bi in brange {
             for quad in groups.chunks(4) {
                 match quad {
