@@ -12,7 +12,7 @@ use super::token_linear::{token_linear, token_linear_part};
 use crate::ops::layer_norm::{LAYER_NORM_EPS, layer_norm_rows, layer_norm_tokens};
 use crate::ops::mamba_pointwise::{ConvStart, causal_conv_silu, silu_gate};
 use crate::ops::scan::ScanInputs;
-use crate::ops::scan::selective_scan_fused;
+use crate::ops::scan::{selective_scan_fused, selective_scan_y};
 
 /// Configuration of one Mamba block (its sizes); [`init`](Self::init) builds the block.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -174,13 +174,15 @@ impl MambaBlock {
 
     /// The mixer without norm and residual on a normalised sequence `[B, L, d_model]`,
     /// continuing from `state` (zero when `None`) with `reset` `[B, L]` (1 where an episode
-    /// starts): its output, the scan's last state, and the convolution's inputs.
+    /// starts): its output, the scan's last state (where `keep_state`), and the convolution's
+    /// inputs.
     fn mix_from(
         &self,
         h: Tensor<3>,
         state: Option<&MambaState>,
         reset: Option<Tensor<2>>,
-    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+        keep_state: bool,
+    ) -> (Tensor<3>, Option<Tensor<3>>, Tensor<3>) {
         let di = self.a_log.dims()[0];
         let conv_in = token_linear_part(&self.in_proj, h.clone(), 0..di);
         let start = ConvStart {
@@ -198,13 +200,18 @@ impl MambaBlock {
         let mut inputs = self.scan_inputs(x, token_linear(&self.dt_proj, dt), b, c);
         inputs.h0 = state.map(|s| s.ssm.clone());
         inputs.reset = reset;
-        let (y, last) = selective_scan_fused(&inputs);
+        let (y, last) = if keep_state {
+            let (y, last) = selective_scan_fused(&inputs);
+            (y, Some(last))
+        } else {
+            (selective_scan_y(&inputs), None)
+        };
         (token_linear(&self.out_proj, silu_gate(y, z)), last, conv_in)
     }
 
     /// The mixer without norm and residual, on a normalised sequence `[B, L, d_model]`.
     pub fn mix(&self, h: Tensor<3>) -> Tensor<3> {
-        self.mix_from(h, None, None).0
+        self.mix_from(h, None, None, false).0
     }
 
     fn scan_inputs(
@@ -251,7 +258,8 @@ impl MambaBlock {
         let dims = self.dims();
         let device = x.device();
         let h = layer_norm_tokens(&self.norm, x.clone());
-        let (y, ssm, conv_in) = self.mix_from(h, state, reset.clone());
+        let (y, ssm, conv_in) = self.mix_from(h, state, reset.clone(), true);
+        let ssm = ssm.expect("the state is kept");
         // The convolution's next inputs: the last `history` of (previous inputs, this call's),
         // zeroed where they precede the latest reset.
         let history = conv_history(dims.d_conv);

@@ -50,7 +50,8 @@ pub struct ScanTensors<B: Backend> {
     pub d: FloatTensor<B>,
     /// `delta_bias` `[C]`.
     pub delta_bias: FloatTensor<B>,
-    /// Initial state `h0` `[B, C, N]`.
+    /// Initial state `h0` `[B, C, N]`; or `[0]` (no values): a scan without state, see
+    /// [`is_stateless`].
     pub h0: FloatTensor<B>,
     /// Resets `[B, L]` (non-zero: the state is zeroed before that token); its gradient is zero.
     pub reset: FloatTensor<B>,
@@ -58,6 +59,14 @@ pub struct ScanTensors<B: Backend> {
 
 /// Inputs of the scan operation.
 pub const SCAN_INPUTS: usize = 9;
+
+/// Whether an `h0` of this shape marks a scan without state: rank 1 with no values. It starts
+/// from a zero state and returns `y` alone (no last state, so nothing written or differentiated
+/// for it), and the gradient returned for `h0` is as empty (training without memory:
+/// [`selective_scan_y`]).
+pub fn is_stateless(h0: &Shape) -> bool {
+    h0.num_dims() == 1 && h0.num_elements() == 0
+}
 
 impl<B: Backend> ScanTensors<B> {
     /// From an array in input order.
@@ -106,7 +115,7 @@ impl<B: Backend> ScanTensors<B> {
 pub trait SelectiveScanOps: Backend {
     /// Runs the scan from the initial state `h0` with the resets; returns `y` `[B, L, C]`
     /// followed by the last state `[B, C, N]`, flattened into one tensor of `B*L*C + B*C*N`
-    /// values.
+    /// values (of `B*L*C`, `y` alone, for a scan without state: [`is_stateless`]).
     fn selective_scan_packed(#[extension_type] x: ScanTensors<Self>) -> FloatTensor<Self>;
 
     /// Gradients of the inputs given the gradient of the packed output (same layout as
@@ -210,8 +219,11 @@ fn host_values<B: HostValues>(x: &ScanTensors<B>) -> [Cow<'_, [f32]>; SCAN_INPUT
     .map(B::values)
 }
 
-/// The kernels' view of the nine host value buffers.
-fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; SCAN_INPUTS]) -> kernel::ScanInputs<'a> {
+/// The kernels' view of the nine host value buffers (no initial state where `stateless`).
+fn kernel_inputs<'a>(
+    v: &'a [Cow<'_, [f32]>; SCAN_INPUTS],
+    stateless: bool,
+) -> kernel::ScanInputs<'a> {
     kernel::ScanInputs {
         u: &v[0],
         delta: &v[1],
@@ -220,7 +232,7 @@ fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; SCAN_INPUTS]) -> kernel::ScanInputs
         c: &v[4],
         d: &v[5],
         delta_bias: &v[6],
-        h0: Some(&v[7]),
+        h0: (!stateless).then_some(&v[7]),
         reset: Some(&v[8]),
     }
 }
@@ -229,8 +241,14 @@ fn kernel_inputs<'a>(v: &'a [Cow<'_, [f32]>; SCAN_INPUTS]) -> kernel::ScanInputs
 fn host_forward<B: HostValues>(x: ScanTensors<B>) -> FloatTensor<B> {
     let device = x.u.device();
     let dims = scan_dims(&x.u.shape(), &x.a.shape());
+    let stateless = is_stateless(&x.h0.shape());
     let values = host_values(&x);
-    let packed = kernel::scan_forward_packed(&dims, &kernel_inputs(&values));
+    let inputs = kernel_inputs(&values, stateless);
+    let packed = if stateless {
+        kernel::scan_forward_y(&dims, &inputs)
+    } else {
+        kernel::scan_forward_packed(&dims, &inputs)
+    };
     let n = packed.len();
     from_host::<B>(packed, Shape::new([n]), &device)
 }
@@ -251,11 +269,17 @@ fn host_backward<B: HostValues>(x: ScanTensors<B>, grad: FloatTensor<B>) -> Scan
         &x.reset,
     ]
     .map(|t| t.shape());
+    let stateless = is_stateless(&x.h0.shape());
     let values = host_values(&x);
+    let inputs = kernel_inputs(&values, stateless);
     let grad = B::values(&grad);
     let dy = &grad[..dims.batch * dims.len * dims.channels];
-    let dlast = &grad[dims.last_offset()..];
-    let g = kernel::scan_backward(&dims, &kernel_inputs(&values), dy, Some(dlast));
+    let g = if stateless {
+        kernel::scan_backward_without_dh0(&dims, &inputs, dy)
+    } else {
+        let dlast = &grad[dims.last_offset()..];
+        kernel::scan_backward(&dims, &inputs, dy, Some(dlast))
+    };
     let mut shapes = shapes.into_iter();
     let mut wrap =
         |values: Vec<f32>| from_host::<B>(values, shapes.next().expect("nine shapes"), &device);
@@ -346,23 +370,7 @@ pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
         .h0
         .clone()
         .unwrap_or_else(|| Tensor::zeros([batch, channels, state], &device));
-    let reset = inputs
-        .reset
-        .clone()
-        .unwrap_or_else(|| Tensor::zeros([batch, len], &device));
-    let x = ScanTensors {
-        u: inputs.u.clone().into_dispatch(),
-        delta: inputs.delta.clone().into_dispatch(),
-        a: inputs.a.clone().into_dispatch(),
-        b: inputs.b.clone().into_dispatch(),
-        c: inputs.c.clone().into_dispatch(),
-        d: inputs.d.clone().into_dispatch(),
-        delta_bias: inputs.delta_bias.clone().into_dispatch(),
-        h0: h0.into_dispatch(),
-        reset: reset.into_dispatch(),
-    };
-    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
-    let packed = Tensor::<1>::from_dispatch(packed);
+    let packed = packed_scan(inputs, h0.into_dispatch());
     let dims = ScanDims {
         batch,
         len,
@@ -377,4 +385,41 @@ pub fn selective_scan_fused(inputs: &ScanInputs) -> (Tensor<3>, Tensor<3>) {
         .narrow(0, dims.last_offset(), batch * channels * state)
         .reshape([batch, channels, state]);
     (y, last)
+}
+
+/// [`selective_scan_fused`]'s `y` alone, where the last state is not wanted. From a zero state
+/// (`inputs.h0` `None`, training without memory) the scan runs without state ([`is_stateless`]):
+/// no last state written, none in the gradient, no initial state's gradient computed. The same
+/// `y` and input gradients as `selective_scan_fused(inputs).0`, bit for bit.
+pub fn selective_scan_y(inputs: &ScanInputs) -> Tensor<3> {
+    if inputs.h0.is_some() {
+        return selective_scan_fused(inputs).0;
+    }
+    let [batch, len, channels] = inputs.u.dims();
+    let no_state = Tensor::<1>::zeros([0], &inputs.u.device());
+    packed_scan(inputs, no_state.into_dispatch()).reshape([batch, len, channels])
+}
+
+/// The scan operation's packed output from `inputs` with the initial state `h0` (`inputs.h0`
+/// is not read).
+fn packed_scan(inputs: &ScanInputs, h0: FloatTensor<burn::backend::Dispatch>) -> Tensor<1> {
+    let [batch, len, _] = inputs.u.dims();
+    let device = inputs.u.device();
+    let reset = inputs
+        .reset
+        .clone()
+        .unwrap_or_else(|| Tensor::zeros([batch, len], &device));
+    let x = ScanTensors {
+        u: inputs.u.clone().into_dispatch(),
+        delta: inputs.delta.clone().into_dispatch(),
+        a: inputs.a.clone().into_dispatch(),
+        b: inputs.b.clone().into_dispatch(),
+        c: inputs.c.clone().into_dispatch(),
+        d: inputs.d.clone().into_dispatch(),
+        delta_bias: inputs.delta_bias.clone().into_dispatch(),
+        h0,
+        reset: reset.into_dispatch(),
+    };
+    let packed = <burn::backend::Dispatch as SelectiveScanOps>::selective_scan_packed(x);
+    Tensor::<1>::from_dispatch(packed)
 }

@@ -13,7 +13,7 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::scan::{SCAN_INPUTS, ScanTensors, SelectiveScanOps, scan_dims};
+use super::scan::{SCAN_INPUTS, ScanTensors, SelectiveScanOps, is_stateless, scan_dims};
 use crate::kernels::cube::client::{check_device, check_state};
 use crate::kernels::cube::host::{Buf, DeviceInputs, is_empty, launch_backward, launch_forward};
 use crate::kernels::selective_scan::ScanDims;
@@ -102,10 +102,34 @@ fn tensor(like: &CubeTensor, buf: Buf, shape: Shape) -> CubeTensor {
     )
 }
 
-/// Forward: `y` then the last state, packed (see [`SelectiveScanOps::selective_scan_packed`]).
+/// The kernels' inputs, with a zero initial state for a scan without state.
+fn device_inputs_of(x: &[CubeTensor; SCAN_INPUTS], dims: &ScanDims) -> DeviceInputs {
+    let mut inputs = device_inputs(x);
+    if is_stateless(&x[7].shape()) {
+        inputs.h0 = Buf::zeros(&x[0].client, state_len(dims));
+    }
+    inputs
+}
+
+fn state_len(dims: &ScanDims) -> usize {
+    dims.batch * dims.channels * dims.state
+}
+
+/// Forward: `y` then the last state, packed (see [`SelectiveScanOps::selective_scan_packed`]);
+/// `y` alone for a scan without state (its last state goes to a scratch buffer: the kernels
+/// always write one).
 pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     let (x, dims) = prepare(inputs);
     let client = &x[0].client;
+    let blc = dims.batch * dims.len * dims.channels;
+    if is_stateless(&x[7].shape()) {
+        let y = Buf::zeros(client, blc);
+        if !is_empty(&dims) {
+            let scratch = Buf::empty(client, state_len(&dims));
+            launch_forward(client, &dims, &device_inputs_of(&x, &dims), &y, &scratch);
+        }
+        return tensor(&x[0], y, Shape::new([blc]));
+    }
     let n = dims.packed_len();
     if is_empty(&dims) {
         return tensor(&x[0], Buf::zeros(client, n), Shape::new([n]));
@@ -126,6 +150,7 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
     let client = &x[0].client;
     let grad = prepared(grad, "packed gradient");
     let blc = dims.batch * dims.len * dims.channels;
+    let stateless = is_stateless(&shapes[7]);
     let g = if is_empty(&dims) {
         let zeros = |s: &Shape| Buf::zeros(client, s.num_elements());
         let [su, sdelta, sa, sb, sc, sd, sbias, sh0, _] = &shapes;
@@ -139,6 +164,15 @@ pub fn backward_packed(inputs: ScanTensors<Cube>, grad: CubeTensor) -> ScanTenso
             ddelta_bias: zeros(sbias),
             dh0: zeros(sh0),
         }
+    } else if stateless {
+        let d_last = Buf::zeros(client, state_len(&dims));
+        launch_backward(
+            client,
+            &dims,
+            &device_inputs_of(&x, &dims),
+            &buffer(&grad),
+            &d_last,
+        )
     } else {
         let packed = buffer(&grad);
         let dy = sub_buffer(&packed, 0, blc);

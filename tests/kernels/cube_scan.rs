@@ -351,7 +351,7 @@ fn scan_op_on_gpu_tensors_matches_the_reference_with_autodiff() {
     use burn::tensor::Distribution;
     use locomamba::nn::scan_reference::selective_scan;
     use locomamba::ops::scan::ScanInputs;
-    use locomamba::ops::scan::selective_scan_fused;
+    use locomamba::ops::scan::{selective_scan_fused, selective_scan_y};
 
     if !have_device() {
         return;
@@ -392,6 +392,17 @@ fn scan_op_on_gpu_tensors_matches_the_reference_with_autodiff() {
         let fused = run(&|x| selective_scan_fused(&x));
         let reference = run(&selective_scan);
         for ((name, got), (_, want)) in fused.iter().zip(&reference) {
+            assert_close(name, &dims, got, want);
+        }
+        // Without state (training without memory): `y` alone, its last state neither returned
+        // nor differentiated; the reference's last state then carries a zero weight.
+        let zero = wh.clone().zeros_like();
+        let stateless = run(&|x| (selective_scan_y(&x), zero.clone()));
+        let reference = run(&|x| {
+            let (y, h) = selective_scan(x);
+            (y, h * zero.clone())
+        });
+        for ((name, got), (_, want)) in stateless.iter().zip(&reference) {
             assert_close(name, &dims, got, want);
         }
     }

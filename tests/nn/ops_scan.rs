@@ -7,7 +7,7 @@ use burn::tensor::Distribution;
 use locomamba::kernels::selective_scan::ScanDims;
 use locomamba::nn::scan_reference::selective_scan;
 use locomamba::ops::scan::ScanInputs;
-use locomamba::ops::scan::selective_scan_fused;
+use locomamba::ops::scan::{selective_scan_fused, selective_scan_y};
 
 fn inputs(
     device: &Device,
@@ -163,4 +163,55 @@ fn untracked_inputs_on_an_autodiff_device_still_run_fused() {
     let (y_ref, h_ref) = selective_scan(x);
     assert!(max_abs_diff(y, y_ref) < 1e-4);
     assert!(max_abs_diff(h, h_ref) < 1e-4);
+}
+
+/// The scan without state (training without memory: no last state written or differentiated, no
+/// initial state's gradient) gives the fused scan's `y` and input gradients bit for bit, with and
+/// without resets, on both CPU backends.
+#[test]
+fn scan_without_state_equals_the_fused_scan_bit_for_bit() {
+    let bits = |t: Tensor<1>| -> Vec<u32> {
+        let v = t
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        v.into_iter().map(f32::to_bits).collect()
+    };
+    for device in cpu_devices() {
+        let device = device.autodiff();
+        for (dims, resets) in [((2, 9, 6, 4), false), ((3, 17, 37, 16), true)] {
+            let mut x = inputs(&device, dims);
+            if resets {
+                x.reset = continued(&device, dims).reset;
+            }
+            let x = x.require_grad();
+            let w = Tensor::<3>::random(
+                [dims.0, dims.1, dims.2],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let run = |y: Tensor<3>| {
+                let out = bits(y.clone().flatten(0, 2));
+                let grads = (y * w.clone()).sum().backward();
+                let g = |t: &Tensor<3>| bits(t.grad(&grads).expect("gradient").flatten(0, 2));
+                vec![
+                    out,
+                    g(&x.u),
+                    g(&x.delta),
+                    bits(x.a.grad(&grads).expect("gradient").flatten(0, 1)),
+                    g(&x.b),
+                    g(&x.c),
+                    bits(x.d.grad(&grads).expect("gradient")),
+                    bits(x.delta_bias.grad(&grads).expect("gradient")),
+                ]
+            };
+            let stateful = run(selective_scan_fused(&x).0);
+            let stateless = run(selective_scan_y(&x));
+            let names = ["y", "du", "ddelta", "da", "db", "dc", "dd", "ddelta_bias"];
+            for ((a, b), name) in stateful.iter().zip(&stateless).zip(names) {
+                assert_eq!(a, b, "{device:?} {dims:?} resets {resets}: {name} differs");
+            }
+        }
+    }
 }

@@ -20,7 +20,8 @@ pub(super) struct BackwardJob<'a> {
     pub(super) da_out: SharedOut,
     pub(super) dd_out: SharedOut,
     pub(super) dbias_out: SharedOut,
-    pub(super) dh0_out: SharedOut,
+    /// `dh0`'s buffer; `None` where the caller does not want it.
+    pub(super) dh0_out: Option<SharedOut>,
 }
 
 impl BackwardJob<'_> {
@@ -152,10 +153,13 @@ impl BackwardJob<'_> {
                         }
                     }
                     // g is now dL/dh0 of this sequence's channel group.
-                    // SAFETY: rows (bi, channels of grp) of dh0 belong to this task only.
-                    let dst =
-                        unsafe { dh0_out.slice((bi * channels + grp.k0) * state, grp.w * state) };
-                    transpose_from(dst, &g, state);
+                    if let Some(dh0_out) = dh0_out {
+                        // SAFETY: rows (bi, channels of grp) of dh0 belong to this task only.
+                        let dst = unsafe {
+                            dh0_out.slice((bi * channels + grp.k0) * state, grp.w * state)
+                        };
+                        transpose_from(dst, &g, state);
+                    }
                 }
             }
             let off = if split { blk * bls } else { 0 } + bi * len * state;

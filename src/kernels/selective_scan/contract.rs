@@ -79,7 +79,7 @@ pub struct ScanGrads {
     /// Gradient of `delta_bias`, `[channels]`.
     pub ddelta_bias: Vec<f32>,
     /// Gradient of the initial state `h0` (of a zero one when none was given),
-    /// `[batch, channels, state]`.
+    /// `[batch, channels, state]`; empty from [`scan_backward_without_dh0`](super::scan_backward_without_dh0).
     pub dh0: Vec<f32>,
 }
 

@@ -11,7 +11,8 @@ pub(super) struct ForwardJob<'a> {
     /// Every channel group of the call, made once ([`Group::all`]).
     pub(super) groups: &'a [Group],
     pub(super) y_out: SharedOut,
-    pub(super) s_out: SharedOut,
+    /// The last state's buffer; `None` where the caller does not want it.
+    pub(super) s_out: Option<SharedOut>,
 }
 
 impl ForwardJob<'_> {
@@ -212,15 +213,13 @@ impl ForwardJob<'_> {
         store(unsafe { self.y_out.slice(i, g.w) }, y);
     }
 
-    /// Writes group `g`'s last state `h` of sequence `bi`.
+    /// Writes group `g`'s last state `h` of sequence `bi` (where the last state is wanted).
     #[inline(always)]
     fn write_last(&self, bi: usize, g: &Group, h: &[Lanes]) {
+        let Some(s_out) = self.s_out else { return };
         let (channels, state) = (self.dims.channels, h.len());
         // SAFETY: rows (bi, channels of g) of last_state belong to this task only.
-        let dst = unsafe {
-            self.s_out
-                .slice((bi * channels + g.k0) * state, g.w * state)
-        };
+        let dst = unsafe { s_out.slice((bi * channels + g.k0) * state, g.w * state) };
         transpose_from(dst, h, state);
     }
 }

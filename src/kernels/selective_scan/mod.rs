@@ -59,7 +59,22 @@ pub fn scan_forward(dims: &ScanDims, x: &ScanInputs, y: &mut [f32], last_state: 
     if let Err(e) = validate_forward(dims, x, y, last_state) {
         panic!("scan_forward: {e}");
     }
-    forward_into(dims, x, as_uninit(y), as_uninit(last_state));
+    forward_into(dims, x, as_uninit(y), Some(as_uninit(last_state)));
+}
+
+/// The forward's `y` `[batch, len, channels]` alone, in a new vector allocated without
+/// zero-filling: for a caller that does not want the last state (training without memory), which
+/// is then never written.
+pub fn scan_forward_y(dims: &ScanDims, x: &ScanInputs) -> Vec<f32> {
+    if let Err(e) = validate(dims, x) {
+        panic!("scan_forward: {e}");
+    }
+    // SAFETY: `forward_into` writes every value of `y`.
+    unsafe {
+        filled_vec(dims.batch * dims.len * dims.channels, |y| {
+            forward_into(dims, x, y, None)
+        })
+    }
 }
 
 /// [`scan_forward`] into one new vector: `y` followed by the last state (the layout of the
@@ -78,18 +93,18 @@ pub fn scan_forward_packed(dims: &ScanDims, x: &ScanInputs) -> Vec<f32> {
             for g in gap {
                 g.write(0.0);
             }
-            forward_into(dims, x, y, last)
+            forward_into(dims, x, y, Some(last))
         })
     }
 }
 
 /// The forward on validated inputs and output buffers of the right lengths; writes every value
-/// of both outputs.
+/// of `y` and of the last state where it is given.
 fn forward_into(
     dims: &ScanDims,
     x: &ScanInputs,
     y: &mut [MaybeUninit<f32>],
-    last_state: &mut [MaybeUninit<f32>],
+    last_state: Option<&mut [MaybeUninit<f32>]>,
 ) {
     if dims.batch == 0 || dims.channels == 0 {
         return;
@@ -97,7 +112,7 @@ fn forward_into(
     let plan = Plan::with_target(dims, FORWARD_TARGET_TASKS);
     let groups = Group::all(x, dims.state);
     let y_out = SharedOut::new(y);
-    let s_out = SharedOut::new(last_state);
+    let s_out = last_state.map(SharedOut::new);
     let job = ForwardJob {
         dims,
         x,
@@ -122,6 +137,26 @@ pub fn scan_backward(
     if let Err(e) = validate_backward(dims, x, dy, d_last_state) {
         panic!("scan_backward: {e}");
     }
+    backward(dims, x, dy, d_last_state, true)
+}
+
+/// [`scan_backward`] of a scan whose last state reached nothing and whose initial state is no
+/// input (training without memory): the same gradients, `dh0` left empty and never computed.
+pub fn scan_backward_without_dh0(dims: &ScanDims, x: &ScanInputs, dy: &[f32]) -> ScanGrads {
+    if let Err(e) = validate_backward(dims, x, dy, None) {
+        panic!("scan_backward: {e}");
+    }
+    backward(dims, x, dy, None, false)
+}
+
+/// The backward on validated inputs; `dh0` computed where `with_dh0`, else empty.
+fn backward(
+    dims: &ScanDims,
+    x: &ScanInputs,
+    dy: &[f32],
+    d_last_state: Option<&[f32]>,
+    with_dh0: bool,
+) -> ScanGrads {
     let ScanDims {
         batch,
         len,
@@ -139,7 +174,14 @@ pub fn scan_backward(
             dc: vec![0.0; bls],
             dd: vec![0.0; channels],
             ddelta_bias: vec![0.0; channels],
-            dh0: vec![0.0; batch * channels * state],
+            dh0: vec![
+                0.0;
+                if with_dh0 {
+                    batch * channels * state
+                } else {
+                    0
+                }
+            ],
         };
     }
     let plan = Plan::new(dims);
@@ -160,7 +202,11 @@ pub fn scan_backward(
     let mut db_rows: Vec<f32> = Vec::with_capacity(db_len);
     let mut dc_rows: Vec<f32> = Vec::with_capacity(db_len);
     // Each (sequence, channel) row of dh0 belongs to one task.
-    let bcs = batch * channels * state;
+    let bcs = if with_dh0 {
+        batch * channels * state
+    } else {
+        0
+    };
     let mut dh0: Vec<f32> = Vec::with_capacity(bcs);
     {
         let du_out = SharedOut::new(&mut du.spare_capacity_mut()[..blc]);
@@ -170,7 +216,7 @@ pub fn scan_backward(
         let da_out = SharedOut::new(as_uninit(&mut da_part));
         let dd_out = SharedOut::new(as_uninit(&mut dd_part));
         let dbias_out = SharedOut::new(as_uninit(&mut dbias_part));
-        let dh0_out = SharedOut::new(&mut dh0.spare_capacity_mut()[..bcs]);
+        let dh0_out = with_dh0.then(|| SharedOut::new(&mut dh0.spare_capacity_mut()[..bcs]));
         let job = BackwardJob {
             dims,
             x,
