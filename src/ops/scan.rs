@@ -62,7 +62,7 @@ pub const SCAN_INPUTS: usize = 9;
 
 /// Whether an `h0` of this shape marks a scan without state: rank 1 with no values. It starts
 /// from a zero state and returns `y` alone (no last state, so nothing written or differentiated
-/// for it), and the gradient returned for `h0` is as empty (training without memory:
+/// for it), and the gradient returned for `h0` is empty too (training without memory:
 /// [`selective_scan_y`]).
 pub fn is_stateless(h0: &Shape) -> bool {
     h0.num_dims() == 1 && h0.num_elements() == 0

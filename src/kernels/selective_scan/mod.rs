@@ -165,6 +165,12 @@ fn backward(
     } = *dims;
     let blc = batch * len * channels;
     let bls = batch * len * state;
+    // dh0's length: each (sequence, channel) row belongs to one task.
+    let bcs = if with_dh0 {
+        batch * channels * state
+    } else {
+        0
+    };
     if batch == 0 || channels == 0 {
         return ScanGrads {
             du: vec![0.0; blc],
@@ -174,14 +180,7 @@ fn backward(
             dc: vec![0.0; bls],
             dd: vec![0.0; channels],
             ddelta_bias: vec![0.0; channels],
-            dh0: vec![
-                0.0;
-                if with_dh0 {
-                    batch * channels * state
-                } else {
-                    0
-                }
-            ],
+            dh0: vec![0.0; bcs],
         };
     }
     let plan = Plan::new(dims);
@@ -201,12 +200,6 @@ fn backward(
     let mut ddelta = Vec::with_capacity(blc);
     let mut db_rows: Vec<f32> = Vec::with_capacity(db_len);
     let mut dc_rows: Vec<f32> = Vec::with_capacity(db_len);
-    // Each (sequence, channel) row of dh0 belongs to one task.
-    let bcs = if with_dh0 {
-        batch * channels * state
-    } else {
-        0
-    };
     let mut dh0: Vec<f32> = Vec::with_capacity(bcs);
     {
         let du_out = SharedOut::new(&mut du.spare_capacity_mut()[..blc]);
