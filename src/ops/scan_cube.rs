@@ -111,6 +111,7 @@ fn device_inputs_of(x: &[CubeTensor; SCAN_INPUTS], dims: &ScanDims) -> DeviceInp
     inputs
 }
 
+/// Values of a state `[B, C, N]`.
 fn state_len(dims: &ScanDims) -> usize {
     dims.batch * dims.channels * dims.state
 }
@@ -123,11 +124,12 @@ pub fn forward_packed(inputs: ScanTensors<Cube>) -> CubeTensor {
     let client = &x[0].client;
     let blc = dims.batch * dims.len * dims.channels;
     if is_stateless(&x[7].shape()) {
-        let y = Buf::zeros(client, blc);
-        if !is_empty(&dims) {
-            let scratch = Buf::empty(client, state_len(&dims));
-            launch_forward(client, &dims, &device_inputs_of(&x, &dims), &y, &scratch);
+        if is_empty(&dims) {
+            return tensor(&x[0], Buf::zeros(client, blc), Shape::new([blc]));
         }
+        let y = Buf::empty(client, blc);
+        let scratch = Buf::empty(client, state_len(&dims));
+        launch_forward(client, &dims, &device_inputs_of(&x, &dims), &y, &scratch);
         return tensor(&x[0], y, Shape::new([blc]));
     }
     let n = dims.packed_len();
