@@ -56,6 +56,26 @@ fn sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
     lane_sum(&acc)
 }
 
+/// `(sum_i f(i).0, sum_i f(i).1)`, each added exactly as [`sum`] adds (one pass for both).
+#[inline(always)]
+fn sum_pair(n: usize, f: impl Fn(usize) -> (f32, f32)) -> (f32, f32) {
+    let (mut acc, mut acc2) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let full = n / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
+        for l in 0..LANES {
+            let (v, v2) = f(base + l);
+            acc[l] += v;
+            acc2[l] += v2;
+        }
+    }
+    for (l, i) in (full..n).enumerate() {
+        let (v, v2) = f(i);
+        acc[l] += v;
+        acc2[l] += v2;
+    }
+    (lane_sum(&acc), lane_sum(&acc2))
+}
+
 /// `(mean, 1 / sqrt(var + eps))` of one row.
 #[inline(always)]
 fn moments(row: &[f32], eps: f32) -> (f32, f32) {
@@ -148,7 +168,7 @@ struct BackwardTask<'a> {
     gamma: &'a [f32],
     dy: &'a [f32],
     eps: f32,
-    dx: &'a mut [f32],
+    dx: &'a mut [MaybeUninit<f32>],
     /// This task's `sum dy * xhat` `[width]`, then `sum dy` `[width]`.
     partial: &'a mut [f32],
 }
@@ -169,12 +189,14 @@ impl SimdKernel for BackwardTask<'_> {
             let n = width as f32;
             let gamma = self.gamma;
             let xhat = |i: usize| (row[i] - mean) * rstd;
-            let mean_g = sum(width, |i| dy[i] * gamma[i]) / n;
-            let mean_gx = sum(width, |i| dy[i] * gamma[i] * xhat(i)) / n;
-            for (i, d) in dx.iter_mut().enumerate() {
-                *d = rstd * (dy[i] * gamma[i] - mean_g - xhat(i) * mean_gx);
-            }
-            for (i, (dg, db)) in dgamma.iter_mut().zip(dbeta.iter_mut()).enumerate() {
+            let (sum_g, sum_gx) = sum_pair(width, |i| {
+                let g = dy[i] * gamma[i];
+                (g, g * xhat(i))
+            });
+            let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
+            let params = dgamma.iter_mut().zip(dbeta.iter_mut());
+            for (i, (d, (dg, db))) in dx.iter_mut().zip(params).enumerate() {
+                d.write(rstd * (dy[i] * gamma[i] - mean_g - xhat(i) * mean_gx));
                 *dg += dy[i] * xhat(i);
                 *db += dy[i];
             }
@@ -194,13 +216,14 @@ pub fn layer_norm_backward(
     check("gamma", gamma.len(), dims.width);
     check("dy", dy.len(), dims.rows * dims.width);
     let width = dims.width;
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = Vec::with_capacity(x.len());
     let tasks = dims.rows.div_ceil(ROWS_PER_TASK);
     let mut partials = vec![0.0f32; tasks * 2 * width];
     if !x.is_empty() {
         let span = ROWS_PER_TASK * width;
         let simd = simd_level();
-        dx.par_chunks_mut(span)
+        dx.spare_capacity_mut()[..x.len()]
+            .par_chunks_mut(span)
             .zip(x.par_chunks(span).zip(dy.par_chunks(span)))
             .zip(partials.par_chunks_mut(2 * width))
             .with_min_len(min_tasks_per_piece(span))
@@ -218,6 +241,9 @@ pub fn layer_norm_backward(
                 )
             });
     }
+    // SAFETY: the tasks covered every row (none where `x` is empty), each writing every value
+    // of its rows' input gradient.
+    unsafe { dx.set_len(x.len()) };
     // `[dgamma | dbeta]`, the tasks' partial sums added in task order.
     let mut params = vec![0.0f32; 2 * width];
     sum_partials(&mut params, &partials);
