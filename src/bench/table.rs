@@ -144,6 +144,12 @@ pub enum Format {
 pub struct Machine {
     /// CPU model name (`/proc/cpuinfo`), or `unknown CPU`.
     pub cpu: String,
+    /// The CPU's family and model numbers (`/proc/cpuinfo`), e.g. `family 25 model 17`: virtual
+    /// machines often show only a vendor's series as the model name (`AMD EPYC`), where these
+    /// numbers still tell its generation apart (AMD family 25 is Zen 3 and 4, 26 is Zen 5).
+    pub cpu_id: Option<String>,
+    /// The vector instructions the CPU kernels run with (`AVX-512`, `AVX2`, ...).
+    pub vector: String,
     /// Logical CPUs this process may use.
     pub cpus: usize,
     /// Total memory in GiB (`/proc/meminfo`), when known.
@@ -158,17 +164,26 @@ impl Machine {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         Machine {
             cpu: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown CPU".to_string()),
+            cpu_id: cpu_family_model(&cpuinfo),
+            vector: crate::kernels::simd_level().name().to_string(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: crate::run::memory::mem_total_bytes(&meminfo).map(|b| b / 1024f64.powi(3)),
         }
     }
 
-    /// One line: `AMD EPYC 9R14 (2 CPUs), 23.4 GiB`.
+    /// One line: `AMD EPYC 9R14 (family 25 model 17, AVX-512, 2 CPUs), 23.4 GiB`.
     pub fn describe(&self) -> String {
         let memory = self
             .memory_gib
             .map_or("unknown memory".to_string(), |g| format!("{g:.1} GiB"));
-        format!("{} ({} CPUs), {memory}", self.cpu, self.cpus)
+        let id = self
+            .cpu_id
+            .as_ref()
+            .map_or(String::new(), |id| format!("{id}, "));
+        format!(
+            "{} ({id}{}, {} CPUs), {memory}",
+            self.cpu, self.vector, self.cpus
+        )
     }
 }
 
@@ -179,6 +194,23 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
         .find(|l| l.starts_with("model name"))
         .and_then(|l| l.split_once(':'))
         .map(|(_, v)| v.trim().to_string())
+}
+
+/// `family F model M` from the first processor of a `/proc/cpuinfo` text (x86), when both are
+/// there.
+fn cpu_family_model(cpuinfo: &str) -> Option<String> {
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    Some(format!(
+        "family {} model {}",
+        field("cpu family")?,
+        field("model")?
+    ))
 }
 
 /// What one `runner bench` call measured: a title, its tables, and where they came from.
@@ -267,6 +299,41 @@ mod tests {
             Some("AMD EPYC 9R14 96-Core Processor")
         );
         assert_eq!(cpu_model("flags: x"), None);
+        let epyc = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n\
+                    model name\t: AMD EPYC\nprocessor\t: 1\ncpu family\t: 25\nmodel\t\t: 17\n";
+        assert_eq!(
+            cpu_family_model(epyc).as_deref(),
+            Some("family 25 model 17")
+        );
+        // `model name` is not `model`; without a family there is no answer.
+        assert_eq!(
+            cpu_family_model("model name\t: AMD EPYC\nmodel\t: 17\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_machine_line_names_the_cpu_generation_and_vector_width() {
+        let machine = Machine {
+            cpu: "AMD EPYC".into(),
+            cpu_id: Some("family 25 model 17".into()),
+            vector: "AVX-512".into(),
+            cpus: 2,
+            memory_gib: Some(23.5),
+        };
+        assert_eq!(
+            machine.describe(),
+            "AMD EPYC (family 25 model 17, AVX-512, 2 CPUs), 23.5 GiB"
+        );
+        let bare = Machine {
+            cpu_id: None,
+            memory_gib: None,
+            ..machine
+        };
+        assert_eq!(
+            bare.describe(),
+            "AMD EPYC (AVX-512, 2 CPUs), unknown memory"
+        );
     }
 
     #[test]

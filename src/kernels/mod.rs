@@ -33,6 +33,17 @@ pub(crate) enum SimdLevel {
     Avx512,
 }
 
+impl SimdLevel {
+    /// The instruction set's usual name, as benchmark reports print it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Baseline => "baseline SIMD",
+            SimdLevel::Avx2 => "AVX2",
+            SimdLevel::Avx512 => "AVX-512",
+        }
+    }
+}
+
 /// The [`SimdLevel`] of the running CPU, after the environment overrides.
 pub(crate) fn simd_level() -> SimdLevel {
     #[cfg(target_arch = "x86_64")]
