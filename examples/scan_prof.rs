@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use locomamba::kernels::selective_scan::{
-    ScanData, ScanDims, bench, scan_backward, scan_backward_without_dh0, scan_forward_y,
+    ScanData, ScanDims, ScanGrads, bench, scan_backward, scan_backward_without_dh0, scan_forward_y,
 };
 
 #[global_allocator]
@@ -33,7 +33,19 @@ fn main() {
     let data = ScanData::random(&dims, 7);
     let dy = ScanData::random(&dims, 8).u;
     let grads = scan_backward(&dims, &data.inputs(), &dy, None);
-    let every_gradient = [
+    let checksum: f64 = every_gradient(&grads)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, &v)| (i % 97 + 1) as f64 * v as f64)
+        .sum();
+    println!("{dims:?}: forward {fwd:.1} ms, backward {bwd:.1} ms, checksum {checksum:.9e}");
+    training_path(&dims, repeats);
+}
+
+/// Every gradient of the backward, in a fixed order.
+fn every_gradient(grads: &ScanGrads) -> [&[f32]; 8] {
+    [
         &grads.du,
         &grads.ddelta,
         &grads.da,
@@ -42,15 +54,7 @@ fn main() {
         &grads.dd,
         &grads.ddelta_bias,
         &grads.dh0,
-    ];
-    let checksum: f64 = every_gradient
-        .iter()
-        .flat_map(|v| v.iter())
-        .enumerate()
-        .map(|(i, &v)| (i % 97 + 1) as f64 * v as f64)
-        .sum();
-    println!("{dims:?}: forward {fwd:.1} ms, backward {bwd:.1} ms, checksum {checksum:.9e}");
-    training_path(&dims, repeats);
+    ]
 }
 
 /// Times the stateless forward and backward (what a train step runs) and prints an FNV-1a digest
@@ -61,19 +65,10 @@ fn training_path(dims: &ScanDims, repeats: usize) {
     let dy = ScanData::random(dims, 8).u;
     let y = scan_forward_y(dims, &x);
     let grads = scan_backward_without_dh0(dims, &x, &dy);
-    let values = [
-        &y,
-        &grads.du,
-        &grads.ddelta,
-        &grads.da,
-        &grads.db,
-        &grads.dc,
-        &grads.dd,
-        &grads.ddelta_bias,
-    ];
-    let digest = values
-        .iter()
-        .flat_map(|v| v.iter())
+    // (`dh0` is empty on this path.)
+    let digest = std::iter::once(y.as_slice())
+        .chain(every_gradient(&grads))
+        .flatten()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, v| {
             (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
         });
