@@ -187,25 +187,24 @@ impl Machine {
     }
 }
 
-/// The first `model name` of a `/proc/cpuinfo` text.
-fn cpu_model(cpuinfo: &str) -> Option<String> {
+/// The value of the first `name : value` line of a `/proc/cpuinfo` text whose key is `name`.
+fn cpuinfo_field(cpuinfo: &str, name: &str) -> Option<String> {
     cpuinfo
         .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim() == name)
         .map(|(_, v)| v.trim().to_string())
+}
+
+/// The first `model name` of a `/proc/cpuinfo` text.
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo_field(cpuinfo, "model name")
 }
 
 /// `family F model M` from the first processor of a `/proc/cpuinfo` text (x86), when both are
 /// there.
 fn cpu_family_model(cpuinfo: &str) -> Option<String> {
-    let field = |name: &str| {
-        cpuinfo
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim() == name)
-            .map(|(_, v)| v.trim().to_string())
-    };
+    let field = |name| cpuinfo_field(cpuinfo, name);
     Some(format!(
         "family {} model {}",
         field("cpu family")?,
