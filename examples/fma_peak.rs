@@ -15,7 +15,7 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("THREADS is a number"))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let Some((isa, flops_per_round)) = kernel::flops_per_round() else {
+    let Some(probe) = kernel::detect() else {
         println!("fma_peak: needs an x86-64 CPU with AVX2 and FMA");
         return;
     };
@@ -26,16 +26,27 @@ fn main() {
     };
     for n in counts {
         // Best of three: the first run may meet a CPU still raising its clock.
-        let best = (0..3).map(|_| rate(n, flops_per_round)).fold(0.0, f64::max);
-        println!("{isa}, {n} thread(s): {best:.1} GFLOP/s");
+        let best = (0..3).map(|_| rate(n, &probe)).fold(0.0, f64::max);
+        println!("{}, {n} thread(s): {best:.1} GFLOP/s", probe.isa);
     }
 }
 
-/// GFLOP/s of `n` threads each running [`ROUNDS`] rounds at once.
-fn rate(n: usize, flops_per_round: usize) -> f64 {
+/// The multiply-add loop for the widest instructions this CPU has.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86-64 builds one
+struct Probe {
+    /// The instruction set's name.
+    isa: &'static str,
+    /// FLOPs of one round (a multiply-add on every chain).
+    flops_per_round: usize,
+    /// Runs that many rounds; returns a sum of the accumulators.
+    run: fn(usize) -> f32,
+}
+
+/// GFLOP/s of `n` threads each running [`ROUNDS`] rounds of `probe` at once.
+fn rate(n: usize, probe: &Probe) -> f64 {
     let started = Instant::now();
     let sums: f32 = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..n).map(|_| s.spawn(|| kernel::run(ROUNDS))).collect();
+        let runs: Vec<_> = (0..n).map(|_| s.spawn(|| (probe.run)(ROUNDS))).collect();
         runs.into_iter()
             .map(|r| r.join().expect("a run panicked"))
             .sum()
@@ -43,7 +54,7 @@ fn rate(n: usize, flops_per_round: usize) -> f64 {
     let secs = started.elapsed().as_secs_f64();
     // The sum is printed nowhere but keeps the work from being optimised away.
     std::hint::black_box(sums);
-    (n * ROUNDS * flops_per_round) as f64 / secs / 1e9
+    (n * ROUNDS * probe.flops_per_round) as f64 / secs / 1e9
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -53,28 +64,24 @@ mod kernel {
     /// Independent accumulators: enough to cover the multiply-add latency on two pipes.
     const CHAINS: usize = 12;
 
-    /// The instruction set used and the FLOPs of one round (a multiply-add on every chain), or
-    /// `None` without AVX2 and FMA.
-    pub fn flops_per_round() -> Option<(&'static str, usize)> {
+    /// The loop for AVX-512, else AVX2 with FMA; `None` without either.
+    pub fn detect() -> Option<super::Probe> {
         if is_x86_feature_detected!("avx512f") {
-            Some(("AVX-512", CHAINS * 16 * 2))
+            Some(super::Probe {
+                isa: "AVX-512",
+                flops_per_round: CHAINS * 16 * 2,
+                // SAFETY: chosen only where the CPU reports AVX-512.
+                run: |rounds| unsafe { run_avx512(rounds) },
+            })
         } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            Some(("AVX2+FMA", CHAINS * 8 * 2))
+            Some(super::Probe {
+                isa: "AVX2+FMA",
+                flops_per_round: CHAINS * 8 * 2,
+                // SAFETY: chosen only where the CPU reports AVX2 and FMA.
+                run: |rounds| unsafe { run_avx2(rounds) },
+            })
         } else {
             None
-        }
-    }
-
-    /// Runs `rounds` rounds with the widest instructions the CPU has; returns a sum of the
-    /// accumulators.
-    pub fn run(rounds: usize) -> f32 {
-        // SAFETY: each path runs only where the CPU reports its features.
-        unsafe {
-            if is_x86_feature_detected!("avx512f") {
-                run_avx512(rounds)
-            } else {
-                run_avx2(rounds)
-            }
         }
     }
 
@@ -113,12 +120,7 @@ mod kernel {
 #[cfg(not(target_arch = "x86_64"))]
 mod kernel {
     /// No measurement off x86-64.
-    pub fn flops_per_round() -> Option<(&'static str, usize)> {
+    pub fn detect() -> Option<super::Probe> {
         None
-    }
-
-    /// Never called off x86-64.
-    pub fn run(_rounds: usize) -> f32 {
-        0.0
     }
 }
